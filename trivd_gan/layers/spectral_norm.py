@@ -1,0 +1,171 @@
+"""Spectrally normalized Dense, Conv2D and Conv3D layers (Miyato et al. 2018; paper E.2).
+
+The forward pass uses W / sigma(W), where sigma(W) is the largest singular value of the kernel reshaped to
+[fan_in, units], estimated with one power iteration from a persistent vector u (BigGAN). Gradients flow
+through sigma (u and v are constants of the power iteration). u is updated only when `training` is true.
+
+Why not `keras.layers.SpectralNormalization`: it overwrites the trainable kernel with W / sigma on every
+training call, so the optimizer never sees W and no gradient flows through sigma.
+
+All kernels are orthogonally initialized (paper E.2), biases start at zero.
+"""
+
+import keras
+import tensorflow as tf
+
+
+def spectral_sigma(kernel_matrix, u, epsilon=1e-12):
+  """One power iteration: sigma(W) and the updated u.
+
+  Args:
+    kernel_matrix: [fan_in, units] float tensor W.
+    u: [1, units] float tensor, the running estimate of the first right-singular vector of W^T.
+    epsilon: guards the l2 normalizations.
+
+  Returns:
+    (sigma, u_new): sigma is a scalar tensor, differentiable with respect to W; u_new is [1, units] and
+    carries no gradient.
+  """
+  w = kernel_matrix
+  v = tf.stop_gradient(tf.math.l2_normalize(tf.matmul(u, w, transpose_b=True), epsilon=epsilon))  # [1, fan_in]
+  u_new = tf.stop_gradient(tf.math.l2_normalize(tf.matmul(v, w), epsilon=epsilon))  # [1, units]
+  sigma = tf.reduce_sum(tf.matmul(v, w) * u_new)
+  return sigma, u_new
+
+
+class _SpectralNormMixin:
+  """Shared state and kernel normalization for the three layer types."""
+
+  def _build_sn(self, kernel_shape):
+    self.kernel = self.add_weight(
+        name="kernel", shape=kernel_shape, initializer=keras.initializers.Orthogonal(), trainable=True)
+    if self.use_bias:
+      self.bias = self.add_weight(name="bias", shape=(self.units_,), initializer="zeros", trainable=True)
+    else:
+      self.bias = None
+    if self.spectral_norm:
+      # Every replica computes the same u from the same mirrored W, so the first replica's value is kept.
+      self.sn_u = self.add_weight(
+          name="sn_u", shape=(1, self.units_), initializer=keras.initializers.RandomNormal(stddev=1.0),
+          trainable=False, aggregation="only_first_replica")
+
+  def normalized_kernel(self, training=False):
+    """Returns W / sigma(W) (or W when spectral_norm is off), updating u when training."""
+    kernel = tf.convert_to_tensor(self.kernel)
+    if not self.spectral_norm:
+      return kernel
+    # The power iteration runs in float32 even under mixed precision: sigma is a ratio of small numbers.
+    w32 = tf.cast(tf.reshape(kernel, [-1, self.units_]), tf.float32)
+    sigma, u_new = spectral_sigma(w32, tf.convert_to_tensor(self.sn_u), self.sn_epsilon)
+    if training:
+      self.sn_u.assign(u_new)
+    return kernel / tf.cast(sigma, kernel.dtype)
+
+  def _sn_config(self):
+    return {"use_bias": self.use_bias, "spectral_norm": self.spectral_norm, "sn_epsilon": self.sn_epsilon}
+
+
+@keras.saving.register_keras_serializable(package="trivd_gan")
+class SNDense(_SpectralNormMixin, keras.layers.Layer):
+  """Dense layer with spectral normalization.
+
+  Input [..., fan_in] -> output [..., units].
+  """
+
+  def __init__(self, units, use_bias=True, spectral_norm=True, sn_epsilon=1e-12, **kwargs):
+    super().__init__(**kwargs)
+    if units < 1:
+      raise ValueError(f"SNDense needs units >= 1, got {units}.")
+    self.units = self.units_ = int(units)
+    self.use_bias = use_bias
+    self.spectral_norm = spectral_norm
+    self.sn_epsilon = sn_epsilon
+
+  def build(self, input_shape):
+    self._build_sn((int(input_shape[-1]), self.units_))
+
+  def call(self, inputs, training=False):
+    kernel = self.normalized_kernel(training)
+    outputs = tf.tensordot(inputs, tf.cast(kernel, inputs.dtype), axes=[[-1], [0]])
+    if self.bias is not None:
+      outputs = outputs + tf.cast(self.bias, outputs.dtype)
+    return outputs
+
+  def compute_output_shape(self, input_shape):
+    return tuple(input_shape[:-1]) + (self.units,)
+
+  def get_config(self):
+    return {**super().get_config(), "units": self.units, **self._sn_config()}
+
+
+class _SNConv(_SpectralNormMixin, keras.layers.Layer):
+  """N-d convolution with spectral normalization; NHWC / NDHWC, 'SAME' or 'VALID' padding."""
+
+  rank = None
+
+  def __init__(self, filters, kernel_size=3, strides=1, padding="same", use_bias=True, spectral_norm=True,
+               sn_epsilon=1e-12, **kwargs):
+    super().__init__(**kwargs)
+    if filters < 1:
+      raise ValueError(f"{type(self).__name__} needs filters >= 1, got {filters}.")
+    if padding.lower() not in ("same", "valid"):
+      raise ValueError(f"padding must be 'same' or 'valid', got {padding!r}.")
+    self.filters = self.units_ = int(filters)
+    self.kernel_size = _tuple(kernel_size, self.rank)
+    self.strides = _tuple(strides, self.rank)
+    self.padding = padding.lower()
+    self.use_bias = use_bias
+    self.spectral_norm = spectral_norm
+    self.sn_epsilon = sn_epsilon
+
+  def build(self, input_shape):
+    self._build_sn(self.kernel_size + (int(input_shape[-1]), self.filters))
+
+  def call(self, inputs, training=False):
+    kernel = tf.cast(self.normalized_kernel(training), inputs.dtype)
+    strides = (1,) + self.strides + (1,)
+    if self.rank == 2:
+      outputs = tf.nn.conv2d(inputs, kernel, strides, self.padding.upper())
+    else:
+      outputs = tf.nn.conv3d(inputs, kernel, strides, self.padding.upper())
+    if self.bias is not None:
+      outputs = outputs + tf.cast(self.bias, outputs.dtype)
+    return outputs
+
+  def compute_output_shape(self, input_shape):
+    spatial = []
+    for size, k, s in zip(input_shape[1:-1], self.kernel_size, self.strides):
+      if size is None:
+        spatial.append(None)
+      elif self.padding == "same":
+        spatial.append(-(-size // s))
+      else:
+        spatial.append((size - k) // s + 1)
+    return (input_shape[0], *spatial, self.filters)
+
+  def get_config(self):
+    return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+            "strides": self.strides, "padding": self.padding, **self._sn_config()}
+
+
+@keras.saving.register_keras_serializable(package="trivd_gan")
+class SNConv2D(_SNConv):
+  """2D convolution with spectral normalization. Input [B, H, W, C_in] -> [B, H', W', filters]."""
+
+  rank = 2
+
+
+@keras.saving.register_keras_serializable(package="trivd_gan")
+class SNConv3D(_SNConv):
+  """3D convolution with spectral normalization. Input [B, T, H, W, C_in] -> [B, T', H', W', filters]."""
+
+  rank = 3
+
+
+def _tuple(value, rank):
+  if isinstance(value, int):
+    return (value,) * rank
+  value = tuple(int(v) for v in value)
+  if len(value) != rank:
+    raise ValueError(f"Expected an int or {rank} ints, got {value}.")
+  return value
