@@ -1,0 +1,135 @@
+"""Batch normalization with cross-replica statistics, standing statistics, and BigGAN's conditional variant.
+
+Paper E.2 and section 4.1: batch statistics are computed across all replicas ("cross-replica batch
+statistics", as in BigGAN); the batch-norm layers of G are conditional (scale and offset are affine
+functions of the 256-d conditioning vector [z; class embedding]) except the last one; evaluation uses
+"standing statistics" (see `trivd_gan.training.standing_stats`), which this layer supports through its
+`momentum` variable: momentum = n / (n + 1) turns the moving average into a cumulative average.
+"""
+
+import keras
+import tensorflow as tf
+
+from trivd_gan.layers import spectral_norm
+
+
+@keras.saving.register_keras_serializable(package="trivd_gan")
+class BatchNorm(keras.layers.Layer):
+  """Batch normalization over the last axis with synchronized (cross-replica) moments.
+
+  Inputs [B, ..., C]. With `per_time_step=True` and 5-D inputs [B, T, H, W, C], each time step is
+  normalized with its own statistics (DVD-GAN-FP's G applies its batch norms "independently for each time
+  step", appendix A); the moving statistics are then [T, C].
+
+  In training the batch moments are used and the moving statistics are updated as
+  moving <- momentum * moving + (1 - momentum) * batch; otherwise the moving statistics are used.
+  `momentum` is a (non-trainable) variable so that `standing_stats` can set it to n / (n + 1).
+  """
+
+  def __init__(self, momentum=0.99, epsilon=1e-4, center=True, scale=True, per_time_step=False,
+               synchronized=True, **kwargs):
+    super().__init__(**kwargs)
+    if not 0.0 <= momentum < 1.0:
+      raise ValueError(f"momentum must be in [0, 1), got {momentum}.")
+    self.initial_momentum = float(momentum)
+    self.epsilon = float(epsilon)
+    self.center = center
+    self.scale = scale
+    self.per_time_step = per_time_step
+    self.synchronized = synchronized
+
+  def build(self, input_shape):
+    channels = int(input_shape[-1])
+    if self.per_time_step:
+      if len(input_shape) != 5 or input_shape[1] is None:
+        raise ValueError(f"per_time_step needs static [B, T, H, W, C] inputs, got shape {input_shape}.")
+      stat_shape = (int(input_shape[1]), channels)
+    else:
+      stat_shape = (channels,)
+    self._reduce_axes = [a for a in range(len(input_shape) - 1) if not (self.per_time_step and a == 1)]
+    # Broadcast shape of the statistics against the input.
+    self._stat_broadcast = [1] * len(input_shape)
+    self._stat_broadcast[-1] = channels
+    if self.per_time_step:
+      self._stat_broadcast[1] = stat_shape[0]
+    self.gamma = self.add_weight(name="gamma", shape=(channels,), initializer="ones") if self.scale else None
+    self.beta = self.add_weight(name="beta", shape=(channels,), initializer="zeros") if self.center else None
+    # Every replica computes the same synchronized moments, so averaging the replicas' updates is exact.
+    self.moving_mean = self.add_weight(name="moving_mean", shape=stat_shape, initializer="zeros",
+                                       trainable=False, aggregation="mean")
+    self.moving_variance = self.add_weight(name="moving_variance", shape=stat_shape, initializer="ones",
+                                           trainable=False, aggregation="mean")
+    self.momentum = self.add_weight(name="momentum", shape=(), trainable=False, aggregation="only_first_replica",
+                                    initializer=keras.initializers.Constant(self.initial_momentum))
+
+  def normalize(self, inputs, training=False):
+    """Returns (x - mean) / sqrt(var + eps) without the affine part; updates moving stats in training."""
+    x32 = tf.cast(inputs, tf.float32)
+    if training:
+      mean, variance = keras.ops.moments(x32, axes=self._reduce_axes, synchronized=self.synchronized)
+      m = tf.convert_to_tensor(self.momentum)
+      self.moving_mean.assign(m * self.moving_mean + (1.0 - m) * mean)
+      self.moving_variance.assign(m * self.moving_variance + (1.0 - m) * variance)
+    else:
+      mean, variance = tf.convert_to_tensor(self.moving_mean), tf.convert_to_tensor(self.moving_variance)
+    mean = tf.reshape(mean, self._stat_broadcast)
+    variance = tf.reshape(variance, self._stat_broadcast)
+    return tf.cast((x32 - mean) * tf.math.rsqrt(variance + self.epsilon), inputs.dtype)
+
+  def call(self, inputs, training=False):
+    outputs = self.normalize(inputs, training)
+    if self.gamma is not None:
+      outputs = outputs * tf.cast(self.gamma, outputs.dtype)
+    if self.beta is not None:
+      outputs = outputs + tf.cast(self.beta, outputs.dtype)
+    return outputs
+
+  def compute_output_shape(self, input_shape):
+    return input_shape
+
+  def get_config(self):
+    return {**super().get_config(), "momentum": self.initial_momentum, "epsilon": self.epsilon,
+            "center": self.center, "scale": self.scale, "per_time_step": self.per_time_step,
+            "synchronized": self.synchronized}
+
+
+@keras.saving.register_keras_serializable(package="trivd_gan")
+class ConditionalBatchNorm(keras.layers.Layer):
+  """BigGAN conditional batch norm (paper E.2): y = BN(x) * (1 + gain(cond)) + bias(cond).
+
+  gain and bias are spectrally normalized linear maps of the conditioning vector (appendix A: every linear
+  layer of G has spectral norm except the first embedding). Inputs: x [B, ..., C] and cond [B, D_cond]
+  (256-d in the paper: z and the class embedding); output like x.
+  """
+
+  def __init__(self, momentum=0.99, epsilon=1e-4, per_time_step=False, synchronized=True, **kwargs):
+    super().__init__(**kwargs)
+    self.momentum = momentum
+    self.epsilon = epsilon
+    self.per_time_step = per_time_step
+    self.synchronized = synchronized
+
+  def build(self, inputs_shape, cond_shape=None):
+    input_shape = inputs_shape
+    channels = int(input_shape[-1])
+    self.bn = BatchNorm(momentum=self.momentum, epsilon=self.epsilon, center=False, scale=False,
+                        per_time_step=self.per_time_step, synchronized=self.synchronized, name="bn")
+    self.bn.build(input_shape)
+    self.gain = spectral_norm.SNDense(channels, name="gain")
+    self.bias = spectral_norm.SNDense(channels, name="bias")
+    if cond_shape is not None:
+      self.gain.build(cond_shape)
+      self.bias.build(cond_shape)
+    self._rank = len(input_shape)
+
+  def call(self, inputs, cond, training=False):
+    outputs = self.bn(inputs, training=training)
+    # [B, C] -> [B, 1, ..., 1, C] so that one conditioning vector modulates every position and time step.
+    shape = [-1] + [1] * (self._rank - 2) + [int(inputs.shape[-1])]
+    gain = tf.reshape(1.0 + self.gain(cond, training=training), shape)
+    bias = tf.reshape(self.bias(cond, training=training), shape)
+    return outputs * tf.cast(gain, outputs.dtype) + tf.cast(bias, outputs.dtype)
+
+  def get_config(self):
+    return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon,
+            "per_time_step": self.per_time_step, "synchronized": self.synchronized}
