@@ -150,3 +150,25 @@ class DBlock(keras.layers.Layer):
     return {**super().get_config(), "out_channels": self.out_channels, "downsample": self.downsample,
             "conv3d": self.conv3d, "preactivation": self.preactivation,
             "temporal_downsample": self.temporal_downsample}
+
+
+# BigGAN's 64x64 discriminator widths, as multiples of the channel multiplier (Brock et al. 2019, table 7):
+# five blocks, the first four downsampling by 2 (appendix A: 64 -> 32 -> 16 -> 8 -> 4 -> 4).
+D_STACK_WIDTHS = (1, 2, 4, 8, 16)
+
+
+def d_stack(channel_multiplier, num_conv3d_blocks=0, temporal_downsample=False, name="d"):
+  """The five DBlocks of the spatial (num_conv3d_blocks=0) or spatio-temporal (2) discriminator network.
+
+  Also the network of the context encoder (appendix A). Block i has
+  channel_multiplier * D_STACK_WIDTHS[i] channels; the first block is not pre-activated.
+  """
+  if channel_multiplier < 1:
+    raise ValueError(f"channel_multiplier must be >= 1, got {channel_multiplier}.")
+  if not 0 <= num_conv3d_blocks <= len(D_STACK_WIDTHS):
+    raise ValueError(f"num_conv3d_blocks must be in [0, {len(D_STACK_WIDTHS)}], got {num_conv3d_blocks}.")
+  return [
+      DBlock(channel_multiplier * width, downsample=i < 4, conv3d=i < num_conv3d_blocks, preactivation=i > 0,
+             temporal_downsample=temporal_downsample and i < num_conv3d_blocks, name=f"{name}_block{i}")
+      for i, width in enumerate(D_STACK_WIDTHS)
+  ]
