@@ -1,0 +1,292 @@
+"""Convolutional recurrent units of the generator: ConvGRU, ConvLSTM, K-TrajGRU, TSRU_c/p/s and PTSRU_s.
+
+Paper: ../shared/paper/trivd_gan_fp.txt, section 2.3 (eqs 1-5), 3.2 (eqs 6-10), appendix F (F.1-F.3, F.5).
+
+All units share one interface and are drop-in replacements for each other:
+  h_t, warp_weights = unit(x_t, h_prev, training=False)
+with x_t [B, H, W, Cx], h_prev and h_t [B, H, W, channels], and warp_weights the warping weights W
+[B, H, W, k^2] (a distribution over offsets per position, see `warping.expected_flow`) for the warping units
+(`unit.warps` is True) or None. Every convolution and dense layer is spectrally normalized (paper A, E.2).
+Gate convolutions have kernel size `kernel_size` (k = 3) and 'same' padding; the warping kernel size is
+`warp_kernel_size` (k = 3) with N = k^2 factorized kernels (3.2).
+
+Speed: convolutions that read the same input (e.g. r and u of ConvGRU, or theta's convs, c and u of TSRU_p)
+run as one convolution over the concatenated kernels, each kernel normalized by its own sigma
+(`warping.fused_sn_conv`).
+"""
+
+import keras
+import tensorflow as tf
+
+from trivd_gan.layers.spectral_norm import SNConv2D
+from trivd_gan.layers.warping import (FactorizedWarpingNetwork, PixelwiseWarpingNetwork, fused_sn_conv,
+                                      kernel_warp)
+
+RECURRENT_UNITS = ("convgru", "convlstm", "k_trajgru", "tsru_c", "tsru_p", "tsru_s", "ptsru_s")
+
+_ACTIVATIONS = {"relu": tf.nn.relu, "tanh": tf.nn.tanh}
+
+
+class _RecurrentUnit(keras.layers.Layer):
+  """Common constructor arguments, validation and config of the units."""
+
+  warps = False
+  default_activation = "relu"
+
+  def __init__(self, channels, kernel_size=3, activation=None, spectral_norm=True, **kwargs):
+    super().__init__(**kwargs)
+    if not isinstance(channels, int) or channels < 1:
+      raise ValueError(f"{type(self).__name__} needs channels to be an int >= 1, got {channels!r}.")
+    if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+      raise ValueError(f"kernel_size must be a positive odd int, got {kernel_size!r}.")
+    activation = activation or self.default_activation
+    if activation not in _ACTIVATIONS:
+      raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}.")
+    self.channels = channels
+    self.kernel_size = kernel_size
+    self.activation = activation
+    self.spectral_norm = spectral_norm
+    self._rho = _ACTIVATIONS[activation]
+
+  def _conv(self, filters, name):
+    return SNConv2D(filters, self.kernel_size, spectral_norm=self.spectral_norm, name=name)
+
+  def _check_shapes(self, x_t_shape, h_prev_shape):
+    if len(x_t_shape) != 4 or len(h_prev_shape) != 4:
+      raise ValueError(f"{type(self).__name__} needs x_t [B, H, W, Cx] and h_prev [B, H, W, C], got shapes "
+                       f"{x_t_shape} and {h_prev_shape}.")
+    if h_prev_shape[-1] != self.channels:
+      raise ValueError(f"{type(self).__name__} was built with channels={self.channels}, so h_prev must have "
+                       f"{self.channels} channels; got shape {h_prev_shape}.")
+    if x_t_shape[-1] is None:
+      raise ValueError(f"x_t needs a static channel dimension, got shape {x_t_shape}.")
+    return int(x_t_shape[-1])
+
+  def compute_output_shape(self, x_t_shape, h_prev_shape):
+    return tuple(h_prev_shape)
+
+  def get_config(self):
+    return {**super().get_config(), "channels": self.channels, "kernel_size": self.kernel_size,
+            "activation": self.activation, "spectral_norm": self.spectral_norm}
+
+
+def _built(conv, input_channels):
+  conv.build((None, None, None, input_channels))
+  return conv
+
+
+@keras.saving.register_keras_serializable(package="trivd_gan")
+class ConvGRU(_RecurrentUnit):
+  """ConvGRU of DVD-GAN-FP, eqs 1-5 with rho = ReLU (F.1).
+
+  r = sigma(W_r * [h_{t-1}; x_t] + b_r); h' = r . h_{t-1}; c = rho(W_c * [h'; x_t] + b_c);
+  u = sigma(W_u * [h_{t-1}; x_t] + b_u); h_t = u . h_{t-1} + (1 - u) . c.
+  """
+
+  def build(self, x_t_shape, h_prev_shape):
+    cin = self._check_shapes(x_t_shape, h_prev_shape) + self.channels
+    self.conv_r = _built(self._conv(self.channels, "conv_r"), cin)
+    self.conv_u = _built(self._conv(self.channels, "conv_u"), cin)
+    self.conv_c = _built(self._conv(self.channels, "conv_c"), cin)
+
+  def call(self, x_t, h_prev, training=False):
+    hx = tf.concat([h_prev, x_t], axis=-1)
+    r_logits, u_logits = fused_sn_conv([self.conv_r, self.conv_u], hx, training)
+    r, u = tf.sigmoid(r_logits), tf.sigmoid(u_logits)
+    c = self._rho(self.conv_c(tf.concat([r * h_prev, x_t], axis=-1), training=training))
+    return u * h_prev + (1.0 - u) * c, None
+
+
+@keras.saving.register_keras_serializable(package="trivd_gan")
+class ConvLSTM(_RecurrentUnit):
+  """ConvLSTM baseline (F.3), without peepholes, rho = ReLU by default (F.1).
+
+  The state of `channels` channels is [h; c], hidden state and memory cell of channels/2 each (so the state
+  initialized from the conditioning encoding is split into its first and second half, F.3):
+    i, f, o = sigma(W_{i,f,o} * [h_{t-1}; x_t] + b), g = rho(W_g * [h_{t-1}; x_t] + b_g),
+    c_t = f . c_{t-1} + i . g,  h_t = o . rho(c_t),
+  and the unit outputs its new state [h_t; c_t] (F.3: both are concatenated and passed on). All biases start
+  at zero (no forget-gate bias offset: not in the paper).
+  """
+
+  def __init__(self, channels, kernel_size=3, activation=None, spectral_norm=True, **kwargs):
+    if isinstance(channels, int) and (channels < 2 or channels % 2):
+      raise ValueError(f"ConvLSTM splits its state into hidden state and memory cell of channels/2 each, so "
+                       f"channels must be an even int >= 2, got {channels}.")
+    super().__init__(channels, kernel_size, activation, spectral_norm, **kwargs)
+
+  def build(self, x_t_shape, h_prev_shape):
+    cin = self._check_shapes(x_t_shape, h_prev_shape) + self.channels // 2
+    half = self.channels // 2
+    self.conv_i = _built(self._conv(half, "conv_i"), cin)
+    self.conv_f = _built(self._conv(half, "conv_f"), cin)
+    self.conv_o = _built(self._conv(half, "conv_o"), cin)
+    self.conv_g = _built(self._conv(half, "conv_g"), cin)
+
+  def call(self, x_t, h_prev, training=False):
+    h, cell = tf.split(h_prev, 2, axis=-1)
+    hx = tf.concat([h, x_t], axis=-1)
+    i, f, o, g = fused_sn_conv([self.conv_i, self.conv_f, self.conv_o, self.conv_g], hx, training)
+    cell = tf.sigmoid(f) * cell + tf.sigmoid(i) * self._rho(g)
+    h = tf.sigmoid(o) * self._rho(cell)
+    return tf.concat([h, cell], axis=-1), None
+
+
+class _WarpingUnit(_RecurrentUnit):
+  """Shared hyper-network handling of the warping units."""
+
+  warps = True
+  warping = "factorized"
+
+  def __init__(self, channels, kernel_size=3, warp_kernel_size=3, num_kernels=None, activation=None,
+               spectral_norm=True, **kwargs):
+    super().__init__(channels, kernel_size, activation, spectral_norm, **kwargs)
+    if not isinstance(warp_kernel_size, int) or warp_kernel_size < 1 or warp_kernel_size % 2 == 0:
+      raise ValueError(f"warp_kernel_size must be a positive odd int, got {warp_kernel_size!r}.")
+    self.warp_kernel_size = warp_kernel_size
+    self.num_kernels = num_kernels
+    if self.warping == "factorized":
+      self.hyper = FactorizedWarpingNetwork(warp_kernel_size, num_kernels, spectral_norm=spectral_norm,
+                                            name="hyper")
+    else:
+      if num_kernels is not None:
+        raise ValueError("num_kernels is only used by factorized warping; leave it None for pixelwise warping.")
+      self.hyper = PixelwiseWarpingNetwork(warp_kernel_size, spectral_norm=spectral_norm, name="hyper")
+
+  def _build_hyper(self, cin):
+    self.hyper.build((None, None, None, cin))
+
+  def _warp(self, h_prev, hyper_conv_outputs, training):
+    weights = self.hyper.weights_from_conv_outputs(hyper_conv_outputs, training)
+    return kernel_warp(h_prev, weights, self.warp_kernel_size), weights
+
+  def get_config(self):
+    return {**super().get_config(), "warp_kernel_size": self.warp_kernel_size, "num_kernels": self.num_kernels}
+
+
+@keras.saving.register_keras_serializable(package="trivd_gan")
+class KTrajGRU(_WarpingUnit):
+  """K-TrajGRU, eqs 16-22 (F.2), factorized warping, rho = tanh (F.2).
+
+  theta = f([h_{t-1}; x_t]); h~ = w(h_{t-1}; theta); r = sigma(W_r * [h~; x_t] + b_r); h' = r . h~;
+  c = rho(W_c * [h'; x_t] + b_c); u = sigma(W_u * [h~; x_t] + b_u); h_t = u . h_{t-1} + (1 - u) . c
+  (eq 22 mixes the UNWARPED h_{t-1}).
+  """
+
+  default_activation = "tanh"
+
+  def build(self, x_t_shape, h_prev_shape):
+    cin = self._check_shapes(x_t_shape, h_prev_shape) + self.channels
+    self._build_hyper(cin)
+    self.conv_r = _built(self._conv(self.channels, "conv_r"), cin)
+    self.conv_u = _built(self._conv(self.channels, "conv_u"), cin)
+    self.conv_c = _built(self._conv(self.channels, "conv_c"), cin)
+
+  def call(self, x_t, h_prev, training=False):
+    hx = tf.concat([h_prev, x_t], axis=-1)
+    h_warped, weights = self._warp(h_prev, fused_sn_conv(self.hyper.input_convs, hx, training), training)
+    r_logits, u_logits = fused_sn_conv([self.conv_r, self.conv_u], tf.concat([h_warped, x_t], -1), training)
+    r, u = tf.sigmoid(r_logits), tf.sigmoid(u_logits)
+    c = self._rho(self.conv_c(tf.concat([r * h_warped, x_t], axis=-1), training=training))
+    return u * h_prev + (1.0 - u) * c, weights
+
+
+@keras.saving.register_keras_serializable(package="trivd_gan")
+class TSRU(_WarpingUnit):
+  """Transformation-based Spatial Recurrent Unit, eqs 6-10, rho = ReLU (as DVD-GAN's ConvGRU, F.1).
+
+  theta = f([h_{t-1}; x_t]) (6); h~ = w(h_{t-1}; theta) (7); h_t = u . h~ + (1 - u) . c (10), with by variant:
+    "c": c = rho(W_c * [h~; x_t] + b_c) (8),       u = sigma(W_u * [h_{t-1}; x_t] + b_u) (9);
+    "p": c = rho(W_c * [h_{t-1}; x_t] + b_c),      u as (9): theta, c, u computed in parallel;
+    "s": c as (8),                                 u = sigma(W_u * [h~; c] + b_u).
+  `warping`: "factorized" (TSRU) or "pixelwise" (PTSRU).
+  """
+
+  def __init__(self, channels, variant="p", warping="factorized", kernel_size=3, warp_kernel_size=3,
+               num_kernels=None, activation=None, spectral_norm=True, **kwargs):
+    if variant not in ("c", "p", "s"):
+      raise ValueError(f"TSRU variant must be 'c', 'p' or 's', got {variant!r}.")
+    if warping not in ("factorized", "pixelwise"):
+      raise ValueError(f"TSRU warping must be 'factorized' or 'pixelwise', got {warping!r}.")
+    self.variant = variant
+    self.warping = warping
+    super().__init__(channels, kernel_size, warp_kernel_size, num_kernels, activation, spectral_norm, **kwargs)
+
+  def build(self, x_t_shape, h_prev_shape):
+    cx = self._check_shapes(x_t_shape, h_prev_shape)
+    cin = cx + self.channels
+    self._build_hyper(cin)
+    self.conv_c = _built(self._conv(self.channels, "conv_c"), cin)
+    self.conv_u = _built(self._conv(self.channels, "conv_u"), 2 * self.channels if self.variant == "s" else cin)
+
+  def call(self, x_t, h_prev, training=False):
+    hx = tf.concat([h_prev, x_t], axis=-1)
+    n_hyper = len(self.hyper.input_convs)
+    if self.variant == "p":
+      outs = fused_sn_conv(self.hyper.input_convs + [self.conv_c, self.conv_u], hx, training)
+      h_warped, weights = self._warp(h_prev, outs[:n_hyper], training)
+      c, u = self._rho(outs[n_hyper]), tf.sigmoid(outs[n_hyper + 1])
+    elif self.variant == "c":
+      outs = fused_sn_conv(self.hyper.input_convs + [self.conv_u], hx, training)
+      h_warped, weights = self._warp(h_prev, outs[:n_hyper], training)
+      u = tf.sigmoid(outs[n_hyper])
+      c = self._rho(self.conv_c(tf.concat([h_warped, x_t], axis=-1), training=training))
+    else:
+      h_warped, weights = self._warp(h_prev, fused_sn_conv(self.hyper.input_convs, hx, training), training)
+      c = self._rho(self.conv_c(tf.concat([h_warped, x_t], axis=-1), training=training))
+      u = tf.sigmoid(self.conv_u(tf.concat([h_warped, c], axis=-1), training=training))
+    return u * h_warped + (1.0 - u) * c, weights
+
+  def get_config(self):
+    return {**super().get_config(), "variant": self.variant, "warping": self.warping}
+
+
+_FACTORY = {
+    "convgru": (ConvGRU, {}),
+    "convlstm": (ConvLSTM, {}),
+    "k_trajgru": (KTrajGRU, {}),
+    "tsru_c": (TSRU, {"variant": "c", "warping": "factorized"}),
+    "tsru_p": (TSRU, {"variant": "p", "warping": "factorized"}),
+    "tsru_s": (TSRU, {"variant": "s", "warping": "factorized"}),
+    "ptsru_s": (TSRU, {"variant": "s", "warping": "pixelwise"}),
+}
+
+
+def make_recurrent_unit(name, channels, **kwargs):
+  """Builds the recurrent unit called `name` (one of `RECURRENT_UNITS`) with `channels` state channels.
+
+  kwargs go to the unit's constructor (kernel_size, activation, spectral_norm, warp_kernel_size, ...).
+  """
+  if name not in _FACTORY:
+    raise ValueError(f"Unknown recurrent unit {name!r}; allowed names: {', '.join(RECURRENT_UNITS)}.")
+  cls, fixed = _FACTORY[name]
+  clash = set(fixed) & set(kwargs)
+  if clash:
+    raise ValueError(f"{name!r} fixes {sorted(clash)}; do not pass them.")
+  return cls(channels, **fixed, **kwargs)
+
+
+def unroll(unit, inputs, initial_state, training=False):
+  """Runs `unit` over time.
+
+  Args:
+    unit: a recurrent unit of this module.
+    inputs: [B, T, H, W, Cx] tensor with static T.
+    initial_state: [B, H, W, C] tensor, h_0 (for ConvLSTM, [h; c]).
+    training: passed to the unit.
+
+  Returns:
+    (outputs [B, T, H, W, C] = h_1..h_T, warp_weights [B, T, H, W, k^2] or None when `unit.warps` is false).
+  """
+  inputs = tf.convert_to_tensor(inputs)
+  if inputs.shape.rank != 5 or inputs.shape[1] is None:
+    raise ValueError(f"unroll needs inputs [B, T, H, W, Cx] with a static T, got shape {inputs.shape}.")
+  # A Python loop: T is small and static (11 frames), and it lets XLA see the whole unrolled graph.
+  h = initial_state
+  outputs, weights = [], []
+  for t in range(inputs.shape[1]):
+    h, w = unit(inputs[:, t], h, training=training)
+    outputs.append(h)
+    weights.append(w)
+  warp = tf.stack(weights, axis=1) if unit.warps else None
+  return tf.stack(outputs, axis=1), warp
