@@ -1,0 +1,84 @@
+"""BigGAN G and D residual blocks: shapes, a NumPy reference of the D block, serialization."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy import signal
+
+from trivd_gan.layers import blocks
+
+
+def test_gblock_shapes_and_gradients():
+  block = blocks.GBlock(6, upsample=True)
+  x = tf.random.stateless_normal([2, 3, 4, 4, 8], seed=[0, 1])
+  cond = tf.random.stateless_normal([2, 16], seed=[0, 2])
+  with tf.GradientTape() as tape:
+    y = block(x, cond, training=True)
+    loss = tf.reduce_sum(y ** 2)
+  assert y.shape == (2, 3, 8, 8, 6)
+  grads = tape.gradient(loss, block.trainable_variables)
+  assert all(g is not None and float(tf.reduce_sum(tf.abs(g))) > 0 for g in grads)
+  # Identity shortcut when the shape is unchanged.
+  same = blocks.GBlock(8)
+  same(x, cond)
+  assert not same.learnable_shortcut
+
+
+def _conv_same(x, w):
+  """NumPy 'SAME' 2D convolution (cross-correlation) of [H, W, Cin] with [k, k, Cin, Cout]."""
+  k = w.shape[0]
+  p = k // 2
+  xp = np.pad(x, ((p, p), (p, p), (0, 0)))
+  out = np.zeros(x.shape[:2] + (w.shape[-1],))
+  for i in range(x.shape[0]):
+    for j in range(x.shape[1]):
+      out[i, j] = np.tensordot(xp[i:i + k, j:j + k], w, axes=3)
+  return out
+
+
+def _pool(x):
+  return x.reshape(x.shape[0] // 2, 2, x.shape[1] // 2, 2, -1).mean(axis=(1, 3))
+
+
+@pytest.mark.parametrize("preactivation", [True, False])
+def test_dblock_matches_numpy(preactivation):
+  x = np.random.RandomState(3).randn(1, 6, 6, 3).astype(np.float32)
+  block = blocks.DBlock(4, downsample=True, preactivation=preactivation)
+  y = block(tf.constant(x))[0].numpy()
+  relu = lambda a: np.maximum(a, 0)
+  w1, b1 = block.conv1.normalized_kernel().numpy(), block.conv1.bias.numpy()
+  w2, b2 = block.conv2.normalized_kernel().numpy(), block.conv2.bias.numpy()
+  ws, bs = block.conv_sc.normalized_kernel().numpy(), block.conv_sc.bias.numpy()
+  h = relu(x[0]) if preactivation else x[0]
+  h = _conv_same(relu(_conv_same(h, w1) + b1), w2) + b2
+  if preactivation:
+    sc = _pool(_conv_same(x[0], ws) + bs)
+  else:
+    sc = _conv_same(_pool(x[0]), ws) + bs
+  np.testing.assert_allclose(y, _pool(h) + sc, rtol=1e-4, atol=1e-4)
+
+
+def test_dblock_3d_shapes():
+  x = tf.zeros([2, 4, 8, 8, 3])
+  assert blocks.DBlock(5, conv3d=True)(x).shape == (2, 4, 4, 4, 5)
+  assert blocks.DBlock(5, conv3d=True, temporal_downsample=True)(x).shape == (2, 2, 4, 4, 5)
+  with pytest.raises(ValueError, match="conv3d"):
+    blocks.DBlock(5, temporal_downsample=True)
+
+
+def test_d_stack_widths():
+  stack = blocks.d_stack(2, num_conv3d_blocks=2)
+  assert [b.out_channels for b in stack] == [2, 4, 8, 16, 32]
+  assert [b.conv3d for b in stack] == [True, True, False, False, False]
+  assert [b.downsample for b in stack] == [True, True, True, True, False]
+  assert not stack[0].preactivation and stack[1].preactivation
+  with pytest.raises(ValueError, match="channel_multiplier"):
+    blocks.d_stack(0)
+
+
+def test_serialization_round_trip():
+  block = blocks.GBlock(4, upsample=True, name="g")
+  clone = blocks.GBlock.from_config(block.get_config())
+  assert clone.out_channels == 4 and clone.upsample
+  d = blocks.DBlock.from_config(blocks.DBlock(3, conv3d=True).get_config())
+  assert d.conv3d
