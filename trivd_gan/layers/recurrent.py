@@ -252,17 +252,17 @@ _FACTORY = {
 }
 
 
-def make_recurrent_unit(name, channels, **kwargs):
-  """Builds the recurrent unit called `name` (one of `RECURRENT_UNITS`) with `channels` state channels.
+def make_recurrent_unit(unit, channels, **kwargs):
+  """Builds the recurrent unit called `unit` (one of `RECURRENT_UNITS`) with `channels` state channels.
 
-  kwargs go to the unit's constructor (kernel_size, activation, spectral_norm, warp_kernel_size, ...).
+  kwargs go to the unit's constructor (kernel_size, activation, spectral_norm, warp_kernel_size, name, ...).
   """
-  if name not in _FACTORY:
-    raise ValueError(f"Unknown recurrent unit {name!r}; allowed names: {', '.join(RECURRENT_UNITS)}.")
-  cls, fixed = _FACTORY[name]
+  if unit not in _FACTORY:
+    raise ValueError(f"Unknown recurrent unit {unit!r}; allowed names: {', '.join(RECURRENT_UNITS)}.")
+  cls, fixed = _FACTORY[unit]
   clash = set(fixed) & set(kwargs)
   if clash:
-    raise ValueError(f"{name!r} fixes {sorted(clash)}; do not pass them.")
+    raise ValueError(f"{unit!r} fixes {sorted(clash)}; do not pass them.")
   return cls(channels, **fixed, **kwargs)
 
 
