@@ -1,0 +1,152 @@
+"""Geometric hinge losses (paper E.1, eqs. 13-14) and BigGAN's orthogonal regularization of G (E.2).
+
+Every sub-discriminator d of a decomposition produces logits D_d(v) whose elements are the "output
+dimensions" of eq. 13: [B, B, T] for the mixed projection head (eq. 15), [B] for the projection head. For
+each d the losses average over all its output dimensions, and the sub-discriminator losses are summed:
+
+  L_D = sum_d  mean(relu(1 + D_d(G(z)))) + mean(relu(1 - D_d(x)))          (eq. 13)
+  L_G = sum_d -mean(D_d(G(z)))                                              (eq. 14)
+
+Per-replica scaling (tf.distribute): each replica computes the mean over its own outputs (with the mixed
+projection head, pairs (b, b') only range over the replica's B samples), and gradients are SUMMED across
+replicas. To optimize the mean over replicas, a replica's loss must be multiplied by
+B_replica / global_batch_size (= 1 / num_replicas for equal splits). Every loss function here takes either
+`global_batch_size` (the scale B_replica / global_batch_size is computed from the outputs' leading
+dimension, the per-replica batch B_replica) or an explicit `replica_scale` (a float multiplied in); with
+neither the scale is 1 (single device). The returned per-sub-discriminator dicts are scaled the same way,
+so that summing them over replicas (strategy.reduce(SUM, ...)) gives the global mean for logging.
+"""
+
+import tensorflow as tf
+
+from trivd_gan.models import decompositions
+
+
+def replica_scale_factor(outputs, global_batch_size=None, replica_scale=None):
+  """The float32 scalar that turns a per-replica mean loss into its share of the global mean.
+
+  Args:
+    outputs: a logits tensor [B_replica, ...] (or a dict/list of them; the first is used for B_replica).
+    global_batch_size: the batch size summed over replicas, or None.
+    replica_scale: an explicit factor (e.g. 1 / num_replicas), or None.
+  """
+  if global_batch_size is not None and replica_scale is not None:
+    raise ValueError("Pass either global_batch_size or replica_scale, not both.")
+  if replica_scale is not None:
+    return tf.constant(replica_scale, tf.float32)
+  if global_batch_size is None:
+    return tf.constant(1.0, tf.float32)
+  if global_batch_size <= 0:
+    raise ValueError(f"global_batch_size must be positive, got {global_batch_size}.")
+  first = tf.nest.flatten(outputs)[0]
+  return tf.cast(tf.shape(first)[0], tf.float32) / float(global_batch_size)
+
+
+def _check_names(real_outputs, fake_outputs):
+  if set(real_outputs) != set(fake_outputs):
+    raise ValueError(f"Real and fake outputs must come from the same sub-discriminators, got "
+                     f"{sorted(real_outputs)} and {sorted(fake_outputs)}.")
+
+
+def discriminator_hinge_loss(real_outputs, fake_outputs, global_batch_size=None, replica_scale=None):
+  """Eq. 13 summed over sub-discriminators.
+
+  Args:
+    real_outputs, fake_outputs: {sub-discriminator name: logits} from `DiscriminatorEnsemble` on a real and a
+      generated batch (any shapes, [B, B, T] or [B]).
+    global_batch_size, replica_scale: per-replica scaling, see the module docstring.
+
+  Returns:
+    (total float32 scalar, {name: float32 scalar}) with total = sum of the dict values.
+  """
+  _check_names(real_outputs, fake_outputs)
+  scale = replica_scale_factor(real_outputs, global_batch_size, replica_scale)
+  per_d = {}
+  for name in real_outputs:
+    real = tf.cast(real_outputs[name], tf.float32)
+    fake = tf.cast(fake_outputs[name], tf.float32)
+    per_d[name] = scale * (tf.reduce_mean(tf.nn.relu(1.0 + fake)) + tf.reduce_mean(tf.nn.relu(1.0 - real)))
+  return tf.add_n(list(per_d.values())), per_d
+
+
+def generator_hinge_loss(fake_outputs, global_batch_size=None, replica_scale=None):
+  """Eq. 14 summed over sub-discriminators: (total, {name: -mean(D_d(G(z)))}), scaled per replica."""
+  scale = replica_scale_factor(fake_outputs, global_batch_size, replica_scale)
+  per_d = {name: -scale * tf.reduce_mean(tf.cast(out, tf.float32)) for name, out in fake_outputs.items()}
+  return tf.add_n(list(per_d.values())), per_d
+
+
+def discriminator_step_loss(ensemble, real_video, fake_video, labels=None, fake_labels=None, seed=None,
+                            training=True, global_batch_size=None, replica_scale=None):
+  """L_D of one D update: the ensemble on real and on generated videos, eq. 13.
+
+  The generated videos are wrapped in tf.stop_gradient (a D step must not update G). The seed is split
+  into independent seeds for the real and the generated batch (independent frame samples / crops).
+
+  Args:
+    ensemble: a `decompositions.DiscriminatorEnsemble`.
+    real_video, fake_video: [B, T, H, W, 3] float in [-1, 1] (context + future frames).
+    labels: [B] int class labels of the real videos or None; fake_labels defaults to labels.
+    seed: see `decompositions.to_seed`.
+
+  Returns:
+    (total, {name: loss}) as `discriminator_hinge_loss`.
+  """
+  seed_real, seed_fake = tf.unstack(decompositions.split_seed(seed, 2))
+  fake_labels = labels if fake_labels is None else fake_labels
+  real_outputs = ensemble(real_video, labels, training=training, seed=seed_real)
+  fake_outputs = ensemble(tf.stop_gradient(fake_video), fake_labels, training=training, seed=seed_fake)
+  return discriminator_hinge_loss(real_outputs, fake_outputs, global_batch_size, replica_scale)
+
+
+def generator_step_loss(ensemble, fake_video, labels=None, seed=None, training=True, global_batch_size=None,
+                        replica_scale=None):
+  """L_G of one G update, eq. 14 (gradients flow through D into the generated videos)."""
+  fake_outputs = ensemble(fake_video, labels, training=training, seed=seed)
+  return generator_hinge_loss(fake_outputs, global_batch_size, replica_scale)
+
+
+def _variable_name(variable):
+  return getattr(variable, "path", None) or variable.name
+
+
+def is_orthogonally_regularized(variable, exclude=("embed",)):
+  """Whether `orthogonal_regularization` penalizes `variable`.
+
+  Regularized: trainable weights of rank >= 2 (dense kernels, conv kernels reshaped to [fan_in, out]).
+  Excluded, as in BigGAN: 1-D parameters (biases, batch-norm gains/offsets), non-trainable variables
+  (spectral-norm u vectors, moving statistics), and variables whose path contains one of `exclude` (BigGAN
+  blacklists G's shared class embedding; default: any path containing "embed").
+  """
+  if len(variable.shape) < 2 or not getattr(variable, "trainable", True):
+    return False
+  name = _variable_name(variable)
+  return not any(pattern in name for pattern in exclude)
+
+
+def orthogonal_regularization(variables, weight=1e-4, replica_scale=1.0, exclude=("embed",)):
+  """BigGAN's off-diagonal orthogonal regularization, paper E.2 (weight 1e-4).
+
+  R = weight * sum_W || W^T W * (1 - I) ||_F^2 over the raw (not spectrally normalized) weights W, each
+  reshaped to [fan_in, out] = [-1, shape[-1]], for the variables selected by `is_orthogonally_regularized`.
+
+  Args:
+    variables: iterable of variables (typically G.trainable_variables).
+    weight: beta.
+    replica_scale: multiplied in (under tf.distribute every replica adds the same R and gradients are summed:
+      pass 1 / num_replicas).
+    exclude: substrings of variable paths to skip.
+
+  Returns:
+    float32 scalar.
+  """
+  total = tf.constant(0.0, tf.float32)
+  for variable in variables:
+    if not is_orthogonally_regularized(variable, exclude):
+      continue
+    w = tf.cast(tf.convert_to_tensor(variable), tf.float32)
+    w = tf.reshape(w, [-1, w.shape[-1]])
+    gram = tf.matmul(w, w, transpose_a=True)
+    off_diagonal = gram * (1.0 - tf.eye(w.shape[-1], dtype=tf.float32))
+    total += tf.reduce_sum(tf.square(off_diagonal))
+  return weight * replica_scale * total
