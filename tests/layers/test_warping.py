@@ -1,0 +1,259 @@
+"""Tests of trivd_gan/layers/warping.py against NumPy references written from the paper (appendix B, F.1, 4.4)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from trivd_gan.layers import warping
+
+ATOL = 1e-5
+
+
+# ---------------------------------------------------------------- NumPy reference (float64), from the paper.
+
+def np_sn_kernel(layer):
+  """W / sigma(W) with one power iteration from the layer's u (E.2), or W when spectral norm is off."""
+  kernel = layer.kernel.numpy().astype(np.float64)
+  if not layer.spectral_norm:
+    return kernel
+  w = kernel.reshape(-1, kernel.shape[-1])
+  u = layer.sn_u.numpy().astype(np.float64)
+  v = u @ w.T
+  v /= np.sqrt(max((v ** 2).sum(), 1e-12))
+  u_new = v @ w
+  u_new /= np.sqrt(max((u_new ** 2).sum(), 1e-12))
+  return kernel / float((v @ w * u_new).sum())
+
+
+def np_conv(x, layer):
+  """'same' stride-1 convolution with the layer's normalized kernel and bias."""
+  kernel, bias = np_sn_kernel(layer), layer.bias.numpy().astype(np.float64)
+  kh, kw = kernel.shape[:2]
+  ph, pw = (kh - 1) // 2, (kw - 1) // 2
+  xp = np.pad(x, [(0, 0), (ph, ph), (pw, pw), (0, 0)])
+  height, width = x.shape[1:3]
+  out = np.zeros(x.shape[:3] + (kernel.shape[-1],))
+  for a in range(kh):
+    for b in range(kw):
+      out += np.einsum("bhwi,io->bhwo", xp[:, a:a + height, b:b + width], kernel[a, b])
+  return out + bias
+
+
+def np_dense(x, layer):
+  return x @ np_sn_kernel(layer) + layer.bias.numpy().astype(np.float64)
+
+
+def relu(x):
+  return np.maximum(x, 0.0)
+
+
+def softmax(x, axis):
+  e = np.exp(x - x.max(axis=axis, keepdims=True))
+  return e / e.sum(axis=axis, keepdims=True)
+
+
+def np_warp(h, weights, k):
+  """Eq 11 with explicit indices; out-of-range reads are the zero padding."""
+  batch, height, width, _ = h.shape
+  p = (k - 1) // 2
+  out = np.zeros(h.shape)
+  for b in range(batch):
+    for i in range(height):
+      for j in range(width):
+        for m in range(k):
+          for n in range(k):
+            y, x = i + m - p, j + n - p
+            if 0 <= y < height and 0 <= x < width:
+              out[b, i, j] += weights[b, i, j, m * k + n] * h[b, y, x]
+  return out
+
+
+def np_factorized_weights(selection, kernels):
+  """Eq 12: W[i, j, q] = sum_l S[i, j, l] w[q, l]."""
+  out = np.zeros(selection.shape[:3] + (kernels.shape[1],))
+  for l in range(selection.shape[-1]):
+    out += selection[..., l:l + 1] * kernels[:, None, None, :, l]
+  return out
+
+
+def np_adaptive_max_pool(x, s):
+  height, width = x.shape[1:3]
+  out = np.zeros((x.shape[0], s, s, x.shape[-1]))
+  for i in range(s):
+    for j in range(s):
+      r0, r1 = (i * height) // s, int(np.ceil((i + 1) * height / s))
+      c0, c1 = (j * width) // s, int(np.ceil((j + 1) * width / s))
+      out[:, i, j] = x[:, r0:r1, c0:c1].max(axis=(1, 2))
+  return out
+
+
+def np_factorized_network(net, inputs):
+  """F.1: (W, w, S) of FactorizedWarpingNetwork."""
+  k2, n = net.kernel_size ** 2, net.num_kernels
+  z = np_adaptive_max_pool(relu(np_conv(inputs, net.conv_w)), net.pool_size).reshape(inputs.shape[0], -1)
+  z = np_dense(relu(np_dense(z, net.dense_hidden)), net.dense_out).reshape(-1, k2, n)
+  kernels = softmax(z, axis=1)
+  selection = softmax(np_conv(inputs, net.conv_s), axis=-1)
+  return np_factorized_weights(selection, kernels), kernels, selection
+
+
+def np_pixelwise_network(net, inputs):
+  z = relu(np_conv(inputs, net.conv1))
+  z = relu(np_conv(z, net.conv2))
+  return softmax(np_conv(z, net.conv_out), axis=-1)
+
+
+# ---------------------------------------------------------------- Tests.
+
+def _rand(shape, seed):
+  return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_kernel_warp_matches_numpy(k):
+  h, w = _rand([2, 5, 6, 3], 0), _rand([2, 5, 6, k * k], 1)
+  out = warping.kernel_warp(h, w, k).numpy()
+  np.testing.assert_allclose(out, np_warp(h.astype(np.float64), w.astype(np.float64), k), atol=ATOL)
+
+
+def test_kernel_warp_gradient_matches_autodiff():
+  # The custom (memory-lean) gradient must equal plain autodiff of the forward pass.
+  h, w, g = tf.constant(_rand([2, 5, 6, 3], 0)), tf.constant(_rand([2, 5, 6, 9], 1)), _rand([2, 5, 6, 3], 2)
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch([h, w])
+    custom = tf.reduce_sum(warping.kernel_warp(h, w, 3) * g)
+    plain = tf.reduce_sum(warping._warp_forward(h, w, 3) * g)
+  for a, b in zip(tape.gradient(custom, [h, w]), tape.gradient(plain, [h, w])):
+    np.testing.assert_allclose(a.numpy(), b.numpy(), atol=ATOL)
+
+
+@pytest.mark.parametrize("m,n", [(0, 0), (0, 2), (1, 1), (2, 1)])
+def test_kernel_warp_one_hot_is_shift(m, n):
+  h = _rand([1, 6, 7, 2], 3)
+  w = np.zeros([1, 6, 7, 9], np.float32)
+  w[..., m * 3 + n] = 1.0
+  out = warping.kernel_warp(h, w, 3).numpy()
+  # out[i, j] = h[i + m - 1, j + n - 1], zero outside.
+  hp = np.pad(h, [(0, 0), (1, 1), (1, 1), (0, 0)])
+  np.testing.assert_allclose(out, hp[:, m:m + 6, n:n + 7], atol=0)
+
+
+def test_kernel_warp_builds_no_patch_tensor():
+  """Neither the forward nor the backward graph holds a tensor with k^2 * C values per position."""
+  b, hh, ww, c, k = 2, 8, 8, 16, 3
+
+  @tf.function
+  def step(h, w):
+    with tf.GradientTape() as tape:
+      tape.watch([h, w])
+      out = warping.kernel_warp(h, w, k)
+    return tape.gradient(tf.reduce_sum(out * out), [h, w])
+
+  graph = step.get_concrete_function(tf.TensorSpec([b, hh, ww, c]), tf.TensorSpec([b, hh, ww, k * k])).graph
+  limit = b * (hh + k - 1) * (ww + k - 1) * c  # The zero-padded h is the largest tensor allowed.
+  sizes = []
+  for op in graph.get_operations():
+    assert "Patches" not in op.type, op.type
+    for t in op.outputs:
+      if t.shape.is_fully_defined():
+        sizes.append(t.shape.num_elements())
+  assert max(sizes) <= limit < k * k * b * hh * ww * c
+
+
+def test_kernel_warp_bad_arguments():
+  with pytest.raises(ValueError, match="odd"):
+    warping.kernel_warp(_rand([1, 4, 4, 2], 0), _rand([1, 4, 4, 4], 0), 2)
+  with pytest.raises(ValueError, match="k\\^2 = 9"):
+    warping.kernel_warp(_rand([1, 4, 4, 2], 0), _rand([1, 4, 4, 4], 0), 3)
+
+
+def test_factorized_weights_matches_numpy():
+  s, w = _rand([2, 3, 4, 5], 0), _rand([2, 9, 5], 1)
+  np.testing.assert_allclose(warping.factorized_weights(s, w).numpy(),
+                             np_factorized_weights(s.astype(np.float64), w.astype(np.float64)), atol=ATOL)
+  with pytest.raises(ValueError, match="agree on N"):
+    warping.factorized_weights(s, _rand([2, 9, 4], 1))
+
+
+@pytest.mark.parametrize("size,spectral_norm", [(8, True), (6, True), (8, False)])
+def test_factorized_network_matches_numpy(size, spectral_norm):
+  x = _rand([2, size, size, 6], 4)
+  net = warping.FactorizedWarpingNetwork(spectral_norm=spectral_norm)
+  weights = net(x).numpy()
+  kernels, selection = (t.numpy() for t in net.factors(x))
+  ref_weights, ref_kernels, ref_selection = np_factorized_network(net, x.astype(np.float64))
+  assert net.conv_w.filters == 3 and net.dense_hidden.units == 16 * 3 // 2 and net.dense_out.units == 81
+  np.testing.assert_allclose(kernels, ref_kernels, atol=ATOL)
+  np.testing.assert_allclose(selection, ref_selection, atol=ATOL)
+  np.testing.assert_allclose(weights, ref_weights, atol=ATOL)
+  np.testing.assert_allclose(weights.sum(-1), 1.0, atol=ATOL)  # A distribution over offsets.
+  np.testing.assert_allclose(kernels.sum(1), 1.0, atol=ATOL)
+
+
+def test_pixelwise_network_matches_numpy():
+  x = _rand([2, 5, 7, 6], 5)
+  net = warping.PixelwiseWarpingNetwork()
+  out = net(x).numpy()
+  np.testing.assert_allclose(out, np_pixelwise_network(net, x.astype(np.float64)), atol=ATOL)
+  assert out.shape == (2, 5, 7, 9)
+
+
+@pytest.mark.parametrize("cls", [warping.FactorizedWarpingNetwork, warping.PixelwiseWarpingNetwork])
+def test_hyper_network_needs_two_input_channels(cls):
+  with pytest.raises(ValueError, match=">= 2 input channels"):
+    cls()(_rand([1, 4, 4, 1], 0))
+
+
+def test_network_config_round_trip():
+  net = warping.FactorizedWarpingNetwork(kernel_size=5, num_kernels=4, spectral_norm=False)
+  clone = warping.FactorizedWarpingNetwork.from_config(net.get_config())
+  assert (clone.kernel_size, clone.num_kernels, clone.spectral_norm) == (5, 4, False)
+
+
+@pytest.mark.parametrize("dy,dx", [(0, 1), (1, 0), (-1, 1), (1, -1), (0, 0)])
+def test_expected_flow_of_translation(dy, dx):
+  """Content moving by (dy, dx) pixels gives flow (dy, dx): tied to what kernel_warp actually does."""
+  h_prev = _rand([1, 6, 6, 2], 6)
+  h_next = np.roll(h_prev, (dy, dx), axis=(1, 2))  # Content translated down by dy, right by dx.
+  # The one-hot weights that reproduce this translation: read from (i - dy, j - dx), i.e. m = 1 - dy.
+  w = np.zeros([1, 6, 6, 9], np.float32)
+  w[..., (1 - dy) * 3 + (1 - dx)] = 1.0
+  warped = warping.kernel_warp(h_prev, w, 3).numpy()
+  np.testing.assert_allclose(warped[:, 1:-1, 1:-1], h_next[:, 1:-1, 1:-1], atol=0)
+  flow = warping.expected_flow(w, 3).numpy()
+  np.testing.assert_allclose(flow[..., 0], dy, atol=0)
+  np.testing.assert_allclose(flow[..., 1], dx, atol=0)
+
+
+def test_expected_flow_is_an_expectation():
+  w = np.zeros([1, 1, 1, 9], np.float32)
+  w[..., 5] = 0.5  # Reads from (0, +1): content moved left, dx = -1.
+  w[..., 4] = 0.25  # Identity.
+  w[..., 1] = 0.25  # Reads from (-1, 0): content moved down, dy = +1.
+  np.testing.assert_allclose(warping.expected_flow(w).numpy()[0, 0, 0], [0.25, -0.5], atol=1e-7)
+
+
+def test_combine_flows_constant():
+  coarse = np.tile(np.array([1.0, -2.0], np.float32), [2, 4, 4, 1])
+  mid = np.tile(np.array([0.5, 0.5], np.float32), [2, 8, 8, 1])
+  fine = np.zeros([2, 16, 16, 2], np.float32)
+  for method in ("nearest", "bilinear"):
+    out = warping.combine_flows([coarse, mid], method).numpy()
+    np.testing.assert_allclose(out, np.tile([2.5, -3.5], [2, 8, 8, 1]), atol=1e-6)
+    out = warping.combine_flows([coarse, mid, fine], method).numpy()
+    np.testing.assert_allclose(out, np.tile([5.0, -7.0], [2, 16, 16, 1]), atol=1e-6)
+
+
+def test_combine_flows_nearest_matches_numpy():
+  coarse, fine = _rand([1, 3, 3, 2], 7), _rand([1, 6, 6, 2], 8)
+  ref = 2 * np.repeat(np.repeat(coarse, 2, axis=1), 2, axis=2) + fine
+  np.testing.assert_allclose(warping.combine_flows([coarse, fine]).numpy(), ref, atol=1e-6)
+
+
+def test_combine_flows_bad_arguments():
+  with pytest.raises(ValueError, match="integer multiple"):
+    warping.combine_flows([_rand([1, 4, 4, 2], 0), _rand([1, 6, 6, 2], 0)])
+  with pytest.raises(ValueError, match="nearest"):
+    warping.combine_flows([_rand([1, 4, 4, 2], 0)], method="cubic")
+  with pytest.raises(ValueError, match="non-empty"):
+    warping.combine_flows([])
