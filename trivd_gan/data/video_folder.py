@@ -162,6 +162,14 @@ class VideoFolderSource:
     self.max_frames = max_frames
     self.stats = DecodeStats()
     self._reported = False
+    self._counted = set()  # Paths already in `stats`: every file is counted once, however many passes.
+    self._counted_lock = threading.Lock()
+
+  def _first_visit(self, path: str) -> bool:
+    with self._counted_lock:
+      first = path not in self._counted
+      self._counted.add(path)
+      return first
 
   def _decode_clips(self, path: str, label: int, num_frames: int, frame_stride: int, training: bool,
                     rng: np.random.Generator, clips_per_video: int, image_size: int, count: bool):
@@ -196,14 +204,13 @@ class VideoFolderSource:
       while True:
         rng = np.random.default_rng([seed, shard_index, epoch])
         order = rng.permutation(len(items)) if training else np.arange(len(items))
-        count = epoch == 0  # Count each file once, on the first pass.
         pending = collections.deque()
         # Bounded look-ahead keeps at most ~2 decoded videos per thread in memory; results stay in order.
         for i in order:
           path, label = items[i]
           clip_rng = np.random.default_rng([seed, shard_index, epoch, int(i)])
           pending.append(pool.submit(self._decode_clips, path, label, num_frames, frame_stride, training, clip_rng,
-                                     clips_per_video, image_size, count))
+                                     clips_per_video, image_size, self._first_visit(path)))
           if len(pending) >= 2 * self.num_decode_threads:
             yield from pending.popleft().result()
         while pending:
