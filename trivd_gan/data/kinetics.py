@@ -169,6 +169,9 @@ class Kinetics600(tfds.core.GeneratorBasedBuilder):
 
 def prepare(data_dir: Optional[str], manual_dir: str, config: str = "64") -> Kinetics600:
   """Builds the TFRecords once (no network); returns the builder (its `skipped` holds per-split counters)."""
+  if not manual_dir or not any(find_csv(manual_dir, stem) for stem, _ in SPLITS.values()):
+    raise ValueError(f"No Kinetics CSV (train/validate/test.csv) in --manual_dir={manual_dir!r} or its annotations/ "
+                     "folder; see trivd_gan/data/kinetics.py for the layout.")
   builder = Kinetics600(data_dir=data_dir, config=config)
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
   return builder
