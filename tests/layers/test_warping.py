@@ -182,7 +182,7 @@ def test_factorized_network_matches_numpy(size, spectral_norm):
   weights = net(x).numpy()
   kernels, selection = (t.numpy() for t in net.factors(x))
   ref_weights, ref_kernels, ref_selection = np_factorized_network(net, x.astype(np.float64))
-  assert net.conv_w.filters == 3 and net.dense_hidden.units == 16 * 3 // 2 and net.dense_out.units == 81
+  assert net.conv_w.filters == 3 and net.dense_hidden.units == 3 and net.dense_out.units == 81
   np.testing.assert_allclose(kernels, ref_kernels, atol=ATOL)
   np.testing.assert_allclose(selection, ref_selection, atol=ATOL)
   np.testing.assert_allclose(weights, ref_weights, atol=ATOL)

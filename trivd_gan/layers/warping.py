@@ -180,8 +180,8 @@ class FactorizedWarpingNetwork(keras.layers.Layer):
 
   Input: [B, H, W, Cin] = [h_{t-1}; x_t] concatenated along channels (appendix B).
   Kernels w: SN conv (conv_kernel_size, Cin//2 channels) -> ReLU -> adaptive max-pool to 4x4 -> flatten
-  ([B, 16*(Cin//2)], row-major over (y, x, c)) -> SN dense (hidden units = half its input size,
-  8*(Cin//2)) -> ReLU -> SN dense (k^2*N) -> reshape [B, k^2, N] (index q*N + l) -> softmax over k^2.
+  ([B, 16*(Cin//2)], row-major over (y, x, c)) -> SN dense (Cin//2 hidden units: F.1 sets every hidden
+  layer's channels or units to half the number of input channels of f) -> ReLU -> SN dense (k^2*N) -> reshape [B, k^2, N] (index q*N + l) -> softmax over k^2.
   Selection S: SN conv (conv_kernel_size, N channels) -> softmax over N.
   Output of `call`: W [B, H, W, k^2], each W[b, i, j] a distribution over the k^2 offsets.
 
@@ -212,7 +212,7 @@ class FactorizedWarpingNetwork(keras.layers.Layer):
     self.conv_w = SNConv2D(hidden, self.conv_kernel_size, name="conv_w", **sn)
     self.conv_s = SNConv2D(self.num_kernels, self.conv_kernel_size, name="conv_s", **sn)
     flat = self.pool_size ** 2 * hidden
-    self.dense_hidden = SNDense(max(flat // 2, 1), name="dense_hidden", **sn)
+    self.dense_hidden = SNDense(hidden, name="dense_hidden", **sn)
     self.dense_out = SNDense(self.kernel_size ** 2 * self.num_kernels, name="dense_out", **sn)
     _build_conv(self.conv_w, input_shape)
     _build_conv(self.conv_s, input_shape)
