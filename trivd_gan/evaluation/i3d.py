@@ -193,9 +193,18 @@ class I3D(keras.Model):
                               scope="Logits/Conv3d_0c_1x1", name="Logits_Conv3d_0c_1x1")
 
   def build(self, input_shape=None):
-    # Shapes that every kernel needs do not depend on T, H, W: build with the smallest valid input.
-    if not self.built:
-      self.call(tf.zeros([1, MIN_FRAMES, INPUT_SIZE, INPUT_SIZE, 3]), training=False)
+    # Kernel shapes depend only on channel counts, so build from shapes: no forward pass (seconds on CPU).
+    if self.built:
+      return
+    shape = lambda c: (None, None, None, None, c)  # noqa: E731
+    self.conv1a.build(shape(3))
+    self.conv2b.build(shape(64))
+    self.conv2c.build(shape(64))
+    channels = 192
+    for block in self.mixed:
+      block.build(shape(channels))
+      channels = block.channels[0] + block.channels[2] + block.channels[4] + block.channels[5]
+    self.logits_conv.build(shape(channels))
     self.built = True
 
   @staticmethod
