@@ -14,9 +14,8 @@ import tensorflow as tf
 from trivd_gan.evaluation import i3d
 from trivd_gan.evaluation import i3d_weights
 
-_REF_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "reference", "i3d")
-if not os.path.isdir(_REF_DIR):
-  _REF_DIR = "/work/shared/reference/i3d"
+# Copies of ../shared/reference/i3d/*.variables.txt (names and shapes of the released kinetics-i3d checkpoints).
+_REF_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "testdata")
 KIN400_LISTING = os.path.join(_REF_DIR, "rgb_imagenet_and_rgb_scratch.variables.txt")
 KIN600_LISTING = os.path.join(_REF_DIR, "rgb_scratch_kin600.variables.txt")
 PREFIX = "RGB/inception_i3d/"
@@ -73,7 +72,8 @@ def kin400_model(kin400_checkpoint):
   return i3d_weights.load_i3d_from_checkpoint(kin400_checkpoint[0])
 
 
-@pytest.mark.parametrize("listing,num_classes", [(KIN400_LISTING, 400), (KIN600_LISTING, 600)])
+@pytest.mark.parametrize("listing,num_classes", [(KIN400_LISTING, 400), (KIN600_LISTING, 600)],
+                         ids=["kin400", "kin600"])
 def test_variable_names_and_shapes_match_released_checkpoints(listing, num_classes):
   expected = read_listing(listing)
   model = i3d.I3D(num_classes)
