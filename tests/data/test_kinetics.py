@@ -1,4 +1,4 @@
-"""Kinetics-600 tfds builder on a tiny fake Kinetics tree (CSV files, generated mp4s, one corrupt, one missing)."""
+"""Kinetics-600 tfds builder on a tiny fake Kinetics tree (CSVs, generated mp4s, one corrupt, one missing)."""
 
 import os
 
@@ -51,7 +51,12 @@ def test_training_dataset_repeats_and_drops_short(built):
   ds = data.make_dataset("kinetics600", "train", data_dir, batch_size=3, num_frames=8, frame_stride=2)
   batches = list(ds.take(3))  # 4 videos, batches of 3: only possible because training repeats.
   assert all(b["video"].shape == (3, 8, 64, 64, 3) for b in batches)
-  too_long = data.make_dataset("kinetics600", "validation", data_dir, batch_size=1, num_frames=16, frame_stride=2)
+  too_long = data.make_dataset("kinetics600",
+                               "validation",
+                               data_dir,
+                               batch_size=1,
+                               num_frames=16,
+                               frame_stride=2)
   assert not list(too_long)  # 20-frame videos are shorter than a 31-frame span: dropped.
 
 

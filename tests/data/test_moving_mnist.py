@@ -45,7 +45,9 @@ def test_digits_stay_inside_frame(train_digits):
     digit = train_digits[out["digit_ids"][0]]
     assert out["positions"].min() >= 0 and out["positions"].max() <= 64 - 28
     # Nothing is cut off: every frame holds the whole digit.
-    np.testing.assert_array_equal(out["video"].reshape(20, -1).sum(1), np.full(20, digit.astype(np.int64).sum()))
+    np.testing.assert_array_equal(out["video"].reshape(20, -1).sum(1),
+                                  np.full(20,
+                                          digit.astype(np.int64).sum()))
 
 
 def test_frames_are_max_of_placed_digits(train_digits):

@@ -34,8 +34,8 @@ def test_take_window_and_tf_indices_use_stride():
   assert 0 <= idx[0] <= 4 and np.all(np.diff(idx) == 1)
 
 
-@pytest.mark.parametrize("height,width,expected", [(240, 320, (64, 85)), (720, 1280, (64, 114)), (48, 30, (102, 64)),
-                                                   (64, 64, (64, 64)), (1, 5, (64, 320))])
+@pytest.mark.parametrize("height,width,expected", [(240, 320, (64, 85)), (720, 1280, (64, 114)),
+                                                   (48, 30, (102, 64)), (64, 64, (64, 64)), (1, 5, (64, 320))])
 def test_resize_smallest_side(height, width, expected):
   video = tf.ones([2, height, width, 3], tf.uint8) * 200
   out = pp.resize_smallest_side(video, 64)

@@ -74,8 +74,15 @@ def test_bad_mode():
 
 
 def test_dataset_with_motion_and_stride():
-  ds = data.make_dataset("synthetic", "test", batch_size=3, num_frames=5, frame_stride=2, mode="global_translation",
-                         global_velocity=(1, -1), with_motion=True, num_examples=6)
+  ds = data.make_dataset("synthetic",
+                         "test",
+                         batch_size=3,
+                         num_frames=5,
+                         frame_stride=2,
+                         mode="global_translation",
+                         global_velocity=(1, -1),
+                         with_motion=True,
+                         num_examples=6)
   batches = list(ds)
   assert len(batches) == 2
   b = batches[0]
@@ -85,8 +92,16 @@ def test_dataset_with_motion_and_stride():
   x, y = shifted_pair(video[0], video[1], (2, -2))
   np.testing.assert_allclose(x, y, atol=1e-3)
   assert video.min() >= -1e-3 and video.max() <= 255 + 1e-3
-  again = next(iter(data.make_dataset("synthetic", "test", batch_size=3, num_frames=5, frame_stride=2,
-                                      mode="global_translation", global_velocity=(1, -1), num_examples=6)))
+  again = next(
+      iter(
+          data.make_dataset("synthetic",
+                            "test",
+                            batch_size=3,
+                            num_frames=5,
+                            frame_stride=2,
+                            mode="global_translation",
+                            global_velocity=(1, -1),
+                            num_examples=6)))
   np.testing.assert_array_equal(again["video"].numpy(), b["video"].numpy())
 
 

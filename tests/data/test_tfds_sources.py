@@ -52,7 +52,12 @@ def test_ucf101_example_to_clip_raw_and_encoded():
   enc = ts.ucf101_example_to_clip({"video": encoded, "label": tf.constant(7, tf.int64)}, training=False)
   assert raw["video"].shape == (16, 64, 64, 3) and int(raw["label"]) == 7
   np.testing.assert_allclose(raw["video"].numpy(), enc["video"].numpy(), atol=1e-6)
-  train = ts.ucf101_example_to_clip({"video": encoded, "label": tf.constant(7, tf.int64)}, training=True, seed=3)
+  train = ts.ucf101_example_to_clip({
+      "video": encoded,
+      "label": tf.constant(7, tf.int64)
+  },
+                                    training=True,
+                                    seed=3)
   assert train["video"].shape == (16, 64, 64, 3)
 
 

@@ -25,8 +25,8 @@ def test_tree_avi_lying_header_is_handled():
 
 def test_shared_videos_eval_shapes_range_and_determinism():
   source = vf.VideoFolderSource(VIDEO_DIR)
-  assert [os.path.basename(p) for p in source.paths] == ["bigbuckbunny.mp4", "newtonscradle.gif", "realshort.mp4",
-                                                          "tree.avi"]
+  assert [os.path.basename(p) for p in source.paths
+         ] == ["bigbuckbunny.mp4", "newtonscradle.gif", "realshort.mp4", "tree.avi"]
   ds = data.make_dataset("video_folder", "test", batch_size=2, source=source)
   first = [b["video"].numpy() for b in ds]
   second = [b["video"].numpy() for b in ds]
@@ -111,14 +111,18 @@ def test_missing_or_empty_dir_is_a_clear_error(tmp_path):
 
 
 def test_input_context_shards_files_and_splits_batch():
-  contexts = [tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=i, num_replicas_in_sync=2)
-              for i in range(2)]
-  batches = [next(iter(data.make_dataset("video_folder", "test", VIDEO_DIR, batch_size=4, input_context=c)))
-             for c in contexts]
+  contexts = [
+      tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=i, num_replicas_in_sync=2)
+      for i in range(2)
+  ]
+  batches = [
+      next(iter(data.make_dataset("video_folder", "test", VIDEO_DIR, batch_size=4, input_context=c)))
+      for c in contexts
+  ]
   assert all(b["video"].shape == (2, 16, 64, 64, 3) for b in batches)
   assert not np.array_equal(batches[0]["video"].numpy(), batches[1]["video"].numpy())
-  full = np.concatenate([b["video"].numpy() for b in data.make_dataset("video_folder", "test", VIDEO_DIR,
-                                                                       batch_size=4)])
+  full = np.concatenate(
+      [b["video"].numpy() for b in data.make_dataset("video_folder", "test", VIDEO_DIR, batch_size=4)])
   # Shard 0 holds files 0 and 2 of the sorted list, shard 1 files 1 and 3.
   np.testing.assert_array_equal(batches[0]["video"].numpy(), full[[0, 2]])
   np.testing.assert_array_equal(batches[1]["video"].numpy(), full[[1, 3]])

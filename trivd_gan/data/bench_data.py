@@ -3,7 +3,8 @@
   python -m trivd_gan.data.bench_data [--video_dir=../shared/data/video] [--mnist_dir=../shared/data/mnist]
                                       [--kinetics_data_dir=DIR] [--seconds=10] [--json=out.json]
 
-Sources: video_folder on --video_dir (PyAV decode of whole files every epoch), kinetics600 TFRecords (built first
+Sources: video_folder on --video_dir (PyAV decode of whole files every epoch), kinetics600 TFRecords (built
+first
 in a temporary folder from a fake Kinetics tree made of copies of the --video_dir files, unless
 --kinetics_data_dir points at a built one), synthetic and moving_mnist. Prints a Markdown table.
 """
@@ -54,9 +55,14 @@ def main(argv):
   with tempfile.TemporaryDirectory() as tmp:
     kinetics_dir = FLAGS.kinetics_data_dir
     if kinetics_dir is None and FLAGS.video_dir:
-      videos = sorted(os.path.join(FLAGS.video_dir, f) for f in os.listdir(FLAGS.video_dir)
-                      if f.endswith((".mp4", ".avi", ".gif")))
-      fake_data.write_fake_kinetics(os.path.join(tmp, "k600"), videos_per_class=4, corrupt=0, missing=0,
+      videos = sorted(
+          os.path.join(FLAGS.video_dir, f)
+          for f in os.listdir(FLAGS.video_dir)
+          if f.endswith((".mp4", ".avi", ".gif")))
+      fake_data.write_fake_kinetics(os.path.join(tmp, "k600"),
+                                    videos_per_class=4,
+                                    corrupt=0,
+                                    missing=0,
                                     source_videos=videos)
       start = time.perf_counter()
       kinetics.prepare(os.path.join(tmp, "tfds"), os.path.join(tmp, "k600"))

@@ -22,15 +22,20 @@ def moving_frames(num_frames: int, height: int, width: int, seed: int = 0, chann
 
 
 def write_video(path: str, frames: np.ndarray, fps: int = 25, codec: Optional[str] = None) -> str:
-  """Writes [T, H, W, C] uint8 frames (C in {1, 3}) with PyAV; codec by extension (mp4: mpeg4, gif, avi: mjpeg)."""
+  """Writes [T, H, W, C] uint8 frames (C in {1, 3}) with PyAV.
+
+  The codec follows the extension: mp4 -> mpeg4, gif -> gif, avi -> mjpeg.
+  """
   ext = os.path.splitext(path)[1].lower()
   codec = codec or {".gif": "gif", ".avi": "mjpeg", ".webm": "libvpx"}.get(ext, "mpeg4")
   gray = frames.shape[-1] == 1
   with av.open(path, mode="w") as container:
     stream = container.add_stream(codec, rate=fps)
     stream.height, stream.width = frames.shape[1], frames.shape[2]
-    stream.pix_fmt = {"gif": "rgb8", "mjpeg": "yuvj420p"}.get(codec, "gray" if gray and codec == "mpeg4" else
-                                                                "yuv420p")
+    stream.pix_fmt = {
+        "gif": "rgb8",
+        "mjpeg": "yuvj420p"
+    }.get(codec, "gray" if gray and codec == "mpeg4" else "yuv420p")
     if gray and codec == "mpeg4":
       stream.pix_fmt = "yuv420p"  # mpeg4 has no gray format; the frames still carry no colour.
     for f in frames:
@@ -59,8 +64,14 @@ def write_truncated(src: str, dst: str, fraction: float = 0.5) -> str:
   return dst
 
 
-def write_fake_kinetics(root: str, videos_per_class: int = 2, classes: Sequence[str] = ("abseiling", "juggling"),
-                        num_frames: int = 20, height: int = 48, width: int = 72, corrupt: int = 1, missing: int = 1,
+def write_fake_kinetics(root: str,
+                        videos_per_class: int = 2,
+                        classes: Sequence[str] = ("abseiling", "juggling"),
+                        num_frames: int = 20,
+                        height: int = 48,
+                        width: int = 72,
+                        corrupt: int = 1,
+                        missing: int = 1,
                         source_videos: Optional[Sequence[str]] = None) -> Dict[str, int]:
   """Kinetics-600 layout under `root`: annotations/{train,validate}.csv + train/<class>/*.mp4, validate/*.mp4.
 
@@ -77,7 +88,13 @@ def write_fake_kinetics(root: str, videos_per_class: int = 2, classes: Sequence[
       for i in range(per_class + (bad if label == classes[0] else 0) + (absent if label == classes[0] else 0)):
         yid = f"{split[:2]}{label[:3]}{i:03d}xyz"[:11]
         start = 10 * i
-        rows.append({"label": label, "youtube_id": yid, "time_start": start, "time_end": start + 10, "split": split})
+        rows.append({
+            "label": label,
+            "youtube_id": yid,
+            "time_start": start,
+            "time_end": start + 10,
+            "split": split
+        })
         folder = os.path.join(root, split, label) if split == "train" else os.path.join(root, split)
         os.makedirs(folder, exist_ok=True)
         path = os.path.join(folder, f"{yid}_{start:06d}_{start + 10:06d}.mp4")

@@ -39,8 +39,15 @@ SPLITS = {
     "validation": ("validate", ("validate", "val", "validation", "valid")),
     "test": ("test", ("test",)),
 }
-SPLIT_ALIASES = {"train": "train", "validation": "validation", "validate": "validation", "val": "validation",
-                 "valid": "validation", "eval": "validation", "test": "test"}
+SPLIT_ALIASES = {
+    "train": "train",
+    "validation": "validation",
+    "validate": "validation",
+    "val": "validation",
+    "valid": "validation",
+    "eval": "validation",
+    "test": "test"
+}
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mkv", ".avi", ".mov")
 
 
@@ -50,7 +57,8 @@ def clip_key(youtube_id: str, time_start, time_end) -> str:
 
 
 def find_csv(manual_dir: str, stem: str) -> Optional[str]:
-  for candidate in (os.path.join(manual_dir, "annotations", f"{stem}.csv"), os.path.join(manual_dir, f"{stem}.csv")):
+  for candidate in (os.path.join(manual_dir, "annotations",
+                                 f"{stem}.csv"), os.path.join(manual_dir, f"{stem}.csv")):
     if os.path.isfile(candidate):
       return candidate
   return None
@@ -102,7 +110,9 @@ class Kinetics600(tfds.core.GeneratorBasedBuilder):
   RELEASE_NOTES = {"1.0.0": "Local Kinetics-600 videos, smallest side resized, JPEG frames."}
   MANUAL_DOWNLOAD_INSTRUCTIONS = __doc__
   BUILDER_CONFIGS = [
-      Kinetics600Config(name="64", image_size=64, max_frames=300,
+      Kinetics600Config(name="64",
+                        image_size=64,
+                        max_frames=300,
                         description="Smallest side 64, at most 300 frames per video."),
   ]
 
@@ -130,8 +140,8 @@ class Kinetics600(tfds.core.GeneratorBasedBuilder):
       csv_path = find_csv(manual_dir, stem)
       if csv_path is None:
         continue
-      video_dir = next((os.path.join(manual_dir, f) for f in folders if os.path.isdir(os.path.join(manual_dir, f))),
-                       None)
+      video_dir = next(
+          (os.path.join(manual_dir, f) for f in folders if os.path.isdir(os.path.join(manual_dir, f))), None)
       generators[split] = self._generate_examples(split, csv_path, video_dir, names)
     if not generators:
       raise ValueError(f"No Kinetics CSV (train/validate/test.csv) in --manual_dir={manual_dir!r} or its "
@@ -158,26 +168,34 @@ class Kinetics600(tfds.core.GeneratorBasedBuilder):
         continue
       counts["ok"] += 1
       label_name = row.get("label") or ""
-      yield key, {"video": video, "label": label_index.get(label_name, -1), "label_name": label_name,
-                  "youtube_id": row["youtube_id"]}
+      yield key, {
+          "video": video,
+          "label": label_index.get(label_name, -1),
+          "label_name": label_name,
+          "youtube_id": row["youtube_id"]
+      }
     if stats.counts.get("truncated"):
       counts["truncated_kept"] = stats.counts["truncated"]
     bad = {k: v for k, v in counts.items() if k != "ok"}
     if bad:
-      logging.warning("kinetics600 %s: %d video(s) written, skipped: %s", split, counts["ok"], dict(sorted(bad.items())))
+      logging.warning("kinetics600 %s: %d video(s) written, skipped: %s", split, counts["ok"],
+                      dict(sorted(bad.items())))
 
 
 def prepare(data_dir: Optional[str], manual_dir: str, config: str = "64") -> Kinetics600:
   """Builds the TFRecords once (no network); returns the builder (its `skipped` holds per-split counters)."""
   if not manual_dir or not any(find_csv(manual_dir, stem) for stem, _ in SPLITS.values()):
-    raise ValueError(f"No Kinetics CSV (train/validate/test.csv) in --manual_dir={manual_dir!r} or its annotations/ "
-                     "folder; see trivd_gan/data/kinetics.py for the layout.")
+    raise ValueError(
+        f"No Kinetics CSV (train/validate/test.csv) in --manual_dir={manual_dir!r} or its annotations/ "
+        "folder; see trivd_gan/data/kinetics.py for the layout.")
   builder = Kinetics600(data_dir=data_dir, config=config)
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
   return builder
 
 
-def load_builder(data_dir: Optional[str], config: str = "64", manual_dir: Optional[str] = None,
+def load_builder(data_dir: Optional[str],
+                 config: str = "64",
+                 manual_dir: Optional[str] = None,
                  prepare_if_missing: bool = False) -> Kinetics600:
   if not data_dir:
     raise ValueError("kinetics600 needs --data_dir (the tensorflow-datasets folder holding the built data).")
@@ -185,30 +203,48 @@ def load_builder(data_dir: Optional[str], config: str = "64", manual_dir: Option
   if not builder.is_prepared():
     if manual_dir and prepare_if_missing:
       return prepare(data_dir, manual_dir, config)
-    raise ValueError(f"kinetics600 is not built under --data_dir={data_dir!r}: run `python -m "
-                     "trivd_gan.data.kinetics --data_dir=<that dir> --manual_dir=<your Kinetics-600 copy>` first "
-                     "(or pass manual_dir=... and prepare_if_missing=True).")
+    raise ValueError(
+        f"kinetics600 is not built under --data_dir={data_dir!r}: run `python -m "
+        "trivd_gan.data.kinetics --data_dir=<that dir> --manual_dir=<your Kinetics-600 copy>` first "
+        "(or pass manual_dir=... and prepare_if_missing=True).")
   return builder
 
 
-def read_tfds_videos(builder: tfds.core.DatasetBuilder, split: str, training: bool, seed: int, shard_index: int,
-                     num_shards: int, video_key: str = "video") -> tf.data.Dataset:
+def read_tfds_videos(builder: tfds.core.DatasetBuilder,
+                     split: str,
+                     training: bool,
+                     seed: int,
+                     shard_index: int,
+                     num_shards: int,
+                     video_key: str = "video") -> tf.data.Dataset:
   """Examples with `video_key` left JPEG-encoded ([N] strings), sharded per input pipeline."""
   decoders = {video_key: tfds.decode.SkipDecoding()}
   context = tf.distribute.InputContext(num_input_pipelines=num_shards, input_pipeline_id=shard_index)
   try:
-    return builder.as_dataset(split=split, shuffle_files=training, decoders=decoders,
+    return builder.as_dataset(split=split,
+                              shuffle_files=training,
+                              decoders=decoders,
                               read_config=tfds.ReadConfig(input_context=context if num_shards > 1 else None,
                                                           shuffle_seed=seed))
   except ValueError:  # Fewer files than pipelines: fall back to sharding examples.
-    ds = builder.as_dataset(split=split, shuffle_files=training, decoders=decoders,
+    ds = builder.as_dataset(split=split,
+                            shuffle_files=training,
+                            decoders=decoders,
                             read_config=tfds.ReadConfig(shuffle_seed=seed))
     return ds.shard(num_shards, shard_index)
 
 
-def make_clips(split: str = "train", data_dir: Optional[str] = None, num_frames: int = 16, frame_stride: int = 1,
-               image_size: int = preprocessing.IMAGE_SIZE, training: bool = True, seed: int = 0, shard_index: int = 0,
-               num_shards: int = 1, config: str = "64", manual_dir: Optional[str] = None,
+def make_clips(split: str = "train",
+               data_dir: Optional[str] = None,
+               num_frames: int = 16,
+               frame_stride: int = 1,
+               image_size: int = preprocessing.IMAGE_SIZE,
+               training: bool = True,
+               seed: int = 0,
+               shard_index: int = 0,
+               num_shards: int = 1,
+               config: str = "64",
+               manual_dir: Optional[str] = None,
                prepare_if_missing: bool = False) -> tf.data.Dataset:
   """Unbatched dataset of {"video": [num_frames, S, S, 3] float32 in [-1, 1], "label": int32 (-1 unknown)}.
 
@@ -226,8 +262,10 @@ def make_clips(split: str = "train", data_dir: Optional[str] = None, num_frames:
 
   def _map(ex):
     video = preprocessing.decode_jpeg_window(ex["video"], num_frames, frame_stride, training, crop_seed)
-    return {"video": preprocessing.preprocess_clip(video, image_size, training, crop_seed),
-            "label": tf.cast(ex["label"], tf.int32)}
+    return {
+        "video": preprocessing.preprocess_clip(video, image_size, training, crop_seed),
+        "label": tf.cast(ex["label"], tf.int32)
+    }
 
   return ds.map(_map, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
 

@@ -62,8 +62,12 @@ def find_digits_file(data_dir: Optional[str], split: str) -> str:
   raise ValueError(f"No MNIST file for split {split!r} under --data_dir={data_dir!r}; expected one of {names}.")
 
 
-def sequence(digits: np.ndarray, rng: np.random.Generator, num_frames: int = 20, image_size: int = 64,
-             num_digits: int = 2, step_length: float = 0.1) -> Dict[str, np.ndarray]:
+def sequence(digits: np.ndarray,
+             rng: np.random.Generator,
+             num_frames: int = 20,
+             image_size: int = 64,
+             num_digits: int = 2,
+             step_length: float = 0.1) -> Dict[str, np.ndarray]:
   """One Moving MNIST sequence (Srivastava et al.'s generator).
 
   Positions live in [0, 1] per axis, mapped to pixels by `round(p * (image_size - 28))`, so digits are always
@@ -71,7 +75,7 @@ def sequence(digits: np.ndarray, rng: np.random.Generator, num_frames: int = 20,
 
   Returns:
     dict: "video" [T, S, S] uint8, "positions" [T, num_digits, 2] int32 top-left (y, x) pixels, "velocities"
-    [T, num_digits, 2] float32 (velocity used to move from t to t + 1, normalised units), "digit_ids" [num_digits].
+    [T, num_digits, 2] float32 (velocity used from t to t + 1, normalised units), "digit_ids" [num_digits].
   """
   lim = image_size - DIGIT_SIZE
   if lim < 0:
@@ -99,11 +103,20 @@ def sequence(digits: np.ndarray, rng: np.random.Generator, num_frames: int = 20,
   return {"video": video, "positions": positions, "velocities": velocities, "digit_ids": ids.astype(np.int32)}
 
 
-def make_clips(split: str = "train", data_dir: Optional[str] = None, num_frames: int = 16, frame_stride: int = 1,
-               image_size: int = preprocessing.IMAGE_SIZE, training: bool = True, seed: int = 0, shard_index: int = 0,
-               num_shards: int = 1, num_examples: Optional[int] = None, sequence_length: int = 20,
-               num_digits: int = 2, step_length: float = 0.1, digits_path: Optional[str] = None
-               ) -> tf.data.Dataset:
+def make_clips(split: str = "train",
+               data_dir: Optional[str] = None,
+               num_frames: int = 16,
+               frame_stride: int = 1,
+               image_size: int = preprocessing.IMAGE_SIZE,
+               training: bool = True,
+               seed: int = 0,
+               shard_index: int = 0,
+               num_shards: int = 1,
+               num_examples: Optional[int] = None,
+               sequence_length: int = 20,
+               num_digits: int = 2,
+               step_length: float = 0.1,
+               digits_path: Optional[str] = None) -> tf.data.Dataset:
   """Unbatched dataset of {"video": [num_frames, S, S, 3] float32 in [-1, 1], "label": int32 0}.
 
   Each example is a `sequence_length`-frame sequence from which one window of `num_frames` frames (stride
@@ -134,4 +147,3 @@ def make_clips(split: str = "train", data_dir: Optional[str] = None, num_frames:
     return {"video": preprocessing.scale_to_unit_range(video), "label": tf.constant(0, tf.int32)}
 
   return indices.map(_map, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-

@@ -31,15 +31,29 @@ SOURCES = {
 }
 # Training shuffle buffers (clips). Generated sources are i.i.d. already; a large buffer over decoded videos
 # would delay the first batch by many decodes, and file order is reshuffled every epoch anyway.
-DEFAULT_SHUFFLE_BUFFER = {"synthetic": 0, "moving_mnist": 0, "video_folder": 16, "kinetics600": 256, "ucf101": 256,
-                          "bair": 256}
+DEFAULT_SHUFFLE_BUFFER = {
+    "synthetic": 0,
+    "moving_mnist": 0,
+    "video_folder": 16,
+    "kinetics600": 256,
+    "ucf101": 256,
+    "bair": 256
+}
 
 
-def make_dataset(name: str = "synthetic", split: str = "train", data_dir: Optional[str] = None, batch_size: int = 16,
-                 num_frames: int = 16, frame_stride: int = 1, image_size: int = preprocessing.IMAGE_SIZE,
-                 training: Optional[bool] = None, seed: int = 0,
-                 input_context: Optional[tf.distribute.InputContext] = None, shuffle_buffer: Optional[int] = None,
-                 drop_remainder: Optional[bool] = None, **source_kwargs) -> tf.data.Dataset:
+def make_dataset(name: str = "synthetic",
+                 split: str = "train",
+                 data_dir: Optional[str] = None,
+                 batch_size: int = 16,
+                 num_frames: int = 16,
+                 frame_stride: int = 1,
+                 image_size: int = preprocessing.IMAGE_SIZE,
+                 training: Optional[bool] = None,
+                 seed: int = 0,
+                 input_context: Optional[tf.distribute.InputContext] = None,
+                 shuffle_buffer: Optional[int] = None,
+                 drop_remainder: Optional[bool] = None,
+                 **source_kwargs) -> tf.data.Dataset:
   """Batched clips for training or evaluation.
 
   Args:
@@ -78,14 +92,23 @@ def make_dataset(name: str = "synthetic", split: str = "train", data_dir: Option
     per_replica = input_context.get_per_replica_batch_size(batch_size)
   # Different pipelines must not draw the same random windows/crops.
   seed = int(seed) + 7919 * shard_index if training else int(seed)
-  ds = SOURCES[name](split=split, data_dir=data_dir, num_frames=num_frames, frame_stride=frame_stride,
-                     image_size=image_size, training=training, seed=seed, shard_index=shard_index,
-                     num_shards=num_shards, **source_kwargs)
+  ds = SOURCES[name](split=split,
+                     data_dir=data_dir,
+                     num_frames=num_frames,
+                     frame_stride=frame_stride,
+                     image_size=image_size,
+                     training=training,
+                     seed=seed,
+                     shard_index=shard_index,
+                     num_shards=num_shards,
+                     **source_kwargs)
   if shuffle_buffer is None:
     shuffle_buffer = DEFAULT_SHUFFLE_BUFFER[name]
   if training and shuffle_buffer > 1:
     ds = ds.shuffle(shuffle_buffer, seed=seed)
-  ds = ds.batch(per_replica, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE,
+  ds = ds.batch(per_replica,
+                drop_remainder=drop_remainder,
+                num_parallel_calls=tf.data.AUTOTUNE,
                 deterministic=not training)
   options = tf.data.Options()
   options.deterministic = not training

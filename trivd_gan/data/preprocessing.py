@@ -53,7 +53,10 @@ def take_window(frames, start: int, num_frames: int, frame_stride: int = 1):
   return frames[start:start + window_span(num_frames, frame_stride):frame_stride]
 
 
-def tf_window_indices(num_available, num_frames: int, frame_stride: int = 1, training: bool = True,
+def tf_window_indices(num_available,
+                      num_frames: int,
+                      frame_stride: int = 1,
+                      training: bool = True,
                       seed: Optional[int] = None):
   """Graph version of `window_starts` for one window: int32 indices [num_frames] into a video of
   `num_available` (scalar int tensor, >= span) frames; random start for training, start 0 for evaluation."""
@@ -66,13 +69,17 @@ def tf_window_indices(num_available, num_frames: int, frame_stride: int = 1, tra
   return start + frame_stride * tf.range(num_frames, dtype=tf.int32)
 
 
-def decode_jpeg_window(encoded_frames: tf.Tensor, num_frames: int, frame_stride: int = 1, training: bool = True,
+def decode_jpeg_window(encoded_frames: tf.Tensor,
+                       num_frames: int,
+                       frame_stride: int = 1,
+                       training: bool = True,
                        seed: Optional[int] = None) -> tf.Tensor:
-  """[N] JPEG/PNG frame strings (N >= span) -> [num_frames, H, W, 3] uint8 of one window (see `tf_window_indices`);
+  """[N] JPEG/PNG frame strings (N >= span) -> [num_frames, H, W, 3] uint8 of one window (`tf_window_indices`);
   only the window's frames are decoded, which is what makes reading stored videos fast."""
   indices = tf_window_indices(tf.shape(encoded_frames)[0], num_frames, frame_stride, training, seed)
   frames = tf.gather(encoded_frames, indices)
-  return tf.map_fn(lambda f: tf.io.decode_image(f, channels=3, expand_animations=False), frames,
+  return tf.map_fn(lambda f: tf.io.decode_image(f, channels=3, expand_animations=False),
+                   frames,
                    fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
 
 
@@ -112,7 +119,7 @@ def resize_smallest_side(video: tf.Tensor, size: int = IMAGE_SIZE) -> tf.Tensor:
 
 
 def crop(video: tf.Tensor, size: int = IMAGE_SIZE, training: bool = True, seed: Optional[int] = None):
-  """Random (training) or center (evaluation) spatial crop of [T, H, W, C] (H, W >= size) to [T, size, size, C]."""
+  """Random (training) or center (evaluation) crop of [T, H, W, C] (H, W >= size) to [T, size, size, C]."""
   shape = tf.shape(video)
   if training:
     return tf.image.random_crop(video, tf.stack([shape[0], size, size, shape[3]]), seed=seed)
@@ -126,7 +133,9 @@ def scale_to_unit_range(video: tf.Tensor) -> tf.Tensor:
   return tf.clip_by_value(tf.cast(video, tf.float32) / 127.5 - 1.0, -1.0, 1.0)
 
 
-def preprocess_clip(video: tf.Tensor, image_size: int = IMAGE_SIZE, training: bool = True,
+def preprocess_clip(video: tf.Tensor,
+                    image_size: int = IMAGE_SIZE,
+                    training: bool = True,
                     seed: Optional[int] = None) -> tf.Tensor:
   """Full per-clip preprocessing of App. E.2.
 

@@ -26,9 +26,13 @@ _TRAIN_SEED_OFFSET = 0
 _EVAL_SEED_OFFSET = 1_000_003  # Evaluation clips never equal training clips for the same seed.
 
 
-def _texture(rng: np.random.Generator, height: int, width: int, num_gratings: int = 3,
-             min_freq: float = 0.03, max_freq: float = 0.2) -> np.ndarray:
-  """Random smooth colour texture: per channel, a sum of oriented sinusoidal gratings. [H, W, 3] float in [0, 255]."""
+def _texture(rng: np.random.Generator,
+             height: int,
+             width: int,
+             num_gratings: int = 3,
+             min_freq: float = 0.03,
+             max_freq: float = 0.2) -> np.ndarray:
+  """Smooth colour texture, per channel a sum of oriented sinusoidal gratings: [H, W, 3] float in [0, 255]."""
   yy, xx = np.meshgrid(np.arange(height, dtype=np.float32), np.arange(width, dtype=np.float32), indexing="ij")
   out = np.empty((height, width, 3), np.float32)
   for c in range(3):
@@ -47,8 +51,14 @@ def _random_velocity(rng: np.random.Generator, max_speed: int) -> np.ndarray:
   return rng.integers(-max_speed, max_speed + 1, size=2)
 
 
-def generate(seed: int = 0, index: int = 0, num_frames: int = 16, image_size: int = preprocessing.IMAGE_SIZE,
-             mode: str = "objects", num_objects: int = 2, max_speed: int = 2, object_size_range=(10, 20),
+def generate(seed: int = 0,
+             index: int = 0,
+             num_frames: int = 16,
+             image_size: int = preprocessing.IMAGE_SIZE,
+             mode: str = "objects",
+             num_objects: int = 2,
+             max_speed: int = 2,
+             object_size_range=(10, 20),
              global_velocity: Optional[Sequence[int]] = None) -> Dict[str, np.ndarray]:
   """One synthetic clip and its ground truth.
 
@@ -93,7 +103,7 @@ def generate(seed: int = 0, index: int = 0, num_frames: int = 16, image_size: in
     if rng.random() < 0.5:
       mask = np.ones((s, s), bool)
     else:
-      mask = (yy - (s - 1) / 2) ** 2 + (xx - (s - 1) / 2) ** 2 <= (s / 2) ** 2
+      mask = (yy - (s - 1) / 2)**2 + (xx - (s - 1) / 2)**2 <= (s / 2)**2
     tex = _texture(rng, s, s, min_freq=0.1, max_freq=0.4)
     tex = np.clip((tex - 128) * 1.5 + rng.uniform(40, 215, size=3), 0, 255)  # Contrast with the background.
     sprites.append((tex, mask))
@@ -130,14 +140,29 @@ def generate(seed: int = 0, index: int = 0, num_frames: int = 16, image_size: in
         region = frame[y:y + s, x:x + s]
         region[mask] = tex[mask]
     video[t] = np.round(frame).astype(np.uint8)
-  return {"video": video, "background_velocity": bg_v, "object_velocities": obj_v, "object_positions": obj_pos,
-          "object_sizes": obj_sizes.astype(np.int32)}
+  return {
+      "video": video,
+      "background_velocity": bg_v,
+      "object_velocities": obj_v,
+      "object_positions": obj_pos,
+      "object_sizes": obj_sizes.astype(np.int32)
+  }
 
 
-def make_clips(split: str = "train", data_dir: Optional[str] = None, num_frames: int = 16, frame_stride: int = 1,
-               image_size: int = preprocessing.IMAGE_SIZE, training: bool = True, seed: int = 0, shard_index: int = 0,
-               num_shards: int = 1, num_examples: Optional[int] = None, mode: str = "objects",
-               num_objects: int = 2, max_speed: int = 2, global_velocity: Optional[Sequence[int]] = None,
+def make_clips(split: str = "train",
+               data_dir: Optional[str] = None,
+               num_frames: int = 16,
+               frame_stride: int = 1,
+               image_size: int = preprocessing.IMAGE_SIZE,
+               training: bool = True,
+               seed: int = 0,
+               shard_index: int = 0,
+               num_shards: int = 1,
+               num_examples: Optional[int] = None,
+               mode: str = "objects",
+               num_objects: int = 2,
+               max_speed: int = 2,
+               global_velocity: Optional[Sequence[int]] = None,
                with_motion: bool = False) -> tf.data.Dataset:
   """Unbatched dataset of {"video": [num_frames, S, S, 3] float32 in [-1, 1], "label": int32 0} (+ motion).
 
@@ -160,7 +185,13 @@ def make_clips(split: str = "train", data_dir: Optional[str] = None, num_frames:
   indices = indices.shard(num_shards, shard_index)
 
   def _gen(index):
-    out = generate(base_seed, int(index), gen_frames, image_size, mode, num_objects, max_speed,
+    out = generate(base_seed,
+                   int(index),
+                   gen_frames,
+                   image_size,
+                   mode,
+                   num_objects,
+                   max_speed,
                    global_velocity=global_velocity)
     video = out["video"][::frame_stride]
     return (video, (out["background_velocity"] * frame_stride).astype(np.float32),

@@ -27,14 +27,16 @@ BAIR_TRAIN_FRACTION = 0.7
 EVAL_SPLITS = ("test", "eval", "validation", "val")
 
 
-def balanced_bair_num_train(num_train: int = BAIR_NUM_TRAIN, train_fraction: float = BAIR_TRAIN_FRACTION) -> int:
+def balanced_bair_num_train(num_train: int = BAIR_NUM_TRAIN,
+                            train_fraction: float = BAIR_TRAIN_FRACTION) -> int:
   """Number of original-train videos kept for training: floor(fraction * num_train) (30284 for BAIR)."""
   if not 0 < train_fraction < 1:
     raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}.")
   return int(np.floor(num_train * train_fraction + 1e-9))
 
 
-def balanced_bair_indices(num_train: int = BAIR_NUM_TRAIN, num_test: int = BAIR_NUM_TEST,
+def balanced_bair_indices(num_train: int = BAIR_NUM_TRAIN,
+                          num_test: int = BAIR_NUM_TEST,
                           train_fraction: float = BAIR_TRAIN_FRACTION) -> Dict[str, Dict[str, np.ndarray]]:
   """App. C.1 split over example indices of the original splits.
 
@@ -43,8 +45,15 @@ def balanced_bair_indices(num_train: int = BAIR_NUM_TRAIN, num_test: int = BAIR_
     each original split ("train" 0..num_train-1, "test" 0..num_test-1).
   """
   k = balanced_bair_num_train(num_train, train_fraction)
-  return {"train": {"train": np.arange(k)},
-          "test": {"train": np.arange(k, num_train), "test": np.arange(num_test)}}
+  return {
+      "train": {
+          "train": np.arange(k)
+      },
+      "test": {
+          "train": np.arange(k, num_train),
+          "test": np.arange(num_test)
+      }
+  }
 
 
 def balanced_bair_tfds_splits(num_train: int = BAIR_NUM_TRAIN,
@@ -54,8 +63,11 @@ def balanced_bair_tfds_splits(num_train: int = BAIR_NUM_TRAIN,
   return {"train": f"train[:{k}]", "test": f"train[{k}:]+test"}
 
 
-def balanced_split_datasets(train: tf.data.Dataset, test: tf.data.Dataset, num_train: int,
-                            train_fraction: float = BAIR_TRAIN_FRACTION) -> Tuple[tf.data.Dataset, tf.data.Dataset]:
+def balanced_split_datasets(
+    train: tf.data.Dataset,
+    test: tf.data.Dataset,
+    num_train: int,
+    train_fraction: float = BAIR_TRAIN_FRACTION) -> Tuple[tf.data.Dataset, tf.data.Dataset]:
   """App. C.1 over datasets in their original order: (first 70% of train, rest of train followed by test)."""
   k = balanced_bair_num_train(num_train, train_fraction)
   return train.take(k), train.skip(k).concatenate(test)
@@ -71,7 +83,10 @@ def tfds_split(name: str, split: str, balanced: bool = False) -> str:
   return "train" if is_train else "test"
 
 
-def load_builder(name: str, data_dir: Optional[str], config: Optional[str] = None, download: bool = False,
+def load_builder(name: str,
+                 data_dir: Optional[str],
+                 config: Optional[str] = None,
+                 download: bool = False,
                  manual_dir: Optional[str] = None) -> tfds.core.DatasetBuilder:
   """tfds builder for `name` under data_dir; builds it only when download=True."""
   if not data_dir:
@@ -80,9 +95,10 @@ def load_builder(name: str, data_dir: Optional[str], config: Optional[str] = Non
   builder = tfds.builder(full_name, data_dir=data_dir)
   if not builder.is_prepared():
     if not download:
-      raise ValueError(f"{full_name} is not built under --data_dir={data_dir!r}. Build it once with `tfds build "
-                       f"{full_name} --data_dir={data_dir}` (add --manual_dir if you have the archives) or pass "
-                       "download=True.")
+      raise ValueError(
+          f"{full_name} is not built under --data_dir={data_dir!r}. Build it once with `tfds build "
+          f"{full_name} --data_dir={data_dir}` (add --manual_dir if you have the archives) or pass "
+          "download=True.")
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
   return builder
 
@@ -92,40 +108,74 @@ def _read(builder, split: str, training: bool, seed: int, shard_index: int, num_
   kwargs = dict(split=split, shuffle_files=training, decoders=decoders)
   try:
     return builder.as_dataset(read_config=tfds.ReadConfig(input_context=context if num_shards > 1 else None,
-                                                          shuffle_seed=seed), **kwargs)
+                                                          shuffle_seed=seed),
+                              **kwargs)
   except ValueError:  # Fewer files than input pipelines.
-    return builder.as_dataset(read_config=tfds.ReadConfig(shuffle_seed=seed), **kwargs).shard(num_shards, shard_index)
+    return builder.as_dataset(read_config=tfds.ReadConfig(shuffle_seed=seed),
+                              **kwargs).shard(num_shards, shard_index)
 
 
-def video_to_clip(video: tf.Tensor, label, num_frames: int, frame_stride: int, image_size: int, training: bool,
+def video_to_clip(video: tf.Tensor,
+                  label,
+                  num_frames: int,
+                  frame_stride: int,
+                  image_size: int,
+                  training: bool,
                   seed: Optional[int] = None) -> Dict[str, tf.Tensor]:
-  """[N, H, W, 3] uint8 video (N >= span) -> {"video": [num_frames, S, S, 3] float32 in [-1, 1], "label": int32}."""
+  """[N, H, W, 3] uint8 video (N >= span) -> {"video": [num_frames, S, S, 3] float32 in [-1, 1], "label"}."""
   indices = preprocessing.tf_window_indices(tf.shape(video)[0], num_frames, frame_stride, training, seed)
   clip = tf.gather(video, indices)
   clip.set_shape([num_frames] + video.shape[1:].as_list())
-  return {"video": preprocessing.preprocess_clip(clip, image_size, training, seed), "label": tf.cast(label, tf.int32)}
+  return {
+      "video": preprocessing.preprocess_clip(clip, image_size, training, seed),
+      "label": tf.cast(label, tf.int32)
+  }
 
 
-def bair_example_to_clip(example, num_frames: int = 16, frame_stride: int = 1,
-                         image_size: int = preprocessing.IMAGE_SIZE, training: bool = True, seed: Optional[int] = None):
+def bair_example_to_clip(example,
+                         num_frames: int = 16,
+                         frame_stride: int = 1,
+                         image_size: int = preprocessing.IMAGE_SIZE,
+                         training: bool = True,
+                         seed: Optional[int] = None):
   """bair_robot_pushing_small example ({"image_main": [30, 64, 64, 3] uint8, ...}) -> clip dict, label 0."""
   return video_to_clip(example["image_main"], 0, num_frames, frame_stride, image_size, training, seed)
 
 
-def ucf101_example_to_clip(example, num_frames: int = 16, frame_stride: int = 1,
-                           image_size: int = preprocessing.IMAGE_SIZE, training: bool = True,
+def ucf101_example_to_clip(example,
+                           num_frames: int = 16,
+                           frame_stride: int = 1,
+                           image_size: int = preprocessing.IMAGE_SIZE,
+                           training: bool = True,
                            seed: Optional[int] = None):
   """ucf101 example ({"video": [N, H, W, 3] uint8 or [N] encoded frames, "label": int64}) -> clip dict."""
   video = example["video"]
   if video.dtype == tf.string:  # Read with SkipDecoding: decode only the window's frames.
     clip = preprocessing.decode_jpeg_window(video, num_frames, frame_stride, training, seed)
-    return {"video": preprocessing.preprocess_clip(clip, image_size, training, seed),
-            "label": tf.cast(example["label"], tf.int32)}
+    return {
+        "video": preprocessing.preprocess_clip(clip, image_size, training, seed),
+        "label": tf.cast(example["label"], tf.int32)
+    }
   return video_to_clip(video, example["label"], num_frames, frame_stride, image_size, training, seed)
 
 
-def _make(name, to_clip, video_key, split, data_dir, num_frames, frame_stride, image_size, training, seed,
-          shard_index, num_shards, config, download, manual_dir, balanced=False, decoders=None):
+def _make(name,
+          to_clip,
+          video_key,
+          split,
+          data_dir,
+          num_frames,
+          frame_stride,
+          image_size,
+          training,
+          seed,
+          shard_index,
+          num_shards,
+          config,
+          download,
+          manual_dir,
+          balanced=False,
+          decoders=None):
   builder = load_builder(name, data_dir, config, download, manual_dir)
   ds = _read(builder, tfds_split(name, split, balanced), training, seed, shard_index, num_shards, decoders)
   if training:
@@ -134,23 +184,53 @@ def _make(name, to_clip, video_key, split, data_dir, num_frames, frame_stride, i
   ds = ds.filter(lambda ex: tf.shape(ex[video_key])[0] >= span)
   crop_seed = seed if training else None
   return ds.map(lambda ex: to_clip(ex, num_frames, frame_stride, image_size, training, crop_seed),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
+                num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=not training)
 
 
-def make_bair_clips(split: str = "train", data_dir: Optional[str] = None, num_frames: int = 16, frame_stride: int = 1,
-                    image_size: int = preprocessing.IMAGE_SIZE, training: bool = True, seed: int = 0,
-                    shard_index: int = 0, num_shards: int = 1, balanced: bool = False, download: bool = False,
+def make_bair_clips(split: str = "train",
+                    data_dir: Optional[str] = None,
+                    num_frames: int = 16,
+                    frame_stride: int = 1,
+                    image_size: int = preprocessing.IMAGE_SIZE,
+                    training: bool = True,
+                    seed: int = 0,
+                    shard_index: int = 0,
+                    num_shards: int = 1,
+                    balanced: bool = False,
+                    download: bool = False,
                     manual_dir: Optional[str] = None) -> tf.data.Dataset:
-  """Unbatched BAIR clips {"video": [T, S, S, 3] float32 in [-1, 1], "label": 0}; `balanced` = App. C.1 split."""
-  return _make(BAIR_NAME, bair_example_to_clip, "image_main", split, data_dir, num_frames, frame_stride, image_size,
-               training, seed, shard_index, num_shards, None, download, manual_dir, balanced)
+  """Unbatched BAIR clips {"video": [T, S, S, 3] float32 in [-1, 1], "label": 0}; balanced: App. C.1 split."""
+  return _make(BAIR_NAME, bair_example_to_clip, "image_main", split, data_dir, num_frames, frame_stride,
+               image_size, training, seed, shard_index, num_shards, None, download, manual_dir, balanced)
 
 
-def make_ucf101_clips(split: str = "train", data_dir: Optional[str] = None, num_frames: int = 16,
-                      frame_stride: int = 1, image_size: int = preprocessing.IMAGE_SIZE, training: bool = True,
-                      seed: int = 0, shard_index: int = 0, num_shards: int = 1, config: str = "ucf101_1_256",
-                      download: bool = False, manual_dir: Optional[str] = None) -> tf.data.Dataset:
+def make_ucf101_clips(split: str = "train",
+                      data_dir: Optional[str] = None,
+                      num_frames: int = 16,
+                      frame_stride: int = 1,
+                      image_size: int = preprocessing.IMAGE_SIZE,
+                      training: bool = True,
+                      seed: int = 0,
+                      shard_index: int = 0,
+                      num_shards: int = 1,
+                      config: str = "ucf101_1_256",
+                      download: bool = False,
+                      manual_dir: Optional[str] = None) -> tf.data.Dataset:
   """Unbatched UCF-101 clips {"video": [T, S, S, 3] float32 in [-1, 1], "label": int32 class index}."""
-  return _make(UCF101_NAME, ucf101_example_to_clip, "video", split, data_dir, num_frames, frame_stride, image_size,
-               training, seed, shard_index, num_shards, config, download, manual_dir,
+  return _make(UCF101_NAME,
+               ucf101_example_to_clip,
+               "video",
+               split,
+               data_dir,
+               num_frames,
+               frame_stride,
+               image_size,
+               training,
+               seed,
+               shard_index,
+               num_shards,
+               config,
+               download,
+               manual_dir,
                decoders={"video": tfds.decode.SkipDecoding()})

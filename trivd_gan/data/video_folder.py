@@ -1,7 +1,8 @@
 """The user's own videos: any folder of video files (mp4, avi, webm, mkv, mov, gif), decoded with PyAV.
 
 Layout: `<data_dir>/**/<name>.<ext>`. When every video sits in a first-level sub-folder
-(`<data_dir>/<class>/<name>.mp4`, e.g. UCF-style), the sorted sub-folder names are the classes and `label` is the
+(`<data_dir>/<class>/<name>.mp4`, e.g. UCF-style), the sorted sub-folder names are the classes and `label` is
+the
 class index; otherwise `label` is 0 (DVD-GAN-FP's dummy class, paper App. A).
 
 Frames are resized while decoding (FFmpeg swscale, bilinear) so their smallest side is `image_size`, which keeps
@@ -35,7 +36,8 @@ class VideoDecodeError(Exception):
 
 class DecodeStats:
   """Thread-safe counters of what happened to each file: `ok`, `skipped_corrupt`, `skipped_too_short`,
-  `truncated` (decode error after some frames; kept), `header_mismatch` (header frame count != decoded; kept)."""
+  `truncated` (decode error after some frames; kept), `header_mismatch` (header frame count != decoded; kept).
+  """
 
   def __init__(self):
     self._lock = threading.Lock()
@@ -53,8 +55,10 @@ class DecodeStats:
     return sum(v for k, v in self.counts.items() if k.startswith("skipped"))
 
   def summary(self) -> str:
-    parts = [f"{k}={v}" + (f" (e.g. {', '.join(self.examples[k])})" if k != "ok" else "")
-             for k, v in sorted(self.counts.items())]
+    parts = [
+        f"{k}={v}" + (f" (e.g. {', '.join(self.examples[k])})" if k != "ok" else "")
+        for k, v in sorted(self.counts.items())
+    ]
     return ", ".join(parts)
 
   def log_summary(self, what: str):
@@ -62,13 +66,16 @@ class DecodeStats:
     bad = {k: v for k, v in self.counts.items() if k != "ok"}
     if bad:
       logging.warning("%s: %d file(s) skipped, %d kept despite problems; the run goes on. %s", what,
-                      self.num_skipped, sum(bad.values()) - self.num_skipped, self.summary())
+                      self.num_skipped,
+                      sum(bad.values()) - self.num_skipped, self.summary())
     else:
       logging.info("%s: all %d file(s) decoded.", what, self.counts["ok"])
 
 
-def decode_video(path: str, image_size: Optional[int] = preprocessing.IMAGE_SIZE,
-                 max_frames: Optional[int] = None, stats: Optional[DecodeStats] = None) -> np.ndarray:
+def decode_video(path: str,
+                 image_size: Optional[int] = preprocessing.IMAGE_SIZE,
+                 max_frames: Optional[int] = None,
+                 stats: Optional[DecodeStats] = None) -> np.ndarray:
   """Decodes a video file with PyAV.
 
   Args:
@@ -106,16 +113,16 @@ def decode_video(path: str, image_size: Optional[int] = preprocessing.IMAGE_SIZE
     raise VideoDecodeError(f"{path}: no decodable frame ({error!r})")
   if error is not None and stats is not None:
     stats.add("truncated", path)
-  if (stats is not None and max_frames is None and error is None and header_frames
-      and header_frames != len(frames)):
+  if (stats is not None and max_frames is None and error is None and header_frames and
+      header_frames != len(frames)):
     stats.add("header_mismatch", path)
   if len({f.shape for f in frames}) > 1:  # Mid-stream resolution change: keep the first size.
     frames = [f for f in frames if f.shape == frames[0].shape]
   return np.stack(frames)
 
 
-def list_videos(data_dir: Optional[str], extensions: Sequence[str] = VIDEO_EXTENSIONS) -> Tuple[List[str], List[int],
-                                                                                              List[str]]:
+def list_videos(data_dir: Optional[str],
+                extensions: Sequence[str] = VIDEO_EXTENSIONS) -> Tuple[List[str], List[int], List[str]]:
   """Sorted video paths under `data_dir` with their labels and the class names.
 
   Returns:
@@ -127,8 +134,9 @@ def list_videos(data_dir: Optional[str], extensions: Sequence[str] = VIDEO_EXTEN
   if not data_dir:
     raise ValueError("The video_folder data set needs a folder of videos: set --data_dir=/path/to/videos.")
   if not os.path.isdir(data_dir):
-    raise ValueError(f"Data directory {data_dir!r} does not exist or is not a folder: set --data_dir to a folder "
-                     "of video files.")
+    raise ValueError(
+        f"Data directory {data_dir!r} does not exist or is not a folder: set --data_dir to a folder "
+        "of video files.")
   extensions = tuple(e.lower() for e in extensions)
   paths = []
   for root, dirs, files in os.walk(data_dir, followlinks=True):
@@ -154,8 +162,11 @@ class VideoFolderSource:
     stats: `DecodeStats` accumulated over all passes.
   """
 
-  def __init__(self, data_dir: Optional[str], extensions: Sequence[str] = VIDEO_EXTENSIONS,
-               num_decode_threads: int = 4, max_frames: Optional[int] = None):
+  def __init__(self,
+               data_dir: Optional[str],
+               extensions: Sequence[str] = VIDEO_EXTENSIONS,
+               num_decode_threads: int = 4,
+               max_frames: Optional[int] = None):
     self.data_dir = data_dir
     self.paths, self.labels, self.class_names = list_videos(data_dir, extensions)
     self.num_decode_threads = max(1, num_decode_threads)
@@ -186,9 +197,16 @@ class VideoFolderSource:
       self.stats.add("ok" if starts else "skipped_too_short", path)
     return [(preprocessing.take_window(video, s, num_frames, frame_stride), label) for s in starts]
 
-  def iter_clips(self, num_frames: int = 16, frame_stride: int = 1, training: bool = True, seed: int = 0,
-                 clips_per_video: int = 1, image_size: int = preprocessing.IMAGE_SIZE, shard_index: int = 0,
-                 num_shards: int = 1, repeat: Optional[bool] = None) -> Iterator[Tuple[np.ndarray, int]]:
+  def iter_clips(self,
+                 num_frames: int = 16,
+                 frame_stride: int = 1,
+                 training: bool = True,
+                 seed: int = 0,
+                 clips_per_video: int = 1,
+                 image_size: int = preprocessing.IMAGE_SIZE,
+                 shard_index: int = 0,
+                 num_shards: int = 1,
+                 repeat: Optional[bool] = None) -> Iterator[Tuple[np.ndarray, int]]:
     """Yields (clip [num_frames, h, w, 3] uint8 with min(h, w) == image_size, label int).
 
     Training: files are reshuffled every epoch (seeded by (seed, epoch)) and windows are random; repeats
@@ -209,8 +227,9 @@ class VideoFolderSource:
         for i in order:
           path, label = items[i]
           clip_rng = np.random.default_rng([seed, shard_index, epoch, int(i)])
-          pending.append(pool.submit(self._decode_clips, path, label, num_frames, frame_stride, training, clip_rng,
-                                     clips_per_video, image_size, self._first_visit(path)))
+          pending.append(
+              pool.submit(self._decode_clips, path, label, num_frames, frame_stride, training, clip_rng,
+                          clips_per_video, image_size, self._first_visit(path)))
           if len(pending) >= 2 * self.num_decode_threads:
             yield from pending.popleft().result()
         while pending:
@@ -222,16 +241,25 @@ class VideoFolderSource:
         if not repeat:
           return
 
-  def clips(self, num_frames: int = 16, frame_stride: int = 1, training: bool = True, seed: int = 0,
-            clips_per_video: int = 1, image_size: int = preprocessing.IMAGE_SIZE, shard_index: int = 0,
-            num_shards: int = 1, repeat: Optional[bool] = None) -> tf.data.Dataset:
-    """Unbatched dataset of {"video": [num_frames, image_size, image_size, 3] float32 in [-1, 1], "label": int32}."""
+  def clips(self,
+            num_frames: int = 16,
+            frame_stride: int = 1,
+            training: bool = True,
+            seed: int = 0,
+            clips_per_video: int = 1,
+            image_size: int = preprocessing.IMAGE_SIZE,
+            shard_index: int = 0,
+            num_shards: int = 1,
+            repeat: Optional[bool] = None) -> tf.data.Dataset:
+    """Unbatched {"video": [num_frames, image_size, image_size, 3] float32 in [-1, 1], "label": int32}."""
+
     def gen():
       return self.iter_clips(num_frames, frame_stride, training, seed, clips_per_video, image_size, shard_index,
                              num_shards, repeat)
 
-    ds = tf.data.Dataset.from_generator(
-        gen, output_signature=(tf.TensorSpec([num_frames, None, None, 3], tf.uint8), tf.TensorSpec([], tf.int32)))
+    ds = tf.data.Dataset.from_generator(gen,
+                                        output_signature=(tf.TensorSpec([num_frames, None, None, 3],
+                                                                        tf.uint8), tf.TensorSpec([], tf.int32)))
     crop_seed = seed if training else None
 
     def _prep(video, label):
@@ -240,18 +268,28 @@ class VideoFolderSource:
     return ds.map(_prep, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
 
 
-def make_clips(split: str = "train", data_dir: Optional[str] = None, num_frames: int = 16, frame_stride: int = 1,
-               image_size: int = preprocessing.IMAGE_SIZE, training: bool = True, seed: int = 0, shard_index: int = 0,
-               num_shards: int = 1, clips_per_video: int = 1, num_decode_threads: int = 4,
-               max_frames: Optional[int] = None, extensions: Sequence[str] = VIDEO_EXTENSIONS,
+def make_clips(split: str = "train",
+               data_dir: Optional[str] = None,
+               num_frames: int = 16,
+               frame_stride: int = 1,
+               image_size: int = preprocessing.IMAGE_SIZE,
+               training: bool = True,
+               seed: int = 0,
+               shard_index: int = 0,
+               num_shards: int = 1,
+               clips_per_video: int = 1,
+               num_decode_threads: int = 4,
+               max_frames: Optional[int] = None,
+               extensions: Sequence[str] = VIDEO_EXTENSIONS,
                source: Optional[VideoFolderSource] = None) -> tf.data.Dataset:
   """Source entry point used by `make_dataset("video_folder", ...)`.
 
-  `split` selects `<data_dir>/<split>` when that sub-folder exists (e.g. train/ and test/), else all of data_dir.
+  `split` selects `<data_dir>/<split>` when that sub-folder exists (e.g. train/, test/), else all of data_dir.
   Pass `source` (a VideoFolderSource) to read its `stats` afterwards.
   """
   if source is None:
     if data_dir and os.path.isdir(os.path.join(data_dir, split)):
       data_dir = os.path.join(data_dir, split)
     source = VideoFolderSource(data_dir, extensions, num_decode_threads, max_frames)
-  return source.clips(num_frames, frame_stride, training, seed, clips_per_video, image_size, shard_index, num_shards)
+  return source.clips(num_frames, frame_stride, training, seed, clips_per_video, image_size, shard_index,
+                      num_shards)
