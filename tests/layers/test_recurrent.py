@@ -235,7 +235,8 @@ def test_unroll(name):
 
 def test_unroll_needs_static_time():
   with pytest.raises(ValueError, match="B, T, H, W, Cx"):
-    recurrent.unroll(recurrent.make_recurrent_unit("convgru", C), _rand([B, H, W, CX], 0), _rand([B, H, W, C], 0))
+    recurrent.unroll(recurrent.make_recurrent_unit("convgru", C), _rand([B, H, W, CX], 0),
+                     _rand([B, H, W, C], 0))
 
 
 @pytest.mark.parametrize("name", recurrent.RECURRENT_UNITS)

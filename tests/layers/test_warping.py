@@ -1,4 +1,4 @@
-"""Tests of trivd_gan/layers/warping.py against NumPy references written from the paper (appendix B, F.1, 4.4)."""
+"""Tests of trivd_gan/layers/warping.py against NumPy references from the paper (appendix B, F.1, 4.4)."""
 
 import numpy as np
 import pytest

@@ -52,15 +52,18 @@ def _make_warp(kernel_size):
 
     def grad(g):
       height, width = tf.shape(h)[1], tf.shape(h)[2]
-      hp = tf.pad(h, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+      paddings = [[0, 0], [pad, pad], [pad, pad], [0, 0]]
+      hp, gp, wp = tf.pad(h, paddings), tf.pad(g, paddings), tf.pad(weights, paddings)
       dweights = []
-      dhp = None
+      dh = None
       for q, m, n in _offsets(kernel_size):
-        # d out / d W[..., q] = shifted h; d out / d hp[shifted window] = W[..., q] * g.
+        # d out[i, j] / d W[i, j, q] = h[i + m - p, j + n - p].
         dweights.append(tf.reduce_sum(g * hp[:, m:m + height, n:n + width, :], axis=-1))
-        term = tf.pad(weights[..., q:q + 1] * g, [[0, 0], [m, 2 * pad - m], [n, 2 * pad - n], [0, 0]])
-        dhp = term if dhp is None else dhp + term
-      dh = dhp[:, pad:pad + height, pad:pad + width, :]
+        # h[y, x] feeds out[y - m + p, x - n + p] with weight W[y - m + p, x - n + p, q]: a gather over the
+        # zero-padded W and g, so no padded copy per offset is needed.
+        a, b = 2 * pad - m, 2 * pad - n
+        term = wp[:, a:a + height, b:b + width, q:q + 1] * gp[:, a:a + height, b:b + width, :]
+        dh = term if dh is None else dh + term
       return dh, tf.stack(dweights, axis=-1)
 
     return out, grad
@@ -114,7 +117,8 @@ def factorized_weights(selection, kernels):
                      f"{selection.shape} and {kernels.shape}.")
   if selection.shape[-1] is not None and kernels.shape[-1] is not None and (
       selection.shape[-1] != kernels.shape[-1]):
-    raise ValueError(f"selection and kernels must agree on N, got {selection.shape[-1]} and {kernels.shape[-1]}.")
+    raise ValueError(
+        f"selection and kernels must agree on N, got {selection.shape[-1]} and {kernels.shape[-1]}.")
   return tf.einsum("bhwl,bql->bhwq", selection, kernels)
 
 
@@ -181,7 +185,8 @@ class FactorizedWarpingNetwork(keras.layers.Layer):
   Input: [B, H, W, Cin] = [h_{t-1}; x_t] concatenated along channels (appendix B).
   Kernels w: SN conv (conv_kernel_size, Cin//2 channels) -> ReLU -> adaptive max-pool to 4x4 -> flatten
   ([B, 16*(Cin//2)], row-major over (y, x, c)) -> SN dense (Cin//2 hidden units: F.1 sets every hidden
-  layer's channels or units to half the number of input channels of f) -> ReLU -> SN dense (k^2*N) -> reshape [B, k^2, N] (index q*N + l) -> softmax over k^2.
+  layer's channels or units to half the number of input channels of f) -> ReLU -> SN dense (k^2*N) ->
+  reshape [B, k^2, N] (index q*N + l) -> softmax over k^2.
   Selection S: SN conv (conv_kernel_size, N channels) -> softmax over N.
   Output of `call`: W [B, H, W, k^2], each W[b, i, j] a distribution over the k^2 offsets.
 
