@@ -205,3 +205,13 @@ def test_bad_inputs_raise():
     model(tf.zeros([1, 8, 224, 224, 3]))
   with pytest.raises(ValueError, match="224x224"):
     model(tf.zeros([1, 9, 64, 64, 3]))
+
+
+def test_configs_round_trip():
+  unit = i3d.Unit3D(8, (3, 3, 3), (2, 2, 2), use_bias=True, scope="Mixed_4b/Branch_1/Conv3d_0b_3x3", name="u")
+  assert i3d.Unit3D.from_config(unit.get_config()).get_config() == unit.get_config()
+  block = i3d.MixedBlock((1, 2, 3, 4, 5, 6), "Mixed_5b")
+  clone = i3d.MixedBlock.from_config(block.get_config())
+  assert clone.b2b.scope == "Mixed_5b/Branch_2/Conv3d_0a_3x3" and clone.get_config() == block.get_config()
+  model = i3d.I3D(600)
+  assert i3d.I3D.from_config(model.get_config()).num_classes == 600

@@ -90,19 +90,18 @@ def test_hub_equivalent_of_checkpoint_gives_same_logits(tmp_path):
 
 
 def test_random_embedder_is_labelled_and_deterministic():
-  embed_tuple = i3d_weights.make_embedder("random:3", batch_size=1)
-  name, embed = embed_tuple
+  embedder = i3d_weights.make_embedder("random:3", batch_size=1)
+  name, embed = embedder
   assert name == "random-i3d400-seed3" and i3d_weights.is_random_embedder(name)
   videos = tf.random.stateless_uniform([2, 9, 24, 24, 3], seed=[1, 2], minval=-1.0, maxval=1.0)
-  first = embed(videos)
-  assert first.shape == (2, 400) and first.dtype == np.float64
-  np.testing.assert_array_equal(embed(videos), first)
-  # Same seed, same weights in a fresh embedder; another seed differs.
-  weights = lambda e: [w.numpy() for w in e.embed.network.weights[:3]]  # noqa: E731
-  for a, b in zip(weights(i3d_weights.make_embedder("random:3")), weights(i3d_weights.make_embedder("random"))):
-    assert a.shape == b.shape and not np.array_equal(a, b)
-  for a, b in zip(weights(i3d_weights.make_embedder("random:3")), weights(embed_tuple)):
-    np.testing.assert_array_equal(a, b)
+  logits = embed(videos)  # two chunks of one clip
+  assert logits.shape == (2, 400) and logits.dtype == np.float64
+  direct = embed.network(fvd.i3d_preprocess(videos)).numpy()
+  np.testing.assert_allclose(logits, direct, rtol=1e-5, atol=1e-5 * np.abs(direct).max())
+  # The same seed gives the same weights in a fresh embedder.
+  fresh = i3d_weights.make_embedder("random:3").embed.network
+  for a, b in zip(fresh.weights, embed.network.weights):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
   with pytest.raises(ValueError, match="T>=9"):
     embed(videos[:, :8])
   with pytest.raises(ValueError, match="random:<int seed>"):
