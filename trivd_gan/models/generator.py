@@ -1,0 +1,165 @@
+"""The TrIVD-GAN-FP / DVD-GAN-FP generator (paper appendix A, sections 2.3 and 3.2).
+
+[z; class embedding] (128 + 128 = 256-d) -> linear -> 8x8 features repeated over time ->
+three stages of [recurrent unit -> conv3x3 -> GBlock -> GBlock(upsample x2)] -> BN -> ReLU -> conv3x3 ->
+tanh, giving 64x64 frames. Each recurrent unit starts from the context encoder's state at its resolution.
+Channel widths follow BigGAN's 64x64 generator: 8ch (8x8), 4ch (16x16), 2ch (32x32), ch (64x64).
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+
+from trivd_gan.layers import blocks
+from trivd_gan.layers import normalization
+from trivd_gan.layers import recurrent
+from trivd_gan.layers import spectral_norm
+from trivd_gan.models import encoder as encoder_lib
+
+# Channel widths of the three stages and of the output, as multiples of the channel multiplier.
+G_STAGE_WIDTHS = (8, 4, 2, 1)
+
+
+def sample_latents(batch_size, latent_dim=128, truncation=None, seed=None):
+  """z ~ N(0, I), optionally truncated (the truncation trick, paper D.1-D.3).
+
+  Args:
+    batch_size, latent_dim: output shape [batch_size, latent_dim].
+    truncation: None for no truncation; 0 for z = 0 ("extreme truncation"); t > 0 for a standard normal
+      truncated at |z| <= t (values beyond are redrawn; 0.8 in the paper).
+    seed: a stateless seed [2] int tensor, or None for tf.random's global generator.
+
+  Returns:
+    [batch_size, latent_dim] float32.
+  """
+  shape = [batch_size, latent_dim]
+  if truncation is not None and truncation < 0:
+    raise ValueError(f"truncation must be None, 0 or positive, got {truncation}.")
+  if truncation == 0:
+    return tf.zeros(shape)
+  if seed is None:
+    seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int64)
+  if truncation is None:
+    return tf.random.stateless_normal(shape, seed=seed)
+  # Resampling beyond the threshold is exactly a truncated normal on [-t, t]; inverse-CDF sampling gives
+  # it in one pass with no data-dependent loop (XLA-friendly).
+  uniform = tf.random.stateless_uniform(shape, seed=seed, dtype=tf.float32)
+  cdf_t = tf.constant(0.5 * (1.0 + math.erf(truncation / math.sqrt(2.0))), tf.float32)
+  p = (1.0 - cdf_t) + uniform * (2.0 * cdf_t - 1.0)
+  z = math.sqrt(2.0) * tf.math.erfinv(2.0 * p - 1.0)
+  return tf.clip_by_value(z, -truncation, truncation)
+
+
+@keras.saving.register_keras_serializable(package="trivd_gan")
+class Generator(keras.Model):
+  """G: context frames and z -> predicted frames.
+
+  Args:
+    channel_multiplier: ch (48, 92 or 120 in the paper).
+    recurrent_unit: one of `recurrent.RECURRENT_UNITS`.
+    num_context_frames: Tc (5 for Kinetics, 1 for BAIR).
+    num_predicted_frames: Tp (11 for Kinetics, 15 for BAIR).
+    resolution: frame size, a multiple of 32 (64 in the paper); G starts at resolution / 8.
+    latent_dim, embedding_dim: 128 each (appendix A).
+    num_classes: 1 for prediction (the dummy zero class); more for class-conditional training.
+    encoder_channel_multiplier: ch of the context encoder; defaults to channel_multiplier.
+    bn_momentum: momentum of the batch norms' moving statistics.
+
+  Call: context [B, Tc, H, W, 3] float32 in [-1, 1], z [B, latent_dim], labels [B] int (or None for the
+  dummy class 0) -> frames [B, Tp, H, W, 3] float32 in [-1, 1]. `generate` also returns the predicted
+  warping weights of each recurrent unit (for motion fields, section 4.4).
+  """
+
+  def __init__(self, channel_multiplier=48, recurrent_unit="tsru_p", num_context_frames=5,
+               num_predicted_frames=11, resolution=64, latent_dim=128, embedding_dim=128, num_classes=1,
+               encoder_channel_multiplier=None, bn_momentum=0.99, **kwargs):
+    super().__init__(**kwargs)
+    if recurrent_unit not in recurrent.RECURRENT_UNITS:
+      raise ValueError(f"Unknown recurrent unit {recurrent_unit!r}; allowed: {', '.join(recurrent.RECURRENT_UNITS)}.")
+    for name, value in (("num_context_frames", num_context_frames),
+                        ("num_predicted_frames", num_predicted_frames), ("channel_multiplier", channel_multiplier),
+                        ("num_classes", num_classes), ("latent_dim", latent_dim), ("embedding_dim", embedding_dim)):
+      if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}.")
+    if resolution % 32:
+      raise ValueError(f"resolution must be a multiple of 32 (64 in the paper), got {resolution}.")
+    self.channel_multiplier = int(channel_multiplier)
+    self.recurrent_unit = recurrent_unit
+    self.num_context_frames = int(num_context_frames)
+    self.num_predicted_frames = int(num_predicted_frames)
+    self.resolution = int(resolution)
+    self.latent_dim = int(latent_dim)
+    self.embedding_dim = int(embedding_dim)
+    self.num_classes = int(num_classes)
+    self.encoder_channel_multiplier = int(encoder_channel_multiplier or channel_multiplier)
+    self.bn_momentum = bn_momentum
+
+    ch = self.channel_multiplier
+    widths = [ch * w for w in G_STAGE_WIDTHS]
+    self.base_resolution = self.resolution // 8
+    self.class_embedding = spectral_norm.SNDense(self.embedding_dim, use_bias=False, name="class_embedding")
+    # Appendix A: the one linear layer of G without spectral normalization.
+    self.linear = spectral_norm.SNDense(self.base_resolution ** 2 * widths[0], spectral_norm=False, name="linear")
+    self.encoder = encoder_lib.ContextEncoder(self.encoder_channel_multiplier, widths[:3], self.num_context_frames,
+                                              name="encoder")
+    self.units, self.stage_convs, self.stage_blocks = [], [], []
+    for i in range(3):
+      self.units.append(recurrent.make_recurrent_unit(recurrent_unit, widths[i], name=f"rnn_{i}"))
+      self.stage_convs.append(spectral_norm.SNConv2D(widths[i], 3, name=f"conv_{i}"))
+      self.stage_blocks.append([
+          blocks.GBlock(widths[i], bn_momentum=bn_momentum, name=f"block_{i}a"),
+          blocks.GBlock(widths[i + 1], upsample=True, bn_momentum=bn_momentum, name=f"block_{i}b")])
+    # E.2: the final batch norm is unconditional, with a learned scale and offset.
+    self.output_bn = normalization.BatchNorm(momentum=bn_momentum, per_time_step=True, name="output_bn")
+    self.output_conv = spectral_norm.SNConv2D(3, 3, name="output_conv")
+
+  def conditioning(self, z, labels=None, training=False):
+    """[z; linear(one_hot(label))]: the 256-d vector of the conditional batch norms. [B, latent + embed]."""
+    if labels is None:
+      labels = tf.zeros([tf.shape(z)[0]], tf.int32)  # the dummy zero class
+    one_hot = tf.one_hot(labels, self.num_classes, dtype=z.dtype)
+    return tf.concat([z, self.class_embedding(one_hot, training=training)], axis=-1)
+
+  def generate(self, context, z, labels=None, training=False):
+    """Returns (frames [B, Tp, H, W, 3] in [-1, 1], list of 3 warp weights [B, Tp, h, w, k^2] or None)."""
+    context = tf.convert_to_tensor(context)
+    expected = (self.num_context_frames, self.resolution, self.resolution, 3)
+    if context.shape.rank != 5 or tuple(context.shape[1:]) != expected:
+      raise ValueError(f"context must be [B, {', '.join(map(str, expected))}] in [-1, 1], got {context.shape}.")
+    z = tf.cast(z, context.dtype)
+    if z.shape[-1] != self.latent_dim:
+      raise ValueError(f"z must be [B, {self.latent_dim}], got {z.shape}.")
+    cond = self.conditioning(z, labels, training=training)
+    states = self.encoder(context, training=training)
+    b0 = self.base_resolution
+    h = self.linear(cond, training=training)
+    h = tf.reshape(h, [-1, 1, b0, b0, self.channel_multiplier * G_STAGE_WIDTHS[0]])
+    h = tf.tile(h, [1, self.num_predicted_frames, 1, 1, 1])  # the same features at every time step
+    warp_weights = []
+    for unit, conv, (block_a, block_b), state in zip(self.units, self.stage_convs, self.stage_blocks, states):
+      h, weights = recurrent.unroll(unit, h, state, training=training)
+      warp_weights.append(weights)
+      h = blocks.unfold_time(conv(blocks.fold_time(h), training=training), self.num_predicted_frames)
+      h = block_a(h, cond, training=training)
+      h = block_b(h, cond, training=training)
+    h = tf.nn.relu(self.output_bn(h, training=training))
+    h = self.output_conv(blocks.fold_time(h), training=training)
+    frames = tf.tanh(tf.cast(h, tf.float32))
+    return blocks.unfold_time(frames, self.num_predicted_frames), warp_weights
+
+  def call(self, context, z, labels=None, training=False):
+    return self.generate(context, z, labels, training=training)[0]
+
+  def build_for_shapes(self, batch_size=2):
+    """Creates all variables with one inference pass on zeros (weights need input shapes)."""
+    context = tf.zeros([batch_size, self.num_context_frames, self.resolution, self.resolution, 3])
+    self(context, tf.zeros([batch_size, self.latent_dim]), training=False)
+    return self
+
+  def get_config(self):
+    return {**super().get_config(), "channel_multiplier": self.channel_multiplier,
+            "recurrent_unit": self.recurrent_unit, "num_context_frames": self.num_context_frames,
+            "num_predicted_frames": self.num_predicted_frames, "resolution": self.resolution,
+            "latent_dim": self.latent_dim, "embedding_dim": self.embedding_dim, "num_classes": self.num_classes,
+            "encoder_channel_multiplier": self.encoder_channel_multiplier, "bn_momentum": self.bn_momentum}
