@@ -126,7 +126,8 @@ def test_stats_cache_roundtrip(tmp_path):
   mu, cov = np.arange(3.0), np.eye(3) * 2
   path = fvd.save_real_statistics(str(tmp_path / "cache"), "bair", "test", 256, "random-i3d400-seed0", mu, cov)
   assert path.endswith("bair_test_n256_random-i3d400-seed0.npz")
-  got_mu, got_cov = fvd.load_real_statistics(str(tmp_path / "cache"), "bair", "test", 256, "random-i3d400-seed0")
+  got_mu, got_cov = fvd.load_real_statistics(str(tmp_path / "cache"), "bair", "test", 256,
+                                             "random-i3d400-seed0")
   np.testing.assert_array_equal(got_mu, mu)
   np.testing.assert_array_equal(got_cov, cov)
   with pytest.raises(ValueError, match="num_samples"):

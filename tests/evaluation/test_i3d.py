@@ -49,7 +49,7 @@ def random_values(listing, seed):
 
 
 def write_tf1_checkpoint(prefix, values):
-  """Writes a TF1-style (name-based) checkpoint with exactly these variable names, as tf.compat.v1 Saver does."""
+  """Writes a TF1-style (name-based) checkpoint with exactly these names, as tf.compat.v1 Saver would."""
   names = sorted(values)
   tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=[""] * len(names),
                     tensors=[tf.constant(values[n]) for n in names])
@@ -83,7 +83,8 @@ def test_variable_names_and_shapes_match_released_checkpoints(listing, num_class
     assert {PREFIX + k: tuple(v.shape) for k, v in got.items()} == expected
   else:
     # Kinetics-600 layout: no prefix, BN tensors stored [1, 1, 1, 1, C], Momentum slots on top.
-    stored = {k: ((1, 1, 1, 1) + tuple(v.shape) if "/batch_norm/" in k else tuple(v.shape)) for k, v in got.items()}
+    stored = {k: ((1, 1, 1, 1) + tuple(v.shape) if "/batch_norm/" in k else tuple(v.shape))
+              for k, v in got.items()}
     assert stored == {k: s for k, s in expected.items() if not k.endswith("/Momentum")}
   assert sum(int(np.prod(v.shape)) for v in got.values()) == sum(
       int(np.prod(s)) for k, s in expected.items() if not k.endswith("/Momentum"))

@@ -12,7 +12,7 @@ from trivd_gan.evaluation import i3d_weights
 
 
 class _TinyHubModule(tf.Module):
-  """Stands in for deepmind/i3d-kinetics-400/1: 'default' signature, [B, T, 224, 224, 3] -> {'default': [B, 400]}."""
+  """Stands in for deepmind/i3d-kinetics-400/1: signature default, [B, T, 224, 224, 3] -> {default: [B, C]}."""
 
   def __init__(self):
     super().__init__()

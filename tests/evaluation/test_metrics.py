@@ -56,7 +56,7 @@ def _filter_valid(img, window):
 
 
 def _numpy_ssim(a, b):
-  """Wang et al. 2004 SSIM of two [H, W, C] images in [0, 1]: Gaussian 11x11 window, VALID, mean over channels."""
+  """Wang et al. 2004 SSIM of two [H, W, C] images in [0, 1]: Gaussian 11x11 window, VALID, channel mean."""
   c1, c2 = 0.01 ** 2, 0.03 ** 2
   window = _gaussian_window()
   vals = []

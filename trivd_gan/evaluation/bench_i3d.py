@@ -45,7 +45,8 @@ def benchmark(batch_size=8, num_batches=3, frames=16, size=64, weights="random")
 
 def main(argv):
   del argv
-  clips_s, sec, cpu_per_clip, device = benchmark(_BATCH.value, _NUM_BATCHES.value, _FRAMES.value, _SIZE.value, _WEIGHTS.value)
+  clips_s, sec, cpu_per_clip, device = benchmark(_BATCH.value, _NUM_BATCHES.value, _FRAMES.value, _SIZE.value,
+                                                 _WEIGHTS.value)
   load = " ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
   print("| device | batch | clip | s/batch | clips/s | CPU s/clip | load avg after |")
   print(f"| {device} | {_BATCH.value} | {_FRAMES.value}x{_SIZE.value}x{_SIZE.value} -> 224 | {sec:.2f} | "

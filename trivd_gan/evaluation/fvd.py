@@ -83,7 +83,8 @@ def symmetric_matrix_square_root(mat, eps=SQRT_EIGEN_EPSILON):
 def trace_sqrt_product(sigma, sigma_v):
   """tr(sqrt(sigma @ sigma_v)) computed as tr(sqrt(sqrt(sigma) @ sigma_v @ sqrt(sigma)))."""
   sqrt_sigma = symmetric_matrix_square_root(sigma)
-  return float(np.trace(symmetric_matrix_square_root(sqrt_sigma @ np.asarray(sigma_v, np.float64) @ sqrt_sigma)))
+  product = sqrt_sigma @ np.asarray(sigma_v, np.float64) @ sqrt_sigma
+  return float(np.trace(symmetric_matrix_square_root(product)))
 
 
 def frechet_distance(mu1, cov1, mu2, cov2):
@@ -144,7 +145,8 @@ class FrechetAccumulator:
     """Adds [n, d] activations (NumPy or tensor, any float dtype)."""
     acts = np.asarray(activations, np.float64)
     if acts.ndim != 2 or (self.dim is not None and acts.shape[1] != self.dim):
-      raise ValueError(f"FrechetAccumulator.update expects [n, {self.dim or 'd'}] activations, got {acts.shape}.")
+      raise ValueError(f"FrechetAccumulator.update expects [n, {self.dim or 'd'}] activations, got "
+                       f"{acts.shape}.")
     if acts.shape[0] == 0:
       return self
     if self.sum is None:

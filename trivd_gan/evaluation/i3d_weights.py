@@ -63,7 +63,8 @@ def resolve_weights_path(path):
         raise ValueError(f"I3D weights folder {path} holds several checkpoints {indexes}: pass one prefix. "
                          f"{WEIGHTS_HELP}")
     if prefix is None:
-      raise ValueError(f"I3D weights folder {path} holds neither saved_model.pb nor a checkpoint. {WEIGHTS_HELP}")
+      raise ValueError(f"I3D weights folder {path} holds neither saved_model.pb nor a checkpoint. "
+                       f"{WEIGHTS_HELP}")
     return "checkpoint", prefix
   if path.endswith(".index") and os.path.exists(path):
     return "checkpoint", path[:-len(".index")]
@@ -224,7 +225,8 @@ def make_embedder(spec, batch_size=8, seed=0):
     if videos.shape.rank != 5 or videos.shape[1] < i3d_lib.MIN_FRAMES:
       raise ValueError(f"I3D embedder expects videos [B, T>={i3d_lib.MIN_FRAMES}, H, W, 3] in [-1, 1], got "
                        f"{videos.shape}.")
-    chunks = [_embed_batch(videos[i:i + batch_size]).numpy() for i in range(0, int(videos.shape[0]), batch_size)]
+    chunks = [_embed_batch(videos[i:i + batch_size]).numpy()
+              for i in range(0, int(videos.shape[0]), batch_size)]
     return np.concatenate(chunks, axis=0).astype(np.float64)
 
   embed.network = network

@@ -31,7 +31,7 @@ def inception_score(logits):
 
 
 def inception_score_splits(logits, num_splits=10):
-  """(mean, unbiased std) of the IS over `num_splits` contiguous equal splits of [N, C] logits (TGANv2 style)."""
+  """(mean, unbiased std) of the IS over `num_splits` contiguous splits of [N, C] logits (TGANv2 style)."""
   logits = np.asarray(logits, np.float64)
   if num_splits < 1 or logits.shape[0] < num_splits:
     raise ValueError(f"Need 1 <= num_splits <= N, got num_splits={num_splits}, N={logits.shape[0]}.")
