@@ -6,6 +6,7 @@ import scipy.linalg
 import tensorflow as tf
 
 from trivd_gan.evaluation import fvd
+from trivd_gan.evaluation import metrics
 
 
 def _scipy_fd(mu1, cov1, mu2, cov2):
@@ -132,3 +133,19 @@ def test_stats_cache_roundtrip(tmp_path):
   np.testing.assert_array_equal(got_cov, cov)
   with pytest.raises(ValueError, match="num_samples"):
     fvd.stats_cache_filename("bair", "test", 1, "x")
+
+
+def test_accumulate_embeddings_takes_exactly_num_samples():
+  rng = np.random.default_rng(7)
+  videos = rng.uniform(-1, 1, size=(23, 2, 4, 4, 3)).astype(np.float32)
+  embed = lambda v: np.asarray(v).reshape(len(v), -1)[:, :5] * 3.0  # noqa: E731
+  batches = (videos[i:i + 5] for i in range(0, 23, 5))
+  acc, is_acc = fvd.accumulate_embeddings(embed, batches, 17,
+                                          [fvd.FrechetAccumulator(), metrics.InceptionScoreAccumulator()])
+  assert acc.count == is_acc.count == 17
+  ref_mu, ref_cov = fvd.activation_statistics(embed(videos[:17]))
+  np.testing.assert_allclose(acc.statistics()[0], ref_mu, atol=1e-12)
+  np.testing.assert_allclose(acc.statistics()[1], ref_cov, atol=1e-12)
+  np.testing.assert_allclose(is_acc.result(), metrics.inception_score(embed(videos[:17])), rtol=1e-12)
+  with pytest.raises(ValueError, match="ran out after 23"):
+    fvd.accumulate_embeddings(embed, [videos], 30, [fvd.FrechetAccumulator()])

@@ -64,6 +64,26 @@ def test_hub_style_saved_model_is_recognized_and_called(tmp_path):
   np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-5)
 
 
+def test_tf1_hub_format_with_empty_tags_is_loaded(tmp_path):
+  """TF1 Hub modules are TF1 SavedModels whose graph has the empty tag set: tf.saved_model.load(dir, tags=[])."""
+  folder = str(tmp_path / "tf1_module")
+  w = np.random.default_rng(0).normal(size=(3, 400)).astype(np.float32)
+  with tf.Graph().as_default():
+    x = tf.compat.v1.placeholder(tf.float32, [None, None, 224, 224, 3], name="rgb_input")
+    y = tf.matmul(tf.reduce_mean(x, axis=[1, 2, 3]), tf.compat.v1.get_variable("w", initializer=w))
+    with tf.compat.v1.Session() as sess:
+      sess.run(tf.compat.v1.global_variables_initializer())
+      builder = tf.compat.v1.saved_model.Builder(folder)
+      signature = tf.compat.v1.saved_model.predict_signature_def({"rgb_input": x}, {"default": y})
+      builder.add_meta_graph_and_variables(sess, tags=[], signature_def_map={"default": signature})
+      builder.save()
+  name, embed = i3d_weights.make_embedder(folder)
+  assert name == "i3d-hub-tf1_module"
+  videos = tf.random.stateless_uniform([2, 9, 16, 16, 3], seed=[3, 3], minval=-1.0, maxval=1.0)
+  expected = tf.reduce_mean(fvd.i3d_preprocess(videos), axis=[1, 2, 3]).numpy() @ w
+  np.testing.assert_allclose(embed(videos), expected, rtol=1e-5, atol=1e-5)
+
+
 def test_hub_equivalent_of_checkpoint_gives_same_logits(tmp_path):
   """A checkpoint and a SavedModel wrapping the same weights embed videos identically."""
   model = i3d.randomize_weights(i3d.I3D(400), seed=7)

@@ -4,6 +4,7 @@ See docs/evaluation.md for where I3D weights come from and measured speed.
 """
 
 from trivd_gan.evaluation.fvd import FrechetAccumulator
+from trivd_gan.evaluation.fvd import accumulate_embeddings
 from trivd_gan.evaluation.fvd import frechet_distance
 from trivd_gan.evaluation.fvd import frechet_distance_from_activations
 from trivd_gan.evaluation.fvd import i3d_preprocess

@@ -225,3 +225,31 @@ def load_real_statistics(cache_dir, dataset, split, num_samples, embedder_name):
   if any(meta.get(k) != v for k, v in expected.items()):
     raise ValueError(f"Statistics cache {path} holds {meta}, expected {expected}: delete the file.")
   return mu, cov
+
+
+def accumulate_embeddings(embed, batches, num_samples, accumulators):
+  """Embeds exactly `num_samples` videos from `batches` and feeds the logits to every accumulator.
+
+  Args:
+    embed: callable [B, T, H, W, 3] float in [-1, 1] -> [B, d] logits (e.g. `make_embedder(spec).embed`).
+    batches: iterable of [B, T, H, W, 3] video batches (tensors or arrays); the last one used is truncated.
+    num_samples: how many videos to embed (FVD is only comparable at equal counts).
+    accumulators: objects with `update([n, d])`, e.g. `FrechetAccumulator()` and
+      `metrics.InceptionScoreAccumulator()`.
+
+  Returns:
+    The accumulators. Raises ValueError when `batches` runs out before `num_samples`.
+  """
+  seen = 0
+  for videos in batches:
+    if seen >= num_samples:
+      break
+    videos = videos[:num_samples - seen]
+    logits = np.asarray(embed(videos))
+    for acc in accumulators:
+      acc.update(logits)
+    seen += logits.shape[0]
+  if seen < num_samples:
+    raise ValueError(f"The video batches ran out after {seen} of the {num_samples} requested samples: use a "
+                     "smaller num_samples or a repeating dataset.")
+  return accumulators
