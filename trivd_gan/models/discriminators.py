@@ -149,6 +149,9 @@ class Discriminator(keras.layers.Layer):
 
   def features(self, x, training=False):
     """[B, T, H, W, 3] -> h [B, T', C]: the blocks, ReLU, sum over space."""
+    if not self.built:
+      self.build(x.shape)
+      self.built = True
     h = x
     num_frames = x.shape[1]
     folded = False
