@@ -1,0 +1,97 @@
+"""Exports the I3D embedder of FVD / Inception Score (paper 4.1) as a self-contained SavedModel.
+
+  python export/export_eval_module.py --i3d=PATH|random --output=EXPORT_DIR
+
+Signature `embed(videos [B, T >= 9, H, W, 3] float32 in [-1, 1]) -> {"logits": [B, C] float32}` (C = 400 for
+Kinetics-400 weights): frames are resized to 224x224 with TF1 bilinear resizing inside (as the FVD reference does,
+`trivd_gan.evaluation.fvd.i3d_preprocess`), so evaluation needs only this folder and TensorFlow.
+Paper: ../shared/paper/trivd_gan_fp.txt.
+"""
+
+import os
+import sys
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import tensorflow as tf  # pylint: disable=wrong-import-position
+
+from trivd_gan.evaluation import fvd  # pylint: disable=wrong-import-position
+from trivd_gan.evaluation import i3d as i3d_lib  # pylint: disable=wrong-import-position
+from trivd_gan.evaluation import i3d_weights  # pylint: disable=wrong-import-position
+
+
+class _Holder:  # pylint: disable=too-few-public-methods
+  """A plain (non-trackable) reference, so the Keras model's layers stay out of the SavedModel's object graph."""
+
+  def __init__(self, fn):
+    self.fn = fn
+
+
+class EmbedderModule(tf.Module):
+  """tf.Module with `embed` (see the module docstring); `name` says where the weights came from."""
+
+  def __init__(self, network, name, variables):
+    super().__init__(name="i3d_embedder")
+    self._holder = _Holder(network)
+    self._variables = [getattr(v, "value", v) for v in variables]
+    self.embedder_name = tf.constant(name)
+    self.embed = tf.function(self._embed, input_signature=[tf.TensorSpec(None, tf.float32, name="videos")])
+
+  def _embed(self, videos):
+    checks = [tf.debugging.assert_equal(tf.rank(videos), 5, message="videos must be [B, T, H, W, 3] (rank 5)")]
+    with tf.control_dependencies(checks):
+      shape = tf.shape(videos)
+      checks += [
+          tf.debugging.assert_equal(shape[4], 3, message="videos must have 3 (RGB) channels"),
+          tf.debugging.assert_greater_equal(shape[1], i3d_lib.MIN_FRAMES,
+                                            message=f"videos must have T >= {i3d_lib.MIN_FRAMES} frames"),
+          tf.debugging.assert_less_equal(tf.reduce_max(tf.abs(videos)), 1.0,
+                                         message="videos must be in [-1, 1]")]
+    with tf.control_dependencies(checks):
+      videos = tf.ensure_shape(tf.identity(videos), [None, None, None, None, 3])
+    logits = self._holder.fn(fvd.i3d_preprocess(videos))
+    return {"logits": tf.cast(logits, tf.float32)}
+
+
+def export_embedder(spec, output, seed=0):
+  """Builds the embedder of `spec` (see `i3d_weights.make_embedder`) and saves it to `output`."""
+  embedder = i3d_weights.make_embedder(spec, seed=seed)
+  network = embedder.embed.network
+  if isinstance(network, i3d_lib.I3D):
+    fn, variables = (lambda x: network(x, training=False)), network.variables
+  else:  # a loaded hub module's call: its variables live on `fn.module`
+    fn, variables = network, list(network.module.variables)
+  module = EmbedderModule(fn, embedder.name, variables)
+  tf.saved_model.save(module, output, signatures={"serving_default": module.embed.get_concrete_function(),
+                                                  "embed": module.embed.get_concrete_function()})
+  with tf.io.gfile.GFile(os.path.join(output, "README.md"), "w") as f:
+    f.write(f"# I3D embedder ({embedder.name})\n\n`embed(videos [B, T>=9, H, W, 3] float32 in [-1, 1])` -> "
+            "`{'logits': [B, C] float32}` pre-softmax logits; TF1 bilinear resize to 224x224 inside (FVD "
+            "reference). Load with `tf.saved_model.load(DIR).embed(videos)`. Names starting with 'random-' are "
+            "random weights: never report their numbers as FVD. Weights: see docs/evaluation.md (Kinetics-400 "
+            "I3D, Apache-2.0 kinetics-i3d release).\n")
+  return module
+
+
+def main(argv):
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  del argv
+  flags_ = flags.FLAGS
+  try:
+    if not flags_.i3d or not flags_.output:
+      raise ValueError(f"--i3d and --output are required. {i3d_weights.WEIGHTS_HELP}")
+    export_embedder(flags_.i3d, flags_.output, flags_.seed)
+  except (ValueError, FileNotFoundError) as e:
+    print(f"Error: {e}", file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+  from absl import app  # pylint: disable=import-outside-toplevel
+  from absl import flags as absl_flags  # pylint: disable=import-outside-toplevel
+  absl_flags.DEFINE_string("i3d", None, "I3D weights: a kinetics-i3d checkpoint, a local TF-Hub module folder, "
+                           "or 'random' (tests only).")
+  absl_flags.DEFINE_string("output", None, "Export folder.")
+  absl_flags.DEFINE_integer("seed", 0, "Seed of --i3d=random.")
+  app.run(main)

@@ -1,0 +1,175 @@
+"""Export of the generator (export/export_generator.py): CLI, four loaders, bad input, no-package loading."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from trivd_gan.data import video_folder
+from trivd_gan.models import generator as generator_lib
+from trivd_gan.training import checkpoints
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VIDEO = "/work/shared/data/video/realshort.mp4"
+T_IN, T_OUT = 2, 3
+SEED = [3, 4]
+
+
+def write_model_dir(model_dir, recurrent_unit="tsru_p"):
+  """A model_dir as the trainer writes it (model_config.json + an EMA-generator checkpoint) of a tiny G."""
+  g = generator_lib.Generator(channel_multiplier=1, resolution=64, num_context_frames=T_IN,
+                              num_predicted_frames=T_OUT, recurrent_unit=recurrent_unit).build_for_shapes(1)
+  rng = np.random.default_rng(0)
+  for v in g.variables:  # non-trivial statistics, to see that the export keeps them
+    if "moving_mean" in v.path:
+      v.assign(rng.uniform(-0.1, 0.1, v.shape).astype(np.float32))
+    elif "moving_variance" in v.path:
+      v.assign(rng.uniform(0.5, 1.5, v.shape).astype(np.float32))
+  os.makedirs(model_dir, exist_ok=True)
+  with open(os.path.join(model_dir, checkpoints.MODEL_CONFIG), "w") as f:
+    json.dump({"generator": checkpoints._config_of(g), "discriminator": {}}, f)  # pylint: disable=protected-access
+  tf.train.Checkpoint(ema_generator=g).save(os.path.join(model_dir, "ckpt"))
+  return g
+
+
+def real_context():
+  """[1, T_IN, 64, 64, 3] float32 in [-1, 1] from a real clip, center-cropped as in evaluation."""
+  frames = video_folder.decode_video(VIDEO, image_size=64, max_frames=T_IN)
+  top, left = (frames.shape[1] - 64) // 2, (frames.shape[2] - 64) // 2
+  return (frames[None, :, top:top + 64, left:left + 64].astype(np.float32) / 127.5 - 1.0)
+
+
+def clean_env(**extra):
+  env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+  env.update(extra)
+  return env
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+  base = tmp_path_factory.mktemp("export")
+  model_dir, out = str(base / "run"), str(base / "exported")
+  write_model_dir(model_dir)
+  result = subprocess.run([sys.executable, os.path.join(ROOT, "export", "export_generator.py"),
+                           f"--model_dir={model_dir}", f"--output={out}", "--truncation=0.7"],
+                          capture_output=True, text=True, cwd=str(base), env=clean_env(), check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  return model_dir, out
+
+
+def test_export_writes_savedmodel_and_description(exported):
+  _, out = exported
+  assert os.path.isfile(os.path.join(out, "saved_model.pb"))
+  for name in ("README.md", "module.md"):
+    text = open(os.path.join(out, name)).read()
+    for needle in ("predict_uint8", "[-1, 1]", "motion_field", "Licence", "Training data", "0.7"):
+      assert needle in text, (name, needle)
+
+
+def test_saved_model_matches_generator_and_has_motion_fields(exported):
+  model_dir, out = exported
+  module = tf.saved_model.load(out)
+  context = real_context()
+  result = module.predict(tf.constant(context), tf.constant(SEED, tf.int64), tf.constant(0.8))
+  g = checkpoints.load_generator(model_dir)
+  z = generator_lib.sample_latents(1, g.latent_dim, 0.8, tf.constant(SEED, tf.int64))
+  frames = tf.function(lambda c, z: g.generate(c, z, training=False)[0])(tf.constant(context), z)
+  np.testing.assert_allclose(result["frames"].numpy(), frames.numpy(), atol=1e-3)
+  assert np.abs(frames.numpy()).max() > 1e-3  # not a degenerate all-zero output
+  assert result["frames"].shape == (1, T_OUT, 64, 64, 3)
+  assert result["motion_field"].shape == (1, T_OUT, 64, 64, 2)
+  for i, size in enumerate((8, 16, 32)):
+    level = result[f"motion_level_{i}"].numpy()
+    assert level.shape == (1, T_OUT, size, size, 2)
+    assert np.abs(level).max() <= 1.0 + 1e-5  # k = 3: an expected offset is within one pixel
+  # uint8 signature: the same frames, quantized.
+  u8 = module.predict_uint8(tf.constant(np.round((context + 1) * 127.5).astype(np.uint8)),
+                            tf.constant(SEED, tf.int64), tf.constant(0.8))["frames"].numpy()
+  assert u8.dtype == np.uint8 and u8.shape == (1, T_OUT, 64, 64, 3)
+  assert np.abs(u8.astype(np.float32) - (frames.numpy() + 1) * 127.5).max() <= 3.0
+  # Same seed -> same sample; another seed -> another future.
+  again = module.predict(tf.constant(context), tf.constant(SEED, tf.int64), tf.constant(0.8))["frames"]
+  np.testing.assert_array_equal(again.numpy(), result["frames"].numpy())
+  other = module.predict(tf.constant(context), tf.constant([9, 9], tf.int64), tf.constant(0.8))["frames"]
+  assert np.abs(other.numpy() - result["frames"].numpy()).max() > 0
+
+
+def test_hub_load_and_tfsm_layer_agree(exported):
+  import keras  # pylint: disable=import-outside-toplevel
+  import tensorflow_hub as hub  # pylint: disable=import-outside-toplevel
+
+  _, out = exported
+  context = tf.constant(np.concatenate([real_context(), -real_context()]))
+  seed, trunc = tf.constant(SEED, tf.int64), tf.constant(0.8)
+  reference = tf.saved_model.load(out).signatures["predict"](context=context, seed=seed, truncation=trunc)
+  from_hub = hub.load(out).predict(context, seed, trunc)
+  layer = keras.layers.TFSMLayer(out, call_endpoint="predict")
+  from_layer = layer(context, seed, trunc)
+  for key in ("frames", "motion_field", "motion_level_0"):
+    np.testing.assert_array_equal(from_hub[key].numpy(), reference[key].numpy())
+    np.testing.assert_array_equal(np.asarray(from_layer[key]), reference[key].numpy())
+
+
+LEGACY_CODE = """
+import sys, numpy as np, tensorflow as tf, tensorflow_hub as hub, tf_keras
+assert not any(m == "trivd_gan" or m.startswith("trivd_gan.") for m in sys.modules)
+out, ctx = sys.argv[1], np.load(sys.argv[2])
+seed, trunc = tf.constant([3, 4], tf.int64), tf.constant(0.8)
+plain = tf.saved_model.load(out).predict(tf.constant(ctx), seed, trunc)["frames"].numpy()
+layer = hub.KerasLayer(out, signature="predict", signature_outputs_as_dict=True)
+keras_out = layer({"context": tf.constant(ctx), "seed": seed, "truncation": trunc})["frames"].numpy()
+try:
+  import trivd_gan
+  raise SystemExit("trivd_gan must not be importable here")
+except ImportError:
+  pass
+np.save(sys.argv[3], np.stack([plain, keras_out]))
+"""
+
+
+def test_loads_without_package_and_with_tf_keras_hub_layer(exported, tmp_path):
+  _, out = exported
+  context = real_context()
+  np.save(tmp_path / "ctx.npy", context)
+  result = subprocess.run([sys.executable, "-c", LEGACY_CODE, out, "ctx.npy", "res.npy"], cwd=str(tmp_path),
+                          env=clean_env(TF_USE_LEGACY_KERAS="1"), capture_output=True, text=True, check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  plain, keras_out = np.load(tmp_path / "res.npy")
+  reference = tf.saved_model.load(out).predict(tf.constant(context), tf.constant(SEED, tf.int64),
+                                               tf.constant(0.8))["frames"].numpy()
+  np.testing.assert_array_equal(plain, reference)
+  np.testing.assert_array_equal(keras_out, reference)
+
+
+@pytest.mark.parametrize("context,message", [
+    (np.zeros([1, T_IN, 64, 64], np.float32), "rank 5"),
+    (np.zeros([1, T_IN + 1, 64, 64, 3], np.float32), "context must be [B, 2, 64, 64, 3]"),
+    (np.zeros([1, T_IN, 32, 32, 3], np.float32), "context must be [B, 2, 64, 64, 3]"),
+    (np.full([1, T_IN, 64, 64, 3], 2.0, np.float32), "context must be in [-1, 1]"),
+    (np.full([1, T_IN, 64, 64, 3], np.nan, np.float32), "context must be"),
+])
+def test_bad_input_gives_clear_errors(exported, context, message):
+  module = tf.saved_model.load(exported[1])
+  with pytest.raises(tf.errors.InvalidArgumentError, match=message.replace("[", r"\[").replace("]", r"\]")):
+    module.predict(tf.constant(context), tf.constant(SEED, tf.int64), tf.constant(0.8))
+
+
+def test_bad_truncation_and_dtype(exported):
+  module = tf.saved_model.load(exported[1])
+  context = tf.zeros([1, T_IN, 64, 64, 3])
+  with pytest.raises(tf.errors.InvalidArgumentError, match="truncation must be >= 0"):
+    module.predict(context, tf.constant(SEED, tf.int64), tf.constant(-1.0))
+  with pytest.raises((TypeError, ValueError)):
+    module.predict(tf.zeros([1, T_IN, 64, 64, 3], tf.float64), tf.constant(SEED, tf.int64), tf.constant(0.8))
+
+
+def test_export_cli_bad_flags(tmp_path):
+  result = subprocess.run([sys.executable, os.path.join(ROOT, "export", "export_generator.py"),
+                           f"--model_dir={tmp_path / 'missing'}", f"--output={tmp_path / 'out'}"],
+                          capture_output=True, text=True, env=clean_env(), check=False)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1].startswith("Error: ") and "Traceback" not in result.stderr

@@ -1,0 +1,138 @@
+"""trivd_gan/predict.py: motion fields (paper 4.4), clip loading, the CLI end to end (GIF and mp4), bad input."""
+
+import json
+import os
+import subprocess
+import sys
+
+import av
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from trivd_gan import predict
+from trivd_gan.models import generator as generator_lib
+from trivd_gan.training import checkpoints
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VIDEO = "/work/shared/data/video/realshort.mp4"
+T_IN, T_OUT = 2, 3
+
+
+def tiny_generator(unit="tsru_p"):
+  return generator_lib.Generator(channel_multiplier=1, resolution=64, num_context_frames=T_IN,
+                                 num_predicted_frames=T_OUT, recurrent_unit=unit).build_for_shapes(1)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+  """A model_dir as the trainer writes it: model_config.json and a checkpoint with `ema_generator`."""
+  path = str(tmp_path_factory.mktemp("run"))
+  g = tiny_generator()
+  with open(os.path.join(path, checkpoints.MODEL_CONFIG), "w") as f:
+    json.dump({"generator": checkpoints._config_of(g), "discriminator": {}}, f)  # pylint: disable=protected-access
+  tf.train.Checkpoint(ema_generator=g).save(os.path.join(path, "ckpt"))
+  return path
+
+
+def _shift_weights(batch, size, dy, dx, k=3):
+  """Warping weights [B, T_OUT, size, size, k^2] putting all mass on the offset that moves content by (dy, dx)."""
+  pad = (k - 1) // 2
+  q = (pad - dy) * k + (pad - dx)  # eq 11 samples at (m - pad, n - pad) = -(dy, dx)
+  return tf.one_hot(tf.fill([batch, T_OUT, size, size], q), k * k)
+
+
+def test_motion_fields_combine_levels_coarse_to_fine():
+  g = tiny_generator()
+  weights = [_shift_weights(2, s, 0, 1) for s in (8, 16, 32)]
+  combined, levels = predict.motion_fields(g, weights, 2)
+  assert combined.shape == (2, T_OUT, 64, 64, 2)
+  for level, size in zip(levels, (8, 16, 32)):
+    assert level.shape == (2, T_OUT, size, size, 2)
+    np.testing.assert_allclose(level[..., 1], 1.0)
+  # 1 px at 8x8 is 4 px at 32x32, 1 px at 16x16 is 2: 4 + 2 + 1 = 7 px at 32x32, i.e. 14 px at 64x64.
+  np.testing.assert_allclose(combined[..., 1], 14.0)
+  np.testing.assert_allclose(combined[..., 0], 0.0)
+  down = predict.motion_fields(g, [_shift_weights(1, s, 1, 0) for s in (8, 16, 32)], 1)[0]
+  np.testing.assert_allclose(down[..., 0], 14.0)
+
+
+def test_motion_fields_are_zero_without_warping():
+  g = tiny_generator("convgru")
+  combined, levels = predict.motion_fields(g, [None, None, None], 3)
+  assert combined.shape == (3, T_OUT, 64, 64, 2) and not np.any(combined.numpy())
+  assert [lv.shape[2] for lv in levels] == [8, 16, 32]
+
+
+def test_truncated_latents_match_sample_latents():
+  seed = tf.constant([5, 6], tf.int64)
+  for t in (0.5, 0.8, 2.0):
+    np.testing.assert_allclose(predict.truncated_latents(3, 128, tf.constant(t), seed),
+                               generator_lib.sample_latents(3, 128, t, seed), atol=1e-6)
+  assert not np.any(predict.truncated_latents(2, 128, tf.constant(0.0), seed).numpy())
+
+
+def test_load_video_clip_resizes_and_center_crops():
+  clip = predict.load_video_clip(VIDEO, 4, start_frame=1)
+  assert clip.shape == (4, 64, 64, 3) and clip.dtype == np.uint8
+  with pytest.raises(ValueError, match="at least 100004 frames"):
+    predict.load_video_clip(VIDEO, 4, start_frame=100000)
+
+
+def test_bad_input_errors(tmp_path):
+  bogus = tmp_path / "bogus.mp4"
+  bogus.write_text("not a video")
+  with pytest.raises(FileNotFoundError, match="does not exist"):
+    predict.load_video_clip(str(tmp_path / "missing.mp4"), 2)
+  with pytest.raises(ValueError, match="cannot decode"):
+    predict.load_video_clip(str(bogus), 2)
+  with pytest.raises(ValueError, match="start_frame must be >= 0"):
+    predict.load_video_clip(VIDEO, 2, start_frame=-1)
+  common = dict(model_dir="x", input_path=VIDEO)
+  with pytest.raises(ValueError, match=r"\.gif or \.mp4"):
+    predict.run(output=str(tmp_path / "o.avi"), **common)
+  with pytest.raises(ValueError, match="num_samples"):
+    predict.run(output=str(tmp_path / "o.gif"), num_samples=0, **common)
+  with pytest.raises(ValueError, match="truncation"):
+    predict.run(output=str(tmp_path / "o.gif"), truncation=-1, **common)
+  with pytest.raises(ValueError, match="exactly one of --model"):
+    predict.run(model="a", model_dir="b", input_path=VIDEO, output=str(tmp_path / "o.gif"))
+  with pytest.raises(ValueError, match="not a SavedModel"):
+    predict.run(model=str(tmp_path), input_path=VIDEO, output=str(tmp_path / "o.gif"))
+
+
+def test_predict_to_gif_in_process(model_dir, tmp_path):
+  out = str(tmp_path / "pred.gif")
+  video = predict.run(model_dir=model_dir, input_path=VIDEO, output=out, num_samples=2, start_frame=1)
+  assert video.shape == (T_IN + T_OUT, 128, 128, 3)
+  with Image.open(out) as gif:
+    assert gif.n_frames == T_IN + T_OUT and gif.size == (128, 128)
+  # The two rows are two different futures of the same context.
+  np.testing.assert_array_equal(video[:T_IN, :64], video[:T_IN, 64:])
+  assert np.abs(video[T_IN:, :64, 64:].astype(int) - video[T_IN:, 64:, 64:].astype(int)).max() > 0
+
+
+def _cli(*args, cwd=None):
+  env = {**os.environ, "PYTHONPATH": ROOT}
+  return subprocess.run([sys.executable, "-m", "trivd_gan.predict", *args], capture_output=True, text=True,
+                        env=env, cwd=cwd or ROOT, check=False)
+
+
+def test_cli_mp4_with_motion_fields(model_dir, tmp_path):
+  out = str(tmp_path / "pred.mp4")
+  result = _cli(f"--model_dir={model_dir}", f"--input={VIDEO}", f"--output={out}", "--num_samples=2",
+                "--motion_fields", "--truncation=0.5")
+  assert result.returncode == 0, result.stderr[-3000:]
+  with av.open(out) as container:
+    frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+  assert len(frames) == T_IN + T_OUT
+  assert frames[0].shape == (128, 192, 3)  # 2 samples x (context | prediction | motion field)
+  assert frames[0][:, 128:].min() > 200  # context frames: no motion, white
+
+
+def test_cli_bad_input_is_one_line(tmp_path):
+  result = _cli(f"--model_dir={tmp_path}", f"--input={tmp_path / 'missing.mp4'}", f"--output={tmp_path / 'o.gif'}")
+  assert result.returncode == 2
+  assert "Traceback" not in result.stderr
+  assert result.stderr.strip().splitlines()[-1] == f"Error: input video {str(tmp_path / 'missing.mp4')!r} does not exist."

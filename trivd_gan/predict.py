@@ -1,0 +1,289 @@
+"""Video prediction from a trained or exported TrIVD-GAN-FP generator, with motion fields (paper 4.4, Fig. 3).
+
+  python -m trivd_gan.predict --model=EXPORT_DIR --input=video.mp4 --output=out.gif --num_samples=3 --motion_fields
+  python -m trivd_gan.predict --model_dir=TRAIN_DIR --input=video.mp4 --output=out.mp4
+
+The input video is decoded with PyAV, resized so its smallest side is 64 (bilinear) and center-cropped to 64x64
+(the evaluation preprocessing of appendix E.2); T_in frames from --start_frame are the context. The output shows
+context | prediction (| motion field) side by side, one row per sample (diversity of futures); during the
+context part the prediction and motion columns hold the last context frame and white (no motion).
+
+Paper: ../shared/paper/trivd_gan_fp.txt.
+"""
+
+import os
+import sys
+
+import numpy as np
+import tensorflow as tf
+from absl import app
+from absl import flags
+from absl import logging
+
+from trivd_gan import visualization
+
+FLAGS = flags.FLAGS
+
+OUTPUT_EXTENSIONS = (".gif", ".mp4")
+
+
+def motion_fields(generator, warp_weights, batch_size):
+  """Per-level and combined motion fields (section 4.4, Figure 3).
+
+  Each level's expected flow (`warping.expected_flow`: the warping weights read as a distribution over the
+  kernel offsets) is combined coarse to fine with `warping.combine_flows` (nearest upsampling, displacements
+  multiplied by the factor); the result, at the finest recurrent level (resolution / 2), is upsampled to the
+  frame resolution, again multiplying by the factor.
+
+  Args:
+    generator: the `Generator` that produced the weights.
+    warp_weights: `generate`'s list (coarse to fine) of [B, Tp, h_l, w_l, k^2] or None (a unit that does not
+      warp).
+    batch_size: B, an int or scalar int32 tensor (shapes the zeros of non-warping units).
+
+  Returns:
+    (combined [B, Tp, R, R, 2] float32, levels: list of [B, Tp, h_l, w_l, 2] float32); flows are (dy, dx) in
+    pixels of their own resolution, all zeros when the recurrent unit does not warp (ConvGRU, ConvLSTM).
+  """
+  from trivd_gan.layers import warping  # pylint: disable=import-outside-toplevel
+
+  tp, res = generator.num_predicted_frames, generator.resolution
+  levels, size = [], generator.base_resolution
+  for unit, weights in zip(generator.units, warp_weights):
+    if weights is None:
+      levels.append(tf.zeros(tf.stack([batch_size, tp, size, size, 2])))
+    else:
+      levels.append(tf.cast(warping.expected_flow(weights, getattr(unit, "warp_kernel_size", 3)), tf.float32))
+    levels[-1] = tf.ensure_shape(levels[-1], [None, tp, size, size, 2])
+    size *= 2
+  combined = warping.combine_flows([tf.reshape(f, [-1] + list(f.shape[2:])) for f in levels])
+  factor = res // int(combined.shape[1])
+  if factor > 1:
+    combined = tf.image.resize(combined, (res, res), method="nearest") * float(factor)
+  return tf.reshape(combined, [-1, tp, res, res, 2]), levels
+
+
+def load_video_clip(path, num_frames, start_frame=0, image_size=64):
+  """Decodes `path` and returns its frames [start_frame, start_frame + num_frames) as the model sees them.
+
+  Args:
+    path: a video file.
+    num_frames: T_in.
+    start_frame: first frame index.
+    image_size: 64: smallest side resized to it (bilinear), then a center crop to image_size x image_size.
+
+  Returns:
+    [num_frames, image_size, image_size, 3] uint8.
+
+  Raises:
+    FileNotFoundError: no such file. ValueError: undecodable or too short a video, bad start_frame.
+  """
+  from trivd_gan.data import preprocessing  # pylint: disable=import-outside-toplevel
+  from trivd_gan.data import video_folder  # pylint: disable=import-outside-toplevel
+
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"input video {path!r} does not exist.")
+  if start_frame < 0:
+    raise ValueError(f"--start_frame must be >= 0, got {start_frame}.")
+  try:
+    frames = video_folder.decode_video(path, image_size=image_size, max_frames=start_frame + num_frames)
+  except video_folder.VideoDecodeError as e:
+    raise ValueError(f"cannot decode {path!r} as a video: {e}") from e
+  if len(frames) < start_frame + num_frames:
+    raise ValueError(f"{path!r} has {len(frames)} frame(s); the model needs {num_frames} context frames from "
+                     f"--start_frame={start_frame}, i.e. at least {start_frame + num_frames} frames.")
+  clip = frames[start_frame:start_frame + num_frames]
+  clip = preprocessing.resize_smallest_side(preprocessing.ensure_rgb(tf.constant(clip)), image_size)
+  clip = preprocessing.crop(clip, image_size, training=False)
+  return np.clip(np.round(clip.numpy()), 0, 255).astype(np.uint8)
+
+
+class Predictor:
+  """One interface over an exported SavedModel (`--model`) and a training model_dir (`--model_dir`).
+
+  `predict(context_uint8 [B, T_in, 64, 64, 3], seed [2], truncation)` -> dict with "frames" [B, T_out, 64, 64, 3]
+  float32 in [-1, 1] and "motion_field" [B, T_out, 64, 64, 2] (dy, dx) in pixels.
+  """
+
+  def __init__(self, model=None, model_dir=None):
+    if (model is None) == (model_dir is None):
+      raise ValueError("pass exactly one of --model (an exported SavedModel) and --model_dir (a training run).")
+    if model is not None:
+      if not os.path.isfile(os.path.join(model, "saved_model.pb")):
+        raise ValueError(f"--model={model} is not a SavedModel folder (no saved_model.pb); write one with "
+                         "export/export_generator.py.")
+      self._module = tf.saved_model.load(model)
+      self.num_context_frames = int(self._module.num_context_frames.numpy())
+      self.num_predicted_frames = int(self._module.num_predicted_frames.numpy())
+      self.resolution = int(self._module.resolution.numpy())
+      self._fn = lambda context, seed, truncation: self._module.predict(
+          tf.cast(context, tf.float32) / 127.5 - 1.0, seed, truncation)
+    else:
+      if not os.path.isdir(model_dir):
+        raise FileNotFoundError(f"--model_dir {model_dir!r} does not exist.")
+      from trivd_gan.training import checkpoints  # pylint: disable=import-outside-toplevel
+      generator = checkpoints.load_generator(model_dir, use_ema=True)
+      self.num_context_frames = generator.num_context_frames
+      self.num_predicted_frames = generator.num_predicted_frames
+      self.resolution = generator.resolution
+      self._fn = make_predict_fn(generator)
+
+  def predict(self, context_uint8, seed, truncation):
+    out = self._fn(tf.constant(context_uint8), tf.constant(seed, tf.int64), tf.constant(truncation, tf.float32))
+    return {k: v.numpy() for k, v in out.items()}
+
+
+def truncated_latents(batch_size, latent_dim, truncation, seed):
+  """`generator.sample_latents` with a tensor truncation (so one graph serves every t).
+
+  Args:
+    batch_size: int or scalar int32 tensor. latent_dim: int.
+    truncation: scalar float32 tensor t >= 0; 0 gives z = 0 ("extreme truncation", D.3).
+    seed: [2] int64 stateless seed.
+
+  Returns:
+    [batch_size, latent_dim] float32, equal to `sample_latents(batch, latent_dim, t, seed)` for t > 0.
+  """
+  shape = tf.stack([batch_size, latent_dim])
+  truncation = tf.cast(truncation, tf.float32)
+  uniform = tf.random.stateless_uniform(shape, seed=seed, dtype=tf.float32)
+  safe_t = tf.maximum(truncation, 1e-6)
+  cdf_t = 0.5 * (1.0 + tf.math.erf(safe_t / np.sqrt(2.0).astype(np.float32)))
+  p = (1.0 - cdf_t) + uniform * (2.0 * cdf_t - 1.0)
+  z = np.sqrt(2.0).astype(np.float32) * tf.math.erfinv(2.0 * p - 1.0)
+  z = tf.clip_by_value(z, -safe_t, safe_t)
+  return tf.where(truncation > 0, z, tf.zeros_like(z))
+
+
+def make_predict_fn(generator):
+  """A tf.function (context uint8 [B, T_in, R, R, 3], seed [2] int64, truncation) -> frames + motion_field."""
+
+  @tf.function(reduce_retracing=True)
+  def fn(context, seed, truncation):
+    context = tf.cast(context, tf.float32) / 127.5 - 1.0
+    batch = tf.shape(context)[0]
+    z = truncated_latents(batch, generator.latent_dim, truncation, seed)
+    frames, weights = generator.generate(context, z, training=False)
+    combined, _ = motion_fields(generator, weights, batch)
+    return {"frames": frames, "motion_field": combined}
+
+  return fn
+
+
+def compose_rows(context_u8, frames_u8, motion=None):
+  """Lays samples out as a video: one row per sample, columns context | prediction (| motion field).
+
+  Args:
+    context_u8: [T_in, R, R, 3] uint8, the shared context.
+    frames_u8: [N, T_out, R, R, 3] uint8 predictions (N samples).
+    motion: None or [N, T_out, R, R, 2] float (dy, dx) flows, coloured with the Middlebury wheel, one scale
+      (the largest magnitude over all samples) so colours are comparable.
+
+  Returns:
+    [T_in + T_out, N * R, C * R, 3] uint8 with C = 2 or 3 columns. During the context frames the prediction
+    column repeats the context (with no motion: white); afterwards the context column holds its last frame.
+  """
+  n, t_out, res = frames_u8.shape[0], frames_u8.shape[1], frames_u8.shape[2]
+  t_in = context_u8.shape[0]
+  ctx_col = np.concatenate([context_u8, np.repeat(context_u8[-1:], t_out, axis=0)])  # [T, R, R, 3]
+  rows = []
+  colours = None
+  if motion is not None:
+    colours = visualization.flow_to_color(motion)  # [N, T_out, R, R, 3]
+  for i in range(n):
+    pred_col = np.concatenate([context_u8, frames_u8[i]])
+    cols = [ctx_col, pred_col]
+    if colours is not None:
+      cols.append(np.concatenate([np.full((t_in, res, res, 3), 255, np.uint8), colours[i]]))
+    rows.append(np.concatenate(cols, axis=2))
+  return np.concatenate(rows, axis=1)
+
+
+def write_video(path, video, fps=8.0):
+  """Writes [T, H, W, 3] uint8 to .gif (Pillow) or .mp4 (PyAV, libx264, yuv420p: even sides are padded)."""
+  ext = os.path.splitext(path)[1].lower()
+  if ext not in OUTPUT_EXTENSIONS:
+    raise ValueError(f"--output must end in {' or '.join(OUTPUT_EXTENSIONS)}, got {path!r}.")
+  parent = os.path.dirname(os.path.abspath(path))
+  if not os.path.isdir(parent):
+    raise FileNotFoundError(f"output folder {parent!r} does not exist.")
+  if ext == ".gif":
+    from PIL import Image  # pylint: disable=import-outside-toplevel
+    images = [Image.fromarray(f) for f in video]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=int(round(1000 / fps)), loop=0)
+    return
+  import av  # pylint: disable=import-outside-toplevel
+  from fractions import Fraction  # pylint: disable=import-outside-toplevel
+  height, width = video.shape[1] + video.shape[1] % 2, video.shape[2] + video.shape[2] % 2
+  with av.open(path, mode="w") as container:
+    stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    stream.options = {"crf": "18"}
+    for frame in video:
+      frame = np.pad(frame, ((0, height - frame.shape[0]), (0, width - frame.shape[1]), (0, 0)))
+      for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
+        container.mux(packet)
+    for packet in stream.encode():
+      container.mux(packet)
+
+
+def run(model=None, model_dir=None, input_path=None, output=None, num_samples=1, truncation=0.8, start_frame=0,
+        motion_fields_column=False, seed=0, fps=8.0):
+  """Predicts `num_samples` futures of a clip of `input_path` and writes the side-by-side video to `output`.
+
+  Returns:
+    The written video, [T_in + T_out, num_samples * 64, C * 64, 3] uint8.
+  """
+  if not input_path or not output:
+    raise ValueError("--input and --output are required.")
+  if num_samples < 1:
+    raise ValueError(f"--num_samples must be >= 1, got {num_samples}.")
+  if truncation < 0:
+    raise ValueError(f"--truncation must be >= 0 (0.8 in the paper), got {truncation}.")
+  if fps <= 0:
+    raise ValueError(f"--fps must be > 0, got {fps}.")
+  if os.path.splitext(output)[1].lower() not in OUTPUT_EXTENSIONS:
+    raise ValueError(f"--output must end in {' or '.join(OUTPUT_EXTENSIONS)}, got {output!r}.")
+  if not os.path.isfile(input_path):
+    raise FileNotFoundError(f"input video {input_path!r} does not exist.")
+  predictor = Predictor(model=model, model_dir=model_dir)
+  context = load_video_clip(input_path, predictor.num_context_frames, start_frame, predictor.resolution)
+  batch = np.repeat(context[None], num_samples, axis=0)
+  result = predictor.predict(batch, [seed, 0], truncation)
+  frames = visualization.to_uint8(result["frames"])
+  video = compose_rows(context, frames, result["motion_field"] if motion_fields_column else None)
+  write_video(output, video, fps)
+  logging.info("Wrote %s: %d frames of %dx%d.", output, video.shape[0], video.shape[2], video.shape[1])
+  return video
+
+
+def main(argv):
+  if len(argv) > 1:
+    print(f"Error: unexpected arguments {argv[1:]}; use --flag=value.", file=sys.stderr)
+    sys.exit(2)
+  try:
+    run(model=FLAGS.model, model_dir=FLAGS.model_dir, input_path=FLAGS.input, output=FLAGS.output,
+        num_samples=FLAGS.num_samples, truncation=FLAGS.truncation, start_frame=FLAGS.start_frame,
+        motion_fields_column=FLAGS.motion_fields, seed=FLAGS.seed, fps=FLAGS.fps)
+  except (ValueError, FileNotFoundError) as e:
+    print(f"Error: {e}", file=sys.stderr)
+    sys.exit(2)
+
+
+def define_flags():
+  """The CLI flags (defined only when run as a program, so importing this module defines none)."""
+  flags.DEFINE_string("model", None, "Folder of a SavedModel written by export/export_generator.py.")
+  flags.DEFINE_string("model_dir", None, "A training --model_dir (uses its EMA generator and saved BN statistics).")
+  flags.DEFINE_string("input", None, "Input video (anything FFmpeg/PyAV reads, GIF included).")
+  flags.DEFINE_string("output", None, "Output file: .gif or .mp4.")
+  flags.DEFINE_integer("num_samples", 1, "Number of sampled futures (rows of the output).")
+  flags.DEFINE_float("truncation", 0.8, "Latent truncation (0: z = 0; 0.8 in the paper, D.1).")
+  flags.DEFINE_integer("start_frame", 0, "Index of the first context frame in the input video.")
+  flags.DEFINE_bool("motion_fields", False, "Add a column with the combined motion field (section 4.4).")
+  flags.DEFINE_integer("seed", 0, "Random seed of the latents.")
+  flags.DEFINE_float("fps", 8.0, "Frames per second of the output.")
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main)
