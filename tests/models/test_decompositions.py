@@ -253,7 +253,7 @@ def _distributed_check():
   real = np.random.default_rng(0).uniform(-1, 1, (global_batch, num_frames, size, size, 3)).astype(np.float32)
   z = np.random.default_rng(1).normal(size=(global_batch, 4)).astype(np.float32)
   shard = lambda x: strategy.experimental_distribute_values_from_function(
-      lambda ctx: x[ctx.replica_id_in_sync_group * per_replica:(ctx.replica_id_in_sync_group + 1) * per_replica])
+      lambda ctx: x[ctx.replica_id_in_sync_group * per_replica:][:per_replica])
   results = {}
   for name in decompositions.DECOMPOSITIONS:
     with strategy.scope():
@@ -271,7 +271,8 @@ def _distributed_check():
                                                    global_batch_size=global_batch)
       d_grads = tape.gradient(d_loss, ensemble.trainable_variables)
       with tf.GradientTape() as tape:
-        g_loss, _ = losses.generator_step_loss(ensemble, generate(z), seed=g_seed, global_batch_size=global_batch)
+        g_loss, _ = losses.generator_step_loss(ensemble, generate(z), seed=g_seed,
+                                               global_batch_size=global_batch)
       g_grads = tape.gradient(g_loss, g.trainable_variables)
       # Cross-replica sums, as an optimizer would apply them.
       d_grads = ctx.all_reduce("sum", d_grads)
