@@ -1,0 +1,67 @@
+"""standing_stats.apply_standing_statistics against a NumPy average of per-batch moments (paper E.2)."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from trivd_gan.layers import normalization
+from trivd_gan.layers import spectral_norm
+from trivd_gan.training import standing_stats
+
+
+class TinyG(keras.Model):
+  """Stands in for a Generator: call(context, z, labels, training); BN on 2 z + 1, then an SN layer."""
+
+  def __init__(self, **kwargs):
+    super().__init__(**kwargs)
+    self.bn = normalization.BatchNorm(momentum=0.9)
+    self.dense = spectral_norm.SNDense(3, name="dense")
+
+  def call(self, context, z, labels=None, training=False):
+    return self.dense(self.bn(2.0 * z + 1.0, training=training), training=training)
+
+
+def _model():
+  model = TinyG(name="tiny_g")
+  model(None, tf.zeros([2, 4]), training=False)
+  return model
+
+
+def test_matches_numpy_average_and_restores_momentum_and_u():
+  model = _model()
+  rng = np.random.default_rng(0)
+  zs = [rng.normal(size=(5, 4)).astype(np.float32) * (i + 1) for i in range(6)]
+  model.bn.moving_mean.assign(np.full([4], 7.0, np.float32))  # must be discarded
+  u_before = model.dense.sn_u.numpy().copy()
+  weights_before = [w.numpy().copy() for w in model.trainable_variables]
+
+  passes = standing_stats.apply_standing_statistics(model, [(None, z) for z in zs], num_batches=100)
+
+  assert passes == len(zs)
+  x = [2.0 * z + 1.0 for z in zs]
+  np.testing.assert_allclose(model.bn.moving_mean.numpy(), np.mean([v.mean(0) for v in x], 0), rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(model.bn.moving_variance.numpy(), np.mean([v.var(0) for v in x], 0), rtol=1e-5,
+                             atol=1e-5)
+  np.testing.assert_allclose(model.bn.momentum.numpy(), 0.9, rtol=1e-6)
+  np.testing.assert_array_equal(model.dense.sn_u.numpy(), u_before)
+  for before, after in zip(weights_before, model.trainable_variables):
+    np.testing.assert_array_equal(before, after.numpy())
+
+
+def test_callable_source_and_num_batches():
+  model = _model()
+  zs = [np.full((3, 4), float(i), np.float32) + np.arange(3, dtype=np.float32)[:, None] for i in range(10)]
+  standing_stats.apply_standing_statistics(model, lambda i: (None, zs[i]), num_batches=4)
+  np.testing.assert_allclose(model.bn.moving_mean.numpy(), np.mean([2 * z.mean(0) + 1 for z in zs[:4]], 0),
+                             rtol=1e-5)
+
+
+def test_finds_every_batch_norm_of_the_generator():
+  from trivd_gan.models import generator  # pylint: disable=g-import-not-at-top
+  g = generator.Generator(channel_multiplier=1, recurrent_unit="convgru", num_context_frames=1,
+                          num_predicted_frames=1, resolution=32)
+  g.build_for_shapes(1)
+  bns = standing_stats.batch_norms(g)
+  # G's output BN plus the conditional BNs of its GBlocks (two per block, six blocks).
+  assert len(bns) >= 13
+  assert len(standing_stats.spectral_norm_vectors(g)) > 10

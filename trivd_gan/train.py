@@ -1,0 +1,74 @@
+r"""Command line: train TrIVD-GAN-FP from gin files (docs/training.md).
+
+  python -m trivd_gan.train --gin_file=gin/base.gin [--gin_file=F2 ...] [--gin_param='train.num_steps = 10'] \
+      --model_dir=DIR [--steps=N] [--strategy=default|mirrored|multi_worker|tpu] [--tpu=NAME] [--data_dir=DIR]
+
+Re-running with the same --model_dir resumes from its newest checkpoint. Bad input (a missing gin file, an
+unknown binding, an incompatible model_dir, a diverged loss) ends with a one-line error and exit code 1.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+FLAGS = flags.FLAGS
+flags.DEFINE_multi_string("gin_file", [], "Gin config files, applied in order (e.g. gin/base.gin gin/tiny.gin).")
+flags.DEFINE_multi_string("gin_param", [], "Gin bindings applied after the files, e.g. 'train.num_steps = 10'.")
+flags.DEFINE_string("model_dir", None, "Checkpoints, summaries, samples; re-using it resumes.")
+flags.DEFINE_integer("steps", None, "Total training steps (overrides train.num_steps).")
+flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker", "tpu"], "tf.distribute strategy.")
+flags.DEFINE_string("tpu", None, "TPU name or address for --strategy=tpu ('local' on a TPU VM).")
+flags.DEFINE_string("data_dir", None, "The data set's folder (passed to the dataset function).")
+
+
+def _one_line(error):
+  text = " ".join(str(error).split())
+  return text if len(text) < 600 else text[:600] + " ..."
+
+
+def run(argv_flags):
+  """Parses gin, builds the strategy and trains; returns train()'s result. Raises on bad input."""
+  import gin  # pylint: disable=g-import-not-at-top
+  from trivd_gan import configurables  # pylint: disable=g-import-not-at-top
+  from trivd_gan.training import strategy as strategy_lib  # pylint: disable=g-import-not-at-top
+
+  for path in argv_flags.gin_file:
+    if not os.path.exists(path):
+      raise ValueError(f"gin file {path!r} not found; pass an existing file, e.g. --gin_file=gin/demo.gin.")
+  try:
+    gin.parse_config_files_and_bindings(argv_flags.gin_file, argv_flags.gin_param)
+  except (ValueError, KeyError, SyntaxError) as e:
+    raise ValueError(f"bad gin configuration: {_one_line(e)}; check the binding names against "
+                     "trivd_gan/configurables.py and docs/training.md.") from e
+  # Multi-worker and TPU strategies must exist before any other TF op.
+  strategy = strategy_lib.make_strategy(argv_flags.strategy, argv_flags.tpu)
+  kwargs = {}
+  if argv_flags.steps is not None:
+    kwargs["num_steps"] = argv_flags.steps
+  if argv_flags.data_dir is not None:
+    kwargs["data_dir"] = argv_flags.data_dir
+  return configurables.train(model_dir=argv_flags.model_dir, strategy=strategy,
+                       operative_config_fn=gin.operative_config_str, **kwargs)
+
+
+def main(argv):
+  if len(argv) > 1:
+    sys.exit(f"error: unexpected arguments {argv[1:]}; use --gin_file/--gin_param/--model_dir flags.")
+  if not FLAGS.model_dir:
+    sys.exit("error: --model_dir is required (a new folder, or an existing one to resume).")
+  from trivd_gan.training import trainer  # pylint: disable=g-import-not-at-top
+  try:
+    result = run(FLAGS)
+  except trainer.TrainingDivergedError as e:
+    logging.error("%s", _one_line(e))
+    sys.exit(f"error: {_one_line(e)}")
+  except (ValueError, OSError) as e:
+    sys.exit(f"error: {_one_line(e)}")
+  logging.info("Done: step %d, %.2f steps/s.", result["step"], result["steps_per_sec"])
+
+
+if __name__ == "__main__":
+  app.run(main)

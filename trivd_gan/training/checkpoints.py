@@ -1,0 +1,85 @@
+"""Checkpoint layout of a model_dir and `load_generator`, which evaluation and export call.
+
+model_dir/
+  ckpt-<n>.*, checkpoint      tf.train.CheckpointManager (the last `max_to_keep`): generator, ema_generator,
+                              discriminator, g_optimizer, d_optimizer, step, rng (tf.random.Generator state)
+  model_config.json           the Generator and DiscriminatorEnsemble configs (get_config) of the run
+  operative_config-<step>.gin the gin configuration in force, written with each checkpoint
+  train/                      TensorBoard summaries; samples/ GIFs of sample videos
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+from trivd_gan.models import generator as generator_lib
+
+MODEL_CONFIG = "model_config.json"
+
+
+def _config_of(layer):
+  config = dict(layer.get_config())
+  for key in ("name", "trainable", "dtype"):  # not part of the architecture
+    config.pop(key, None)
+  return config
+
+
+def model_config(generator, discriminator):
+  """{"generator": config, "discriminator": config} (JSON-serializable) of the two models."""
+  return json.loads(json.dumps({"generator": _config_of(generator), "discriminator": _config_of(discriminator)}))
+
+
+def check_or_write_model_config(model_dir, generator, discriminator, write=True):
+  """Raises ValueError if model_dir was trained with another architecture; writes the config otherwise."""
+  path = os.path.join(model_dir, MODEL_CONFIG)
+  current = model_config(generator, discriminator)
+  if tf.io.gfile.exists(path):
+    with tf.io.gfile.GFile(path) as f:
+      saved = json.load(f)
+    if saved != current:
+      diffs = []
+      for part in ("generator", "discriminator"):
+        for key in sorted(set(saved.get(part, {})) | set(current[part])):
+          if saved.get(part, {}).get(key) != current[part].get(key):
+            diffs.append(f"{part}.{key}: {saved.get(part, {}).get(key)!r} -> {current[part].get(key)!r}")
+      raise ValueError(f"--model_dir={model_dir} holds a checkpoint of a different model ({'; '.join(diffs)}); "
+                       "use a new --model_dir, or the gin configuration that model_dir was trained with.")
+  elif write:
+    tf.io.gfile.makedirs(model_dir)
+    with tf.io.gfile.GFile(path, "w") as f:
+      json.dump(current, f, indent=2, sort_keys=True)
+
+
+def latest_checkpoint(model_dir):
+  """The newest checkpoint prefix in model_dir, or None."""
+  return tf.train.latest_checkpoint(model_dir)
+
+
+def load_generator(model_dir, use_ema=True, checkpoint=None):
+  """Restores a trained generator from a model_dir written by `trainer.train`.
+
+  Args:
+    model_dir: the training run's --model_dir.
+    use_ema: the EMA generator (paper E.2: all evaluation samples use it) or the raw G. Before the EMA start
+      step the EMA generator is a copy of G.
+    checkpoint: a checkpoint prefix (default: the newest in model_dir).
+
+  Returns:
+    A built `Generator` (inference: call with training=False). Its BatchNorm statistics are those saved; call
+    `standing_stats.apply_standing_statistics` before evaluating, as the paper does.
+  """
+  config_path = os.path.join(model_dir, MODEL_CONFIG)
+  if not tf.io.gfile.exists(config_path):
+    raise ValueError(f"{model_dir} has no {MODEL_CONFIG}; pass the --model_dir of a `python -m trivd_gan.train` run.")
+  checkpoint = checkpoint or latest_checkpoint(model_dir)
+  if checkpoint is None:
+    raise ValueError(f"{model_dir} holds no checkpoint yet; train longer (checkpoints are written every "
+                     "train.checkpoint_every steps and at the end).")
+  with tf.io.gfile.GFile(config_path) as f:
+    config = json.load(f)["generator"]
+  generator = generator_lib.Generator(**config)
+  generator.build_for_shapes(1)
+  ckpt = tf.train.Checkpoint(**{("ema_generator" if use_ema else "generator"): generator})
+  ckpt.restore(checkpoint).assert_existing_objects_matched().expect_partial()
+  return generator

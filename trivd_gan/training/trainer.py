@@ -1,0 +1,339 @@
+"""The TrIVD-GAN-FP training step and loop (paper E.1-E.3), on any tf.distribute strategy.
+
+One training step = `d_steps_per_g_step` (2, E.1) discriminator updates and one generator update. Each update
+reads a fresh batch of real clips [B, Tc + Tp, H, W, 3] float32 in [-1, 1]: G gets its first Tc frames as
+context and D judges context + generated frames (Tc + Tp frames) against the real clip (eqs. 13-14). G's loss
+adds the orthogonal regularization (weight 1e-4, E.2). Adam (beta1 = 0, beta2 = 0.999) with learning rates
+1e-4 (G) and 5e-4 (D) (E.2). An EMA of G (decay 0.9999 from step 20,000, E.2) is kept in a second generator.
+
+Distribution: per-replica losses are scaled by B_replica / global_batch_size (`losses.py`) and Keras
+optimizers sum the replicas' gradients; noise (z), D's random frames and crops use stateless seeds drawn once
+per step from a checkpointed tf.random.Generator, with the replica id folded in (different noise per replica).
+"""
+
+import datetime
+import math
+import os
+import time
+
+from absl import logging
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.framework import config as tf_config  # is_op_determinism_enabled has no public alias
+
+from trivd_gan import data as data_lib
+from trivd_gan import losses
+from trivd_gan.models import decompositions
+from trivd_gan.models import generator as generator_lib
+from trivd_gan.training import checkpoints
+from trivd_gan.training import ema as ema_lib
+from trivd_gan.training import strategy as strategy_lib
+
+
+class TrainingDivergedError(RuntimeError):
+  """A loss became NaN or Inf; the run stopped without writing a checkpoint of the diverged weights."""
+
+
+def _replica_seed(seed):
+  """Folds the replica id into a [2] int64 seed (different noise and views on every replica)."""
+  replica_id = tf.distribute.get_replica_context().replica_id_in_sync_group
+  return tf.random.experimental.stateless_fold_in(seed, tf.cast(replica_id, tf.int64))
+
+
+class Trainer:
+  """Builds G, D, the EMA generator, the optimizers and the checkpoint under `strategy`, and trains.
+
+  Args: see `train` (the gin-configurable entry point), which passes them through.
+  """
+
+  def __init__(self, model_dir, strategy=None, generator_fn=generator_lib.Generator,
+               discriminator_fn=decompositions.DiscriminatorEnsemble, dataset_fn=data_lib.synthetic_dataset,
+               data_dir=None, global_batch_size=512, d_steps_per_g_step=2, g_learning_rate=1e-4,
+               d_learning_rate=5e-4, adam_beta1=0.0, adam_beta2=0.999, adam_epsilon=1e-8,
+               orthogonal_reg_weight=1e-4, ema_decay=0.9999, ema_start_step=20000, seed=0, jit_compile=False,
+               max_checkpoints_to_keep=5, checkpoint_iterator=False, inject_nan_at_step=None, run_eagerly=False):
+    if global_batch_size < 1 or d_steps_per_g_step < 1:
+      raise ValueError(f"global_batch_size and d_steps_per_g_step must be >= 1, got {global_batch_size} and "
+                       f"{d_steps_per_g_step}.")
+    self.model_dir = model_dir
+    self.strategy = strategy or tf.distribute.get_strategy()
+    self.num_replicas = self.strategy.num_replicas_in_sync
+    if global_batch_size % self.num_replicas:
+      raise ValueError(f"train.global_batch_size={global_batch_size} must be divisible by the number of "
+                       f"replicas ({self.num_replicas}).")
+    self.is_chief = strategy_lib.is_chief(self.strategy)
+    self.global_batch_size = int(global_batch_size)
+    self.d_steps_per_g_step = int(d_steps_per_g_step)
+    self.g_learning_rate, self.d_learning_rate = float(g_learning_rate), float(d_learning_rate)
+    self.orthogonal_reg_weight = float(orthogonal_reg_weight)
+    self.jit_compile = bool(jit_compile)
+    self.inject_nan_at_step = inject_nan_at_step
+    self.seed = int(seed)
+
+    # Reproducible initial weights (Keras initializers draw from the global seed).
+    keras.utils.set_random_seed(self.seed)
+    with self.strategy.scope():
+      self.generator = generator_fn(name="generator")
+      self.ema_generator = generator_fn(name="ema_generator")
+      self.discriminator = discriminator_fn(name="discriminator")
+      self.tc = self.generator.num_context_frames
+      self.num_frames = self.tc + self.generator.num_predicted_frames
+      self.resolution = self.generator.resolution
+      # Variables must exist before the optimizers are built and the checkpoint restored.
+      self.generator.build_for_shapes(2)
+      self.ema_generator.build_for_shapes(2)
+      self.discriminator(tf.zeros([2, self.num_frames, self.resolution, self.resolution, 3]), training=False,
+                         seed=0)
+      self.g_optimizer = keras.optimizers.Adam(g_learning_rate, beta_1=adam_beta1, beta_2=adam_beta2,
+                                               epsilon=adam_epsilon, name="g_adam")
+      self.d_optimizer = keras.optimizers.Adam(d_learning_rate, beta_1=adam_beta1, beta_2=adam_beta2,
+                                               epsilon=adam_epsilon, name="d_adam")
+      # A Keras 3 optimizer used in a custom distributed loop must be built under the scope.
+      self.g_optimizer.build(self.generator.trainable_variables)
+      self.d_optimizer.build(self.discriminator.trainable_variables)
+      self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    self.ema = ema_lib.GeneratorEMA(self.generator, self.ema_generator, ema_decay, ema_start_step)
+    self.rng = tf.random.Generator.from_seed(self.seed)
+
+    def make_dataset(input_context):
+      ds = dataset_fn(data_dir=data_dir, batch_size=self.global_batch_size, num_frames=self.num_frames,
+                      image_size=self.resolution, input_context=input_context, seed=self.seed)
+      if tf_config.is_op_determinism_enabled():
+        # Training pipelines trade order for speed; reproducible runs need the same batches in the same order.
+        options = tf.data.Options()
+        options.deterministic = True
+        ds = ds.with_options(options)
+      return ds
+
+    self.dataset = self.strategy.distribute_datasets_from_function(make_dataset)
+    self.iterator = iter(self.dataset)
+    self.sample_batch = next(iter(dataset_fn(data_dir=data_dir, batch_size=4, num_frames=self.num_frames,
+                                             image_size=self.resolution, seed=self.seed + 1)))
+
+    objects = dict(generator=self.generator, ema_generator=self.ema_generator, discriminator=self.discriminator,
+                   g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, step=self.step, rng=self.rng)
+    if checkpoint_iterator:
+      objects["iterator"] = self.iterator
+    self.checkpoint = tf.train.Checkpoint(**objects)
+    directory = model_dir if self.is_chief else os.path.join(
+        model_dir, f"worker_{strategy_lib.worker_index(self.strategy)}")
+    self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=max_checkpoints_to_keep)
+    # Eager steps skip tracing and graph optimization, which dominate with tiny models (tests, debugging).
+    self._train_step = self._step_fn if run_eagerly else tf.function(self._step_fn)
+    self._d_grads = tf.function(self._d_grads_fn, jit_compile=True) if self.jit_compile else self._d_grads_fn
+    self._g_grads = tf.function(self._g_grads_fn, jit_compile=True) if self.jit_compile else self._g_grads_fn
+
+  # ---------------------------------------------------------------------------------------------- restore
+  def restore(self):
+    """Resumes from the newest checkpoint of model_dir, if any; returns the restored step (0 if none)."""
+    checkpoints.check_or_write_model_config(self.model_dir, self.generator, self.discriminator,
+                                            write=self.is_chief)
+    latest = self.manager.latest_checkpoint
+    if latest is None:
+      return 0
+    try:
+      self.checkpoint.restore(latest).assert_existing_objects_matched()
+    except (ValueError, AssertionError, tf.errors.OpError) as e:
+      first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+      raise ValueError(f"Cannot resume from {latest} ({first_line[:200]}); use a new --model_dir, or the gin "
+                       "configuration that model_dir was trained with.") from e
+    logging.info("Resumed from %s at step %d.", latest, int(self.step.numpy()))
+    return int(self.step.numpy())
+
+  # -------------------------------------------------------------------------------------------- the step
+  def _generate(self, video, labels, seed, training):
+    context = video[:, :self.tc]
+    z = generator_lib.sample_latents(tf.shape(video)[0], self.generator.latent_dim, seed=seed)
+    fake = self.generator(context, z, labels, training=training)
+    return tf.concat([context, tf.cast(fake, video.dtype)], axis=1)
+
+  def _labels(self, batch):
+    """(G labels, D labels): the batch's class labels for class-conditional models, None (dummy class 0)."""
+    g_labels = batch["label"] if self.generator.num_classes > 1 else None
+    d_labels = batch["label"] if self.discriminator.num_classes > 0 else None
+    return g_labels, d_labels
+
+  def _d_grads_fn(self, video, g_labels, d_labels, seed):
+    seed_z, seed_d = tf.unstack(decompositions.split_seed(seed, 2))
+    fake_video = self._generate(video, g_labels, seed_z, training=True)
+    with tf.GradientTape() as tape:
+      total, per_d = losses.discriminator_step_loss(self.discriminator, video, fake_video, d_labels, seed=seed_d,
+                                                    training=True, global_batch_size=self.global_batch_size)
+    grads = tape.gradient(total, self.discriminator.trainable_variables)
+    return grads, total, per_d
+
+  def _g_grads_fn(self, video, g_labels, d_labels, seed):
+    seed_z, seed_d = tf.unstack(decompositions.split_seed(seed, 2))
+    with tf.GradientTape() as tape:
+      fake_video = self._generate(video, g_labels, seed_z, training=True)
+      total, per_d = losses.generator_step_loss(self.discriminator, fake_video, d_labels, seed=seed_d,
+                                                training=True, global_batch_size=self.global_batch_size)
+      ortho = losses.orthogonal_regularization(self.generator.trainable_variables, self.orthogonal_reg_weight,
+                                               replica_scale=1.0 / self.num_replicas)
+      loss = total + ortho
+    grads = tape.gradient(loss, self.generator.trainable_variables)
+    return grads, total, per_d, ortho
+
+  def _d_replica_step(self, batch, seed):
+    g_labels, d_labels = self._labels(batch)
+    grads, total, per_d = self._d_grads(batch["video"], g_labels, d_labels, _replica_seed(seed))
+    self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
+    return total, per_d
+
+  def _g_replica_step(self, batch, seed, nan):
+    g_labels, d_labels = self._labels(batch)
+    grads, total, per_d, ortho = self._g_grads(batch["video"], g_labels, d_labels, _replica_seed(seed))
+    self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
+    return total + nan, per_d, ortho
+
+  def _step_fn(self, iterator, nan):
+    """One training step in cross-replica context; returns {summary name: float32 scalar} (global means)."""
+    seeds = self.rng.make_seeds(self.d_steps_per_g_step + 1)  # [2, n] int64
+    out = {}
+    total_sum = lambda x: self.strategy.reduce(tf.distribute.ReduceOp.SUM, x, axis=None)
+    d_totals = []
+    for i in range(self.d_steps_per_g_step):
+      d_total, d_per = self.strategy.run(self._d_replica_step, args=(next(iterator), seeds[:, i]))
+      d_totals.append(total_sum(d_total))
+      for name, value in d_per.items():
+        out[f"d_loss/{name}"] = out.get(f"d_loss/{name}", 0.0) + total_sum(value) / self.d_steps_per_g_step
+    g_total, g_per, ortho = self.strategy.run(self._g_replica_step,
+                                              args=(next(iterator), seeds[:, -1], nan))
+    out["d_loss/total"] = tf.add_n(d_totals) / self.d_steps_per_g_step
+    out["g_loss/total"] = total_sum(g_total)
+    for name, value in g_per.items():
+      out[f"g_loss/{name}"] = total_sum(value)
+    out["g_loss/orthogonal_reg"] = total_sum(ortho)
+    self.step.assign_add(1)
+    self.ema.update(self.step)
+    return out
+
+  def train_step(self):
+    """Runs one step; returns {name: float} and raises TrainingDivergedError on a NaN/Inf loss."""
+    step = int(self.step.numpy()) + 1
+    nan = tf.constant(float("nan") if self.inject_nan_at_step == step else 0.0)
+    values = {k: float(v) for k, v in self._train_step(self.iterator, nan).items()}
+    bad = sorted(k for k, v in values.items() if not math.isfinite(v))
+    if bad:
+      raise TrainingDivergedError(
+          f"Loss became NaN/Inf at step {step} ({', '.join(f'{k}={values[k]}' for k in bad)}); stopped without "
+          f"saving; the last good checkpoint in {self.model_dir} is kept. Lower the learning rates or resume.")
+    return values
+
+  # ----------------------------------------------------------------------------------------- outputs
+  def save(self, operative_config=None):
+    """Writes a checkpoint (and, on the chief, the operative gin config) for the current step."""
+    step = int(self.step.numpy())
+    self.manager.save(checkpoint_number=step)
+    if self.is_chief and operative_config is not None:
+      with tf.io.gfile.GFile(os.path.join(self.model_dir, f"operative_config-{step}.gin"), "w") as f:
+        f.write(operative_config)
+
+  def sample_videos(self):
+    """[N, Tc + Tp, H, W, 3] uint8: context + prediction of the EMA generator (G before the EMA starts)."""
+    step = int(self.step.numpy())
+    g = self.ema_generator if self.ema.exists(step) else self.generator
+    video = self.sample_batch["video"]
+    z = generator_lib.sample_latents(video.shape[0], g.latent_dim, seed=tf.constant([self.seed, 1], tf.int64))
+    fake = g(video[:, :self.tc], z, self._labels(self.sample_batch)[0], training=False)
+    full = tf.concat([video[:, :self.tc], fake], axis=1).numpy()
+    return np.clip((full + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8), ("ema" if g is self.ema_generator
+                                                                          else "generator")
+
+  def write_samples(self, writer):
+    import imageio  # pylint: disable=g-import-not-at-top
+    videos, source = self.sample_videos()
+    step = int(self.step.numpy())
+    # A strip per video: the Tc + Tp frames side by side, [N, H, T * W, 3].
+    strips = np.concatenate(list(np.moveaxis(videos, 1, 0)), axis=2)
+    with writer.as_default(step=step):
+      tf.summary.image(f"samples/{source}", strips, max_outputs=len(strips))
+    sample_dir = os.path.join(self.model_dir, "samples")
+    tf.io.gfile.makedirs(sample_dir)
+    # One GIF per step: the N videos side by side, one GIF frame per video frame.
+    frames = np.concatenate(list(videos), axis=2)
+    path = os.path.join(sample_dir, f"step_{step:08d}_{source}.gif")
+    imageio.mimsave(path, list(frames), duration=0.25, loop=0)
+    return path
+
+
+def _format_eta(seconds):
+  return str(datetime.timedelta(seconds=int(max(0, seconds))))
+
+
+def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_every=10, sample_every=1000,
+          checkpoint_every=1000, mixed_precision=False, operative_config_fn=None, **trainer_kwargs):
+  """Trains TrIVD-GAN-FP until `num_steps` (resuming from model_dir); the gin-configurable `train`.
+
+  Args:
+    model_dir: checkpoints, model_config.json, operative_config-<step>.gin, train/ summaries, samples/ GIFs.
+    num_steps: the total number of steps (one step = d_steps_per_g_step D updates + 1 G update).
+    strategy: a tf.distribute.Strategy (`strategy.make_strategy`); None for the default one.
+    log_every: steps between console progress lines and scalar summaries (summary_every for the latter).
+    sample_every: steps between sample videos (TensorBoard images + samples/*.gif); 0 disables.
+    checkpoint_every: steps between checkpoints (one is also written at the end).
+    mixed_precision: build the models under the "mixed_bfloat16" Keras policy (variables stay float32).
+    operative_config_fn: returns the gin operative config string (the CLI passes gin.operative_config_str).
+    **trainer_kwargs: `Trainer` arguments: generator_fn, discriminator_fn, dataset_fn, data_dir,
+      global_batch_size (512, E.2), d_steps_per_g_step (2, E.1), g_learning_rate (1e-4), d_learning_rate (5e-4),
+      adam_beta1 (0), adam_beta2 (0.999), adam_epsilon, orthogonal_reg_weight (1e-4), ema_decay (0.9999),
+      ema_start_step (20000), seed, jit_compile, max_checkpoints_to_keep, checkpoint_iterator,
+      inject_nan_at_step (a debug hook: the G loss of that step becomes NaN), run_eagerly (no tf.function: much
+      faster for tiny models whose step is dominated by tracing, e.g. gin/tiny.gin).
+
+  Returns:
+    {"step": the final step, "losses": the last step's {name: float}, "steps_per_sec": float}.
+  """
+  previous_policy = keras.mixed_precision.global_policy()
+  if mixed_precision:
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+  try:
+    trainer = Trainer(model_dir, strategy=strategy, **trainer_kwargs)
+  finally:
+    keras.mixed_precision.set_global_policy(previous_policy)
+  start = trainer.restore()
+  operative = lambda: operative_config_fn() if operative_config_fn else None
+  writer = (tf.summary.create_file_writer(os.path.join(model_dir, "train")) if trainer.is_chief else
+            tf.summary.create_noop_writer())
+  clips_per_step = trainer.global_batch_size * (trainer.d_steps_per_g_step + 1)
+  values, step, rate = {}, start, 0.0
+  if start >= num_steps:
+    logging.info("model_dir %s is already at step %d >= num_steps %d; nothing to do.", model_dir, start, num_steps)
+  t_start = t_last = time.perf_counter()
+  last_logged = start
+  for step in range(start + 1, num_steps + 1):
+    values = trainer.train_step()
+    if step == start + 1:
+      # The first step includes tracing/compilation: measure speed from here on.
+      t_start = t_last = time.perf_counter()
+      last_logged = step
+    if step % log_every == 0 or step == num_steps:
+      now = time.perf_counter()
+      rate = (step - last_logged) / (now - t_last) if step > last_logged else 0.0
+      overall = (step - start - 1) / (now - t_start) if step > start + 1 else 0.0
+      t_last, last_logged = now, step
+      eta = (num_steps - step) / overall if overall > 0 else float("nan")
+      logging.info("step %d/%d  d_loss %.4f  g_loss %.4f  %.2f steps/s  %.1f clips/s  ETA %s", step, num_steps,
+                   values["d_loss/total"], values["g_loss/total"], rate, rate * clips_per_step,
+                   _format_eta(eta) if math.isfinite(eta) else "?")
+      with writer.as_default(step=step):
+        if rate > 0:
+          tf.summary.scalar("speed/steps_per_sec", rate)
+          tf.summary.scalar("speed/clips_per_sec", rate * clips_per_step)
+    if step % summary_every == 0 or step == num_steps:
+      with writer.as_default(step=step):
+        for name, value in values.items():
+          tf.summary.scalar(name, value)
+        tf.summary.scalar("learning_rate/g", trainer.g_learning_rate)
+        tf.summary.scalar("learning_rate/d", trainer.d_learning_rate)
+    if trainer.is_chief and sample_every and (step % sample_every == 0 or step == num_steps):
+      path = trainer.write_samples(writer)
+      logging.info("Wrote sample videos to %s", path)
+    if step % checkpoint_every == 0 and step != num_steps:
+      trainer.save(operative())
+  if num_steps > start:
+    trainer.save(operative())
+  writer.flush()
+  overall = (step - start - 1) / (time.perf_counter() - t_start) if step > start + 1 else 0.0
+  return {"step": int(trainer.step.numpy()), "losses": values, "steps_per_sec": overall, "trainer": trainer}
