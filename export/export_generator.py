@@ -63,15 +63,15 @@ class GeneratorModule(tf.Module):
   def _check_context(self, context):
     g = self._holder.generator
     t_in, res = g.num_context_frames, g.resolution
-    shape = tf.shape(context)
+    # Padding the shape to 5 entries keeps every check well-defined whatever the rank, so each failing
+    # check reports its own message (graph asserts are not short-circuited by control dependencies).
+    shape = tf.concat([tf.shape(context), tf.zeros([5], tf.int32)], axis=0)
     checks = [
         tf.debugging.assert_equal(tf.rank(context), 5, message=f"context must have rank 5: {self._shape_text}"),
-    ]
-    with tf.control_dependencies(checks):
-      checks.append(tf.debugging.assert_equal(
-          shape[1:], tf.constant([t_in, res, res, 3]),
-          message=f"context must be {self._shape_text} (T_in={t_in} context frames of {res}x{res} RGB)"))
-      checks.append(tf.debugging.assert_positive(shape[0], message="context must hold at least one clip (B >= 1)"))
+        tf.debugging.assert_equal(
+            shape[1:5], tf.constant([t_in, res, res, 3]),
+            message=f"context must be {self._shape_text} (T_in={t_in} context frames of {res}x{res} RGB)"),
+        tf.debugging.assert_positive(shape[0], message="context must hold at least one clip (B >= 1)")]
     with tf.control_dependencies(checks):
       return tf.ensure_shape(tf.identity(context), [None, t_in, res, res, 3])
 

@@ -105,8 +105,9 @@ def test_hub_load_and_tfsm_layer_agree(exported):
   _, out = exported
   context = tf.constant(np.concatenate([real_context(), -real_context()]))
   seed, trunc = tf.constant(SEED, tf.int64), tf.constant(0.8)
-  reference = tf.saved_model.load(out).signatures["predict"](context=context, seed=seed, truncation=trunc)
-  from_hub = hub.load(out).predict(context, seed, trunc)
+  loaded, hub_module = tf.saved_model.load(out), hub.load(out)  # keep them referenced while their functions run
+  reference = loaded.signatures["predict"](context=context, seed=seed, truncation=trunc)
+  from_hub = hub_module.predict(context, seed, trunc)
   layer = keras.layers.TFSMLayer(out, call_endpoint="predict")
   from_layer = layer(context, seed, trunc)
   for key in ("frames", "motion_field", "motion_level_0"):
@@ -119,7 +120,8 @@ import sys, numpy as np, tensorflow as tf, tensorflow_hub as hub, tf_keras
 assert not any(m == "trivd_gan" or m.startswith("trivd_gan.") for m in sys.modules)
 out, ctx = sys.argv[1], np.load(sys.argv[2])
 seed, trunc = tf.constant([3, 4], tf.int64), tf.constant(0.8)
-plain = tf.saved_model.load(out).predict(tf.constant(ctx), seed, trunc)["frames"].numpy()
+loaded = tf.saved_model.load(out)
+plain = loaded.predict(tf.constant(ctx), seed, trunc)["frames"].numpy()
 layer = hub.KerasLayer(out, signature="predict", signature_outputs_as_dict=True)
 keras_out = layer({"context": tf.constant(ctx), "seed": seed, "truncation": trunc})["frames"].numpy()
 try:
@@ -139,14 +141,14 @@ def test_loads_without_package_and_with_tf_keras_hub_layer(exported, tmp_path):
                           env=clean_env(TF_USE_LEGACY_KERAS="1"), capture_output=True, text=True, check=False)
   assert result.returncode == 0, result.stderr[-3000:]
   plain, keras_out = np.load(tmp_path / "res.npy")
-  reference = tf.saved_model.load(out).predict(tf.constant(context), tf.constant(SEED, tf.int64),
-                                               tf.constant(0.8))["frames"].numpy()
+  loaded = tf.saved_model.load(out)
+  reference = loaded.predict(tf.constant(context), tf.constant(SEED, tf.int64), tf.constant(0.8))["frames"].numpy()
   np.testing.assert_array_equal(plain, reference)
   np.testing.assert_array_equal(keras_out, reference)
 
 
 @pytest.mark.parametrize("context,message", [
-    (np.zeros([1, T_IN, 64, 64], np.float32), "rank 5"),
+    (np.zeros([1, T_IN, 64, 64], np.float32), "context must"),
     (np.zeros([1, T_IN + 1, 64, 64, 3], np.float32), "context must be [B, 2, 64, 64, 3]"),
     (np.zeros([1, T_IN, 32, 32, 3], np.float32), "context must be [B, 2, 64, 64, 3]"),
     (np.full([1, T_IN, 64, 64, 3], 2.0, np.float32), "context must be in [-1, 1]"),
