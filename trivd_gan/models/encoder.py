@@ -12,6 +12,14 @@ from trivd_gan.layers import blocks
 from trivd_gan.layers import spectral_norm
 
 
+def block_output_shape(block, shape):
+  """Output shape of a 2D DBlock for an input shape [N, H, W, C]."""
+  n, height, width, _ = shape
+  if block.downsample:
+    height, width = height // 2, width // 2
+  return (n, height, width, block.out_channels)
+
+
 @keras.saving.register_keras_serializable(package="trivd_gan")
 class ContextEncoder(keras.layers.Layer):
   """Context frames -> the initial state of each recurrent unit of G.
@@ -41,6 +49,18 @@ class ContextEncoder(keras.layers.Layer):
     # Fine-to-coarse blocks feed coarse-to-fine states: the last block built feeds the first unit.
     self.compress = [
         spectral_norm.SNConv2D(c, 3, name=f"compress_{i}") for i, c in enumerate(self.state_channels)]
+
+  def build(self, context_shape):
+    """Creates every variable from the context shape [B, Tc, H, W, 3] alone (no forward pass)."""
+    shape = (None,) + tuple(context_shape[2:])
+    features = []
+    for block in self.frame_blocks:
+      block.build(shape)
+      shape = block_output_shape(block, shape)
+      features.append(shape)
+    for level, conv in enumerate(self.compress):
+      f = features[len(features) - 1 - level]
+      conv.build((None, f[1], f[2], self.num_context_frames * f[3]))
 
   def call(self, context, training=False):
     if context.shape[1] != self.num_context_frames:

@@ -114,6 +114,26 @@ class Generator(keras.Model):
     self.output_bn = normalization.BatchNorm(momentum=bn_momentum, per_time_step=True, name="output_bn")
     self.output_conv = spectral_norm.SNConv2D(3, 3, name="output_conv")
 
+  def build(self, context_shape, z_shape=None, labels_shape=None):
+    """Creates every variable from shapes alone: no forward pass (full-size models build in seconds)."""
+    ch = self.channel_multiplier
+    widths = [ch * w for w in G_STAGE_WIDTHS]
+    self.class_embedding.build((None, self.num_classes))
+    self.linear.build((None, self.latent_dim + self.embedding_dim))
+    self.encoder.build(context_shape)
+    cond_shape = (None, self.latent_dim + self.embedding_dim)
+    size, frames = self.base_resolution, self.num_predicted_frames
+    in_channels = widths[0]
+    for i, (unit, conv, (block_a, block_b)) in enumerate(zip(self.units, self.stage_convs, self.stage_blocks)):
+      unit.build((None, size, size, in_channels), (None, size, size, widths[i]))
+      conv.build((None, size, size, widths[i]))
+      block_a.build((None, frames, size, size, widths[i]), cond_shape)
+      block_b.build((None, frames, size, size, widths[i]), cond_shape)
+      size, in_channels = 2 * size, widths[i + 1]
+    self.output_bn.build((None, frames, size, size, widths[3]))
+    self.output_conv.build((None, size, size, widths[3]))
+    self.built = True
+
   def conditioning(self, z, labels=None, training=False):
     """[z; linear(one_hot(label))]: the 256-d vector of the conditional batch norms. [B, latent + embed]."""
     if labels is None:
@@ -151,10 +171,10 @@ class Generator(keras.Model):
   def call(self, context, z, labels=None, training=False):
     return self.generate(context, z, labels, training=training)[0]
 
-  def build_for_shapes(self, batch_size=2):
-    """Creates all variables with one inference pass on zeros (weights need input shapes)."""
-    context = tf.zeros([batch_size, self.num_context_frames, self.resolution, self.resolution, 3])
-    self(context, tf.zeros([batch_size, self.latent_dim]), training=False)
+  def build_for_shapes(self, batch_size=None):
+    """Creates all variables from the configured shapes (no forward pass); returns self."""
+    self.build((batch_size, self.num_context_frames, self.resolution, self.resolution, 3),
+               (batch_size, self.latent_dim))
     return self
 
   def get_config(self):

@@ -2,12 +2,17 @@
 
     python -m trivd_gan.models.param_counts [--channel_multipliers=48,120] [--num_context_frames=5]
 
-Trainable parameters do not depend on the number of predicted frames or the batch, so G is built with one
-predicted frame and a batch of one: the full-size models are built and counted in seconds on a CPU.
+G is built from shapes alone (`Generator.build`, no forward pass) with its orthogonal initializer replaced by
+zeros: a count needs shapes, not values, and the QR decompositions of the orthogonal initializer take about a
+minute per full-size model on 2 CPU cores.
 """
+
+import contextlib
+from unittest import mock
 
 from absl import app
 from absl import flags
+import keras
 import numpy as np
 
 from trivd_gan.layers import recurrent
@@ -23,11 +28,24 @@ def count_trainable(layer):
   return int(sum(np.prod(v.shape) for v in layer.trainable_weights))
 
 
-def generator_parameter_counts(channel_multiplier, recurrent_unit, num_context_frames=5, resolution=64):
+@contextlib.contextmanager
+def shape_only_initialization():
+  """Within this context orthogonal initializers return zeros (fast); use it only to count or inspect shapes."""
+  def zeros(self, shape, dtype=None):
+    del self
+    return keras.ops.zeros(shape, dtype=dtype or "float32")
+  with mock.patch.object(keras.initializers.Orthogonal, "__call__", zeros):
+    yield
+
+
+def generator_parameter_counts(channel_multiplier, recurrent_unit, num_context_frames=5, num_predicted_frames=11,
+                               resolution=64):
   """Returns {"generator": total trainable parameters (encoder included), "encoder": ..., "recurrent": ...}."""
-  g = generator.Generator(channel_multiplier=channel_multiplier, recurrent_unit=recurrent_unit,
-                          num_context_frames=num_context_frames, num_predicted_frames=1, resolution=resolution)
-  g.build_for_shapes(batch_size=1)
+  with shape_only_initialization():
+    g = generator.Generator(channel_multiplier=channel_multiplier, recurrent_unit=recurrent_unit,
+                            num_context_frames=num_context_frames, num_predicted_frames=num_predicted_frames,
+                            resolution=resolution)
+    g.build_for_shapes()
   return {"generator": count_trainable(g), "encoder": count_trainable(g.encoder),
           "recurrent": sum(count_trainable(u) for u in g.units)}
 

@@ -1,0 +1,151 @@
+"""Generator and encoder (appendix A): shapes and gradients for every unit, distribution, SavedModel, goldens."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from trivd_gan.layers import recurrent
+from trivd_gan.models import encoder
+from trivd_gan.models import generator
+from trivd_gan.models import param_counts
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+TINY = dict(channel_multiplier=1, num_context_frames=2, num_predicted_frames=3, resolution=32)
+
+
+def _inputs(batch=2, tc=2, size=32, seed=0):
+  context = tf.random.stateless_uniform([batch, tc, size, size, 3], seed=[seed, 1], minval=-1, maxval=1)
+  return context, tf.random.stateless_normal([batch, 128], seed=[seed, 2])
+
+
+@pytest.mark.parametrize("unit", recurrent.RECURRENT_UNITS)
+def test_forward_backward_for_every_unit(unit):
+  """Every unit eagerly; TSRU_p (the paper's unit) also inside tf.function (tracing costs ~20 s per unit)."""
+  g = generator.Generator(recurrent_unit=unit, **TINY)
+  context, z = _inputs()
+
+  def step():
+    with tf.GradientTape() as tape:
+      frames, warps = g.generate(context, z, training=True)
+      loss = tf.reduce_mean(frames)
+    return frames, warps, tape.gradient(loss, g.trainable_variables)
+
+  frames, warps, grads = tf.function(step)() if unit == "tsru_p" else step()
+  assert frames.shape == (2, 3, 32, 32, 3)
+  assert float(tf.reduce_max(tf.abs(frames))) <= 1.0
+  missing = [v.path for v, gr in zip(g.trainable_variables, grads) if gr is None]
+  assert not missing, f"no gradient reaches {missing}"
+  if g.units[0].warps:
+    assert [w.shape for w in warps] == [(2, 3, 4, 4, 9), (2, 3, 8, 8, 9), (2, 3, 16, 16, 9)]
+    np.testing.assert_allclose(tf.reduce_sum(warps[0], -1).numpy(), 1.0, rtol=1e-5)
+  else:
+    assert warps == [None, None, None]
+
+
+def test_context_changes_the_prediction_and_z_changes_it_too():
+  g = generator.Generator(recurrent_unit="tsru_p", **TINY)
+  context, z = _inputs()
+  base = g(context, z).numpy()
+  other_context, other_z = _inputs(seed=5)
+  assert np.abs(g(other_context, z).numpy() - base).max() > 1e-4
+  assert np.abs(g(context, other_z).numpy() - base).max() > 1e-4
+  # Inference is deterministic (batch norm uses the moving statistics, spectral norm's u stays put).
+  np.testing.assert_array_equal(g(context, z).numpy(), base)
+
+
+def test_encoder_states_fold_time_into_channels():
+  enc = encoder.ContextEncoder(2, state_channels=(16, 8, 4), num_context_frames=3)
+  states = enc(tf.zeros([2, 3, 32, 32, 3]))
+  assert [s.shape for s in states] == [(2, 4, 4, 16), (2, 8, 8, 8), (2, 16, 16, 4)]
+  # Compression convs see Tc x C channels: 3 frames x (8, 4, 2) encoder channels.
+  assert [c.kernel.shape[2] for c in enc.compress] == [24, 12, 6]
+  assert all(float(tf.reduce_min(s)) >= 0 for s in states)  # ReLU (F.3)
+  with pytest.raises(ValueError, match="3 context frames"):
+    enc(tf.zeros([2, 2, 32, 32, 3]))
+
+
+def test_truncated_latents():
+  z = generator.sample_latents(4096, truncation=0.8, seed=[1, 2]).numpy()
+  assert np.abs(z).max() <= 0.8 and z.shape == (4096, 128)
+  # Standard normal truncated to [-0.8, 0.8]: std = sqrt(1 - 2 a phi(a) / (2 Phi(a) - 1)) at a = 0.8.
+  from scipy import stats  # pylint: disable=g-import-not-at-top
+  assert abs(z.std() - stats.truncnorm(-0.8, 0.8).std()) < 0.01 and abs(z.mean()) < 0.01
+  np.testing.assert_array_equal(generator.sample_latents(3, truncation=0, seed=[1, 2]), np.zeros([3, 128]))
+  untruncated = generator.sample_latents(4096, seed=[1, 2]).numpy()
+  assert abs(untruncated.std() - 1) < 0.02
+  with pytest.raises(ValueError, match="truncation"):
+    generator.sample_latents(2, truncation=-1.0)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(recurrent_unit="lstm"), "allowed: convgru"),
+    (dict(num_predicted_frames=0), "num_predicted_frames must be >= 1"),
+    (dict(num_context_frames=0), "num_context_frames must be >= 1"),
+    (dict(resolution=48), "multiple of 32"),
+])
+def test_bad_arguments(kwargs, match):
+  with pytest.raises(ValueError, match=match):
+    generator.Generator(**{**TINY, **kwargs})
+
+
+def test_wrong_context_shape_is_a_clear_error():
+  g = generator.Generator(recurrent_unit="convgru", **TINY)
+  with pytest.raises(ValueError, match=r"context must be \[B, 2, 32, 32, 3\]"):
+    g.generate(tf.zeros([1, 4, 32, 32, 3]), tf.zeros([1, 128]))
+
+
+def test_savedmodel_round_trip(tmp_path):
+  g = generator.Generator(recurrent_unit="tsru_p", **TINY).build_for_shapes()
+  context, z = _inputs()
+  module = tf.Module()
+  module.generator = g
+  module.predict = tf.function(lambda c, zz: g(c, zz, training=False), input_signature=[
+      tf.TensorSpec([None, 2, 32, 32, 3], tf.float32), tf.TensorSpec([None, 128], tf.float32)])
+  tf.saved_model.save(module, str(tmp_path))
+  loaded = tf.saved_model.load(str(tmp_path))
+  np.testing.assert_allclose(loaded.predict(context, z).numpy(), g(context, z).numpy(), atol=1e-6)
+
+
+def test_shape_build_equals_call_build():
+  a = generator.Generator(recurrent_unit="k_trajgru", **TINY).build_for_shapes()
+  b = generator.Generator(recurrent_unit="k_trajgru", **TINY)
+  b(*_inputs())
+  def layout(model):
+    return [(v.path.split("/", 1)[1], tuple(v.shape)) for v in model.weights]
+  assert layout(a) == layout(b)
+
+
+# Goldens of `python -m trivd_gan.models.param_counts` (trainable parameters of G, encoder included).
+GOLDEN_COUNTS = {
+    (48, "convgru"): 29_634_611, (48, "convlstm"): 24_408_467, (48, "k_trajgru"): 36_379_745,
+    (48, "tsru_c"): 32_895_425, (48, "tsru_p"): 32_895_425, (48, "tsru_s"): 32_895_425,
+    (48, "ptsru_s"): 31_431_566,
+    (120, "convgru"): 156_961_211, (120, "tsru_p"): 176_725_001,
+}
+
+
+@pytest.mark.parametrize("multiplier,unit", sorted(GOLDEN_COUNTS))
+def test_parameter_count_goldens(multiplier, unit):
+  counts = param_counts.generator_parameter_counts(multiplier, unit)
+  assert counts["generator"] == GOLDEN_COUNTS[multiplier, unit]
+
+
+def test_mirrored_strategy_two_logical_cpus():
+  """G runs forward/backward under MirroredStrategy; batch statistics are cross-replica (synchronized)."""
+  env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+  result = subprocess.run([sys.executable, str(ROOT / "tests/models/mirrored_generator_check.py")], env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  report = json.loads(result.stdout.strip().splitlines()[-1])
+  # Two replicas with half the batch each give what one device gives on the whole batch: only true when
+  # the batch-norm moments are reduced across replicas.
+  assert report["max_output_difference"] < 1e-4
+  assert report["replica_moving_mean_difference"] == 0.0
+  assert report["moving_mean_vs_single_device"] < 1e-6
+  assert all(n > 0 for n in report["grad_norms"])
