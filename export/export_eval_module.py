@@ -35,7 +35,7 @@ class EmbedderModule(tf.Module):
     super().__init__(name="i3d_embedder")
     self._holder = _Holder(network)
     self._variables = [getattr(v, "value", v) for v in variables]
-    self.embedder_name = tf.constant(name)
+    self.embedder_name = tf.Variable(name, trainable=False, name="embedder_name")  # a constant would not be saved
     self.embed = tf.function(self._embed, input_signature=[tf.TensorSpec(None, tf.float32, name="videos")])
 
   def _embed(self, videos):

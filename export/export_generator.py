@@ -43,12 +43,14 @@ class GeneratorModule(tf.Module):
     # layer's call: minutes); its variables are tracked directly, so the SavedModel owns exactly them.
     self._holder = _Holder(generator)
     self._variables = [getattr(v, "value", v) for v in generator.variables]
-    self.num_context_frames = tf.constant(generator.num_context_frames, tf.int32)
-    self.num_predicted_frames = tf.constant(generator.num_predicted_frames, tf.int32)
-    self.resolution = tf.constant(generator.resolution, tf.int32)
-    self.default_truncation = tf.constant(default_truncation, tf.float32)
-    self.latent_dim = tf.constant(generator.latent_dim, tf.int32)
-    self.recurrent_unit = tf.constant(generator.recurrent_unit)
+    # Metadata as non-trainable variables: plain tensor attributes are not saved in a SavedModel.
+    meta = lambda value, dtype, name: tf.Variable(value, dtype=dtype, trainable=False, name=name)  # noqa: E731
+    self.num_context_frames = meta(generator.num_context_frames, tf.int32, "num_context_frames")
+    self.num_predicted_frames = meta(generator.num_predicted_frames, tf.int32, "num_predicted_frames")
+    self.resolution = meta(generator.resolution, tf.int32, "resolution")
+    self.default_truncation = meta(default_truncation, tf.float32, "default_truncation")
+    self.latent_dim = meta(generator.latent_dim, tf.int32, "latent_dim")
+    self.recurrent_unit = meta(generator.recurrent_unit, tf.string, "recurrent_unit")
     t_in, res = generator.num_context_frames, generator.resolution
     seed_spec = tf.TensorSpec([2], tf.int64, name="seed")
     trunc_spec = tf.TensorSpec([], tf.float32, name="truncation")
