@@ -59,6 +59,9 @@ def main(argv):
     sys.exit(f"error: unexpected arguments {argv[1:]}; use --gin_file/--gin_param/--model_dir flags.")
   if not FLAGS.model_dir:
     sys.exit("error: --model_dir is required (a new folder, or an existing one to resume).")
+  for path in FLAGS.gin_file:  # checked before importing TensorFlow: a quick answer
+    if not os.path.exists(path):
+      sys.exit(f"error: gin file {path!r} not found; pass an existing file, e.g. --gin_file=gin/demo.gin.")
   from trivd_gan.training import trainer  # pylint: disable=g-import-not-at-top
   try:
     result = run(FLAGS)

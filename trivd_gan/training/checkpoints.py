@@ -51,6 +51,22 @@ def check_or_write_model_config(model_dir, generator, discriminator, write=True)
       json.dump(current, f, indent=2, sort_keys=True)
 
 
+def variables_by_path(model):
+  """{variable path without the model's own name, '/' -> '.': variable} of every variable of `model`.
+
+  Checkpoints track models through these dicts: Keras 3 models do not expose all their (nested-list) layers'
+  variables to tf.train.Checkpoint, and keys without the model name let G, the EMA G and a fresh Generator
+  share one layout.
+  """
+  out = {}
+  for v in model.variables:
+    key = ".".join(v.path.split("/")[1:])
+    if key in out:
+      raise ValueError(f"Two variables of {model.name} share the path {v.path}; name the layers uniquely.")
+    out[key] = v
+  return out
+
+
 def latest_checkpoint(model_dir):
   """The newest checkpoint prefix in model_dir, or None."""
   return tf.train.latest_checkpoint(model_dir)
@@ -80,6 +96,6 @@ def load_generator(model_dir, use_ema=True, checkpoint=None):
     config = json.load(f)["generator"]
   generator = generator_lib.Generator(**config)
   generator.build_for_shapes(1)
-  ckpt = tf.train.Checkpoint(**{("ema_generator" if use_ema else "generator"): generator})
+  ckpt = tf.train.Checkpoint(**{("ema_generator" if use_ema else "generator"): variables_by_path(generator)})
   ckpt.restore(checkpoint).assert_existing_objects_matched().expect_partial()
   return generator

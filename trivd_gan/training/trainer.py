@@ -111,7 +111,9 @@ class Trainer:
     self.sample_batch = next(iter(dataset_fn(data_dir=data_dir, batch_size=4, num_frames=self.num_frames,
                                              image_size=self.resolution, seed=self.seed + 1)))
 
-    objects = dict(generator=self.generator, ema_generator=self.ema_generator, discriminator=self.discriminator,
+    objects = dict(generator=checkpoints.variables_by_path(self.generator),
+                   ema_generator=checkpoints.variables_by_path(self.ema_generator),
+                   discriminator=checkpoints.variables_by_path(self.discriminator),
                    g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, step=self.step, rng=self.rng)
     if checkpoint_iterator:
       objects["iterator"] = self.iterator
@@ -120,9 +122,10 @@ class Trainer:
         model_dir, f"worker_{strategy_lib.worker_index(self.strategy)}")
     self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=max_checkpoints_to_keep)
     # Eager steps skip tracing and graph optimization, which dominate with tiny models (tests, debugging).
-    self._train_step = self._step_fn if run_eagerly else tf.function(self._step_fn)
-    self._d_grads = tf.function(self._d_grads_fn, jit_compile=True) if self.jit_compile else self._d_grads_fn
-    self._g_grads = tf.function(self._g_grads_fn, jit_compile=True) if self.jit_compile else self._g_grads_fn
+    # autograph=False: the step has Python control flow only (and autograph mixed up the replica methods).
+    self._train_step = self._step_fn if run_eagerly else tf.function(self._step_fn, autograph=False)
+    jit = lambda fn: tf.function(fn, jit_compile=True, autograph=False) if self.jit_compile else fn
+    self._d_grads, self._g_grads = jit(self._d_grads_fn), jit(self._g_grads_fn)
 
   # ---------------------------------------------------------------------------------------------- restore
   def restore(self):
@@ -263,7 +266,12 @@ def _format_eta(seconds):
 
 
 def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_every=10, sample_every=1000,
-          checkpoint_every=1000, mixed_precision=False, operative_config_fn=None, **trainer_kwargs):
+          checkpoint_every=1000, mixed_precision=False, operative_config_fn=None,
+          generator_fn=generator_lib.Generator, discriminator_fn=decompositions.DiscriminatorEnsemble,
+          dataset_fn=data_lib.synthetic_dataset, data_dir=None, global_batch_size=512, d_steps_per_g_step=2,
+          g_learning_rate=1e-4, d_learning_rate=5e-4, adam_beta1=0.0, adam_beta2=0.999, adam_epsilon=1e-8,
+          orthogonal_reg_weight=1e-4, ema_decay=0.9999, ema_start_step=20000, seed=0, jit_compile=False,
+          max_checkpoints_to_keep=5, checkpoint_iterator=False, inject_nan_at_step=None, run_eagerly=False):
   """Trains TrIVD-GAN-FP until `num_steps` (resuming from model_dir); the gin-configurable `train`.
 
   Args:
@@ -275,7 +283,7 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
     checkpoint_every: steps between checkpoints (one is also written at the end).
     mixed_precision: build the models under the "mixed_bfloat16" Keras policy (variables stay float32).
     operative_config_fn: returns the gin operative config string (the CLI passes gin.operative_config_str).
-    **trainer_kwargs: `Trainer` arguments: generator_fn, discriminator_fn, dataset_fn, data_dir,
+    The other arguments go to `Trainer` (explicit, so that gin rejects unknown bindings): generator_fn, discriminator_fn, dataset_fn, data_dir,
       global_batch_size (512, E.2), d_steps_per_g_step (2, E.1), g_learning_rate (1e-4), d_learning_rate (5e-4),
       adam_beta1 (0), adam_beta2 (0.999), adam_epsilon, orthogonal_reg_weight (1e-4), ema_decay (0.9999),
       ema_start_step (20000), seed, jit_compile, max_checkpoints_to_keep, checkpoint_iterator,
@@ -288,6 +296,13 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
   previous_policy = keras.mixed_precision.global_policy()
   if mixed_precision:
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
+  trainer_kwargs = dict(
+      generator_fn=generator_fn, discriminator_fn=discriminator_fn, dataset_fn=dataset_fn, data_dir=data_dir,
+      global_batch_size=global_batch_size, d_steps_per_g_step=d_steps_per_g_step, g_learning_rate=g_learning_rate,
+      d_learning_rate=d_learning_rate, adam_beta1=adam_beta1, adam_beta2=adam_beta2, adam_epsilon=adam_epsilon,
+      orthogonal_reg_weight=orthogonal_reg_weight, ema_decay=ema_decay, ema_start_step=ema_start_step, seed=seed,
+      jit_compile=jit_compile, max_checkpoints_to_keep=max_checkpoints_to_keep,
+      checkpoint_iterator=checkpoint_iterator, inject_nan_at_step=inject_nan_at_step, run_eagerly=run_eagerly)
   try:
     trainer = Trainer(model_dir, strategy=strategy, **trainer_kwargs)
   finally:

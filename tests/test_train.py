@@ -1,0 +1,133 @@
+"""The train CLI: bad input gives a one-line error; slow tests run every unit/decomposition and strategy."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--gin_file=gin/base.gin", "--gin_file=gin/tiny.gin", "--gin_param=train.run_eagerly = True"]
+
+
+def run_cli(*args, env=None, timeout=600):
+  env = {**os.environ, "PYTHONPATH": ROOT, **(env or {})}
+  return subprocess.run([sys.executable, "-m", "trivd_gan.train", *args], cwd=ROOT, env=env, capture_output=True,
+                        text=True, timeout=timeout)
+
+
+def assert_one_line_error(result, pattern):
+  assert result.returncode != 0
+  assert "Traceback" not in result.stderr, result.stderr[-3000:]
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith("error:") and pattern in last, result.stderr[-3000:]
+
+
+def test_missing_gin_file(tmp_path):
+  assert_one_line_error(run_cli("--gin_file=gin/nope.gin", f"--model_dir={tmp_path}"), "not found")
+
+
+def test_unknown_binding(tmp_path):
+  result = run_cli(*TINY, "--gin_param=train.no_such_option = 1", f"--model_dir={tmp_path}")
+  assert_one_line_error(result, "bad gin configuration")
+
+
+def test_missing_model_dir():
+  assert_one_line_error(run_cli(*TINY), "--model_dir is required")
+
+
+def test_incompatible_model_dir(tmp_path):
+  with open(tmp_path / "model_config.json", "w") as f:
+    json.dump({"generator": {"channel_multiplier": 99}, "discriminator": {}}, f)
+  result = run_cli(*TINY, f"--model_dir={tmp_path}", "--steps=1")
+  assert_one_line_error(result, "different model")
+
+
+# ------------------------------------------------------------------------------------ slow: full runs
+def _checkpoint_values(model_dir):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  reader = tf.train.load_checkpoint(model_dir)
+  return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(model_dir)
+          if "save_counter" not in name and "iterator" not in name and not name.startswith("_CHECKPOINTABLE")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("unit", ["convgru", "convlstm", "k_trajgru", "tsru_c", "tsru_p", "tsru_s", "ptsru_s"])
+def test_every_recurrent_unit_trains(tmp_path, unit):
+  result = run_cli(*TINY, f"--gin_param=Generator.recurrent_unit = '{unit}'",
+                   "--gin_param=DiscriminatorEnsemble.decomposition = 'dvd_gan_fp_faster'", f"--model_dir={tmp_path}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert os.path.exists(tmp_path / "operative_config-3.gin")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("decomposition", ["clip", "downsampled", "cropped", "cropped_downsampled",
+                                           "mocogan_like_k1", "mocogan_like_k8", "dvd_gan_fp",
+                                           "dvd_gan_fp_faster", "dvd_gan_fp_stronger"])
+def test_every_decomposition_trains(tmp_path, decomposition):
+  result = run_cli(*TINY, "--gin_param=Generator.recurrent_unit = 'convgru'",
+                   f"--gin_param=DiscriminatorEnsemble.decomposition = '{decomposition}'", f"--model_dir={tmp_path}")
+  assert result.returncode == 0, result.stderr[-3000:]
+
+
+MIRRORED = """
+import sys, tensorflow as tf
+tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0],
+                                           [tf.config.LogicalDeviceConfiguration()] * 2)
+from absl import flags
+from trivd_gan import train
+flags.FLAGS(["train"] + sys.argv[1:])
+result = train.run(flags.FLAGS)
+assert result["trainer"].num_replicas == 2 and result["step"] == 3
+"""
+
+
+@pytest.mark.slow
+def test_mirrored_two_cpu_devices(tmp_path):
+  env = {**os.environ, "PYTHONPATH": ROOT}
+  result = subprocess.run([sys.executable, "-c", MIRRORED, *TINY, "--strategy=mirrored", f"--model_dir={tmp_path}"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+
+
+def _free_ports(n):
+  sockets = [socket.socket() for _ in range(n)]
+  for s in sockets:
+    s.bind(("127.0.0.1", 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+@pytest.mark.slow
+def test_multi_worker_two_local_workers(tmp_path):
+  workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
+  env = {**os.environ, "PYTHONPATH": ROOT}
+  procs = []
+  for index in range(2):
+    tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+    procs.append(subprocess.Popen(
+        [sys.executable, "-m", "trivd_gan.train", *TINY, "--strategy=multi_worker", "--steps=2",
+         f"--model_dir={tmp_path}"], cwd=ROOT, env={**env, "TF_CONFIG": tf_config}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True))
+  outputs = [p.communicate(timeout=600) for p in procs]
+  for p, (_, err) in zip(procs, outputs):
+    assert p.returncode == 0, err[-3000:]
+  chief, other = _checkpoint_values(str(tmp_path)), _checkpoint_values(str(tmp_path / "worker_1"))
+  assert sorted(chief) == sorted(other)
+  for name in chief:
+    np.testing.assert_array_equal(chief[name], other[name], err_msg=name)
+
+
+@pytest.mark.slow
+def test_jit_compile_and_mixed_precision_step(tmp_path):
+  result = run_cli("--gin_file=gin/base.gin", "--gin_file=gin/tiny.gin", "--gin_param=train.jit_compile = True",
+                   "--gin_param=train.d_steps_per_g_step = 1", "--steps=1", f"--model_dir={tmp_path / 'jit'}")
+  assert result.returncode == 0, result.stderr[-3000:]
+  result = run_cli(*TINY, "--gin_param=train.mixed_precision = True", "--steps=1",
+                   f"--model_dir={tmp_path / 'bf16'}")
+  assert result.returncode == 0, result.stderr[-3000:]

@@ -1,0 +1,58 @@
+"""checkpoints: load_generator restores G / the EMA generator; incompatible model_dirs are refused."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from trivd_gan.models import decompositions
+from trivd_gan.models import generator
+from trivd_gan.training import checkpoints
+from trivd_gan.training import trainer
+
+TINY_G = dict(channel_multiplier=1, recurrent_unit="convgru", num_context_frames=2, num_predicted_frames=2,
+              resolution=32)
+
+
+def test_load_generator_restores_ema_and_raw_weights(tmp_path):
+  import functools  # pylint: disable=g-import-not-at-top
+  model_dir = str(tmp_path / "run")
+  result = trainer.train(model_dir, num_steps=1, generator_fn=functools.partial(generator.Generator, **TINY_G),
+                         discriminator_fn=functools.partial(decompositions.DiscriminatorEnsemble,
+                                                            "dvd_gan_fp_faster", 1, num_frames_K=2),
+                         global_batch_size=2, d_steps_per_g_step=1, ema_start_step=0, ema_decay=0.5,
+                         run_eagerly=True, sample_every=0)
+  trained = result["trainer"]
+  for use_ema, source in ((True, trained.ema_generator), (False, trained.generator)):
+    g = checkpoints.load_generator(model_dir, use_ema=use_ema)
+    assert isinstance(g, generator.Generator) and g.channel_multiplier == 1
+    assert len(g.variables) == len(source.variables)
+    for loaded, saved in zip(g.variables, source.variables):
+      np.testing.assert_array_equal(loaded.numpy(), saved.numpy())
+    frames = g(tf.zeros([1, 2, 32, 32, 3]), tf.zeros([1, 128]), training=False)
+    assert frames.shape == (1, 2, 32, 32, 3)
+  # After the EMA start (step 0, decay 0.5) the EMA differs from G.
+  assert any(not np.array_equal(a.numpy(), b.numpy())
+             for a, b in zip(trained.ema_generator.trainable_variables, trained.generator.trainable_variables))
+
+
+def test_incompatible_model_dir_is_refused(tmp_path):
+  model_dir = str(tmp_path)
+  d = decompositions.DiscriminatorEnsemble("dvd_gan_fp_faster", 1)
+  checkpoints.check_or_write_model_config(model_dir, generator.Generator(**TINY_G), d)
+  checkpoints.check_or_write_model_config(model_dir, generator.Generator(**TINY_G), d)  # same: fine
+  with pytest.raises(ValueError, match="different model.*channel_multiplier: 1 -> 2.*new --model_dir"):
+    checkpoints.check_or_write_model_config(model_dir, generator.Generator(**{**TINY_G, "channel_multiplier": 2}),
+                                            d)
+  with open(tmp_path / checkpoints.MODEL_CONFIG) as f:
+    assert json.load(f)["generator"]["channel_multiplier"] == 1
+
+
+def test_load_generator_bad_input(tmp_path):
+  with pytest.raises(ValueError, match="model_config.json"):
+    checkpoints.load_generator(str(tmp_path))
+  d = decompositions.DiscriminatorEnsemble("dvd_gan_fp_faster", 1)
+  checkpoints.check_or_write_model_config(str(tmp_path), generator.Generator(**TINY_G), d)
+  with pytest.raises(ValueError, match="no checkpoint"):
+    checkpoints.load_generator(str(tmp_path))
