@@ -1,0 +1,279 @@
+r"""Benchmark: the real training step per discriminator decomposition and recurrent unit (paper Tables 1-2, E.3).
+
+  python -m trivd_gan.bench --gin_file=gin/base.gin [--gin_file=F2 ...] [--gin_param='Generator.channel_multiplier=4']
+      [--decompositions=all|a,b] [--recurrent=all|a,b] [--jit_compile=gin|0|1|0,1] --steps=N [--json=PATH]
+
+What is measured (one row per configuration, each in a fresh subprocess so that peak memory does not mix):
+- the trainer's own step function (`Trainer.train_step`: d_steps_per_g_step = 2 D updates and one G update, the
+  EMA update) with global batch 8 (`--batch_size`), as in E.3: three G passes with batch 8, two D passes with
+  batch 16 (real + generated) and one with batch 8. Data come from `synthetic_dataset` (prefetched, so data
+  loading is not timed, as in Sec. 4.2). Time: mean wall time of `--steps` steps after `--warmup` steps (the
+  first one traces/compiles).
+- peak memory. GPU: tf.config.experimental.get_memory_info("GPU:0")["peak"], reset after building/tracing.
+  CPU: ru_maxrss (peak resident set size of the process, KiB on Linux) after the steps; `mem_step_gb` is its
+  growth during the timed steps' process lifetime after the model was built (activations, gradients, workspace),
+  `mem_peak_gb` the absolute peak (includes the TF runtime, ~0.5-1 GB).
+- FLOPs of one step: tf.compat.v1.profiler "float_ops" over the traced step's graph (registered op FLOP
+  statistics: convolutions, matmuls, elementwise ops with known shapes); achieved FLOP/s = FLOPs / step time,
+  and the model FLOPs utilization (MFU) = achieved / the measured peak of a large float32 tf.matmul on the same
+  device (`--matmul_size`).
+Ratios are to dvd_gan_fp (decomposition rows) and to convgru (recurrent rows), beside the paper's ratios
+(Table 1 ms; App. F.4: ConvGRU 284 ms, TSRU 354 ms; TPUv3, batch 512 over many replicas, XLA): only ordering and
+rough ratios are comparable. Markdown goes to the console, everything to --json.
+"""
+
+import json
+import os
+import pathlib
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+
+FLAGS = flags.FLAGS
+flags.DEFINE_multi_string("gin_file", ["gin/base.gin"], "Gin files (relative to the cwd or the repo root).")
+flags.DEFINE_multi_string("gin_param", [], "Extra gin bindings, e.g. 'Generator.channel_multiplier = 4'.")
+flags.DEFINE_string("decompositions", "", "'all', a comma list, or '' (only the gin file's decomposition).")
+flags.DEFINE_string("recurrent", "", "'all', a comma list, or '' (only the gin file's recurrent unit).")
+flags.DEFINE_string("jit_compile", "gin", "'gin' (the file's train.jit_compile), '0', '1' or '0,1' (both).")
+flags.DEFINE_integer("steps", 5, "Timed training steps per configuration.")
+flags.DEFINE_integer("warmup", 1, "Untimed steps first (tracing / XLA compilation).")
+flags.DEFINE_integer("batch_size", 8, "Global batch size of the step (E.3: 8).")
+flags.DEFINE_integer("matmul_size", 2048, "N of the N x N float32 matmul that measures the device's peak.")
+flags.DEFINE_bool("flops", True, "Count the step's FLOPs (tf.compat.v1.profiler) for the MFU.")
+flags.DEFINE_string("json", None, "Write the results (rows, matmul peak, machine) to this JSON file.")
+flags.DEFINE_string("worker", None, "Internal: JSON of one configuration to run in this process.")
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+# Paper Table 1 (ms per step, GB) and App. F.4 (ms per step at batch 512, TPUv3).
+PAPER_TABLE1 = {"clip": (488, 3.49), "downsampled": (370, 3.01), "cropped": (371, 3.10),
+                "cropped_downsampled": (467, 3.30), "mocogan_like_k1": (568, 3.95), "mocogan_like_k8": (660, 3.95),
+                "dvd_gan_fp": (537, 3.53), "dvd_gan_fp_faster": (453, 3.54), "dvd_gan_fp_stronger": (548, 3.65)}
+PAPER_F4_MS = {"convgru": 284, "tsru_p": 354, "tsru_c": 354, "tsru_s": 354}
+GOALS = (("dvd_gan_fp_faster", "dvd_gan_fp", 0.84), ("dvd_gan_fp_stronger", "dvd_gan_fp", 1.02),
+         ("tsru_p", "convgru", 1.15))
+
+
+def _gin_paths(files):
+  out = []
+  for f in files:
+    if os.path.exists(f):
+      out.append(os.path.abspath(f))
+    elif (ROOT / f).exists():
+      out.append(str(ROOT / f))
+    else:
+      raise ValueError(f"gin file {f!r} not found (relative to the cwd or {ROOT}).")
+  return out
+
+
+def _parse_gin(files, params):
+  import gin  # pylint: disable=g-import-not-at-top
+  from trivd_gan import configurables  # pylint: disable=g-import-not-at-top,unused-import
+  if str(ROOT) not in gin.config._LOCATION_PREFIXES:  # pylint: disable=protected-access
+    gin.add_config_file_search_path(str(ROOT))  # `include 'gin/base.gin'` works from any cwd
+  gin.clear_config()
+  gin.parse_config_files_and_bindings(_gin_paths(files), list(params))
+  return gin
+
+
+def matmul_peak_flops(n=2048, reps=10):
+  """Measured FLOP/s of an [n, n] x [n, n] float32 tf.matmul on the default device (2 n^3 FLOPs each)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  a = tf.random.normal([n, n])
+  b = tf.random.normal([n, n])
+
+  @tf.function
+  def run(a, b):
+    c = a
+    for _ in range(reps):
+      c = tf.matmul(c, b) * 1e-3
+    return tf.reduce_sum(c)
+  run(a, b).numpy()
+  best = float("inf")
+  for _ in range(3):
+    t = time.perf_counter()
+    run(a, b).numpy()
+    best = min(best, time.perf_counter() - t)
+  return 2.0 * n ** 3 * reps / best
+
+
+def count_step_flops(trainer):
+  """FLOPs of one traced training step (tf.compat.v1.profiler float_ops over the graph and its functions)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  nan = tf.constant(0.0)
+  concrete = trainer._train_step.get_concrete_function(trainer.iterator, nan)  # pylint: disable=protected-access
+  opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+  opts["output"] = "none"
+  total = 0
+  graphs = [concrete.graph]
+  # Nested functions (e.g. XLA-compiled grads, while bodies) live in the graph's function library.
+  for fn in concrete.graph._functions.values():  # pylint: disable=protected-access
+    if hasattr(fn, "graph"):
+      graphs.append(fn.graph)
+  for g in graphs:
+    try:
+      total += tf.compat.v1.profiler.profile(g, options=opts).total_float_ops
+    except Exception as e:  # pylint: disable=broad-except
+      logging.warning("FLOP count of %s failed: %s", g.name, e)
+  return int(total)
+
+
+def run_worker(spec):
+  """Builds the trainer for one configuration, times its steps; returns a JSON-able dict."""
+  params = list(spec["gin_param"]) + [
+      "train.dataset_fn = @synthetic_dataset", f"train.global_batch_size = {spec['batch_size']}",
+      "train.sample_every = 0", f"DiscriminatorEnsemble.decomposition = '{spec['decomposition']}'",
+      f"Generator.recurrent_unit = '{spec['recurrent']}'"]
+  if spec["jit_compile"] is not None:
+    params.append(f"train.jit_compile = {bool(spec['jit_compile'])}")
+  gin = _parse_gin(spec["gin_file"], params)
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from trivd_gan import configurables  # pylint: disable=g-import-not-at-top
+  gpu = bool(tf.config.list_physical_devices("GPU"))
+  with tempfile.TemporaryDirectory() as model_dir:
+    trainer = configurables.train(model_dir=model_dir, num_steps=0)["trainer"]
+    for _ in range(spec["warmup"]):
+      trainer.train_step()
+    flops = count_step_flops(trainer) if spec["flops"] else None
+    if gpu:
+      tf.config.experimental.reset_memory_stats("GPU:0")
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    times = []
+    for _ in range(spec["steps"]):
+      t = time.perf_counter()
+      trainer.train_step()
+      times.append(time.perf_counter() - t)
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    mem = {"mem_peak_gb": rss_after / 2 ** 20, "mem_step_gb": (rss_after - rss_before) / 2 ** 20,
+           "mem_source": "ru_maxrss"}
+    if gpu:
+      peak = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2 ** 30
+      mem = {"mem_peak_gb": peak, "mem_step_gb": peak, "mem_source": "get_memory_info(GPU:0)"}
+    step_s = sum(times) / len(times)
+    return {**{k: spec[k] for k in ("decomposition", "recurrent", "table")},
+            "jit_compile": trainer.jit_compile, "batch_size": trainer.global_batch_size,
+            "g_channel_multiplier": gin.query_parameter("Generator.channel_multiplier"),
+            "d_channel_multiplier": gin.query_parameter("DiscriminatorEnsemble.channel_multiplier"),
+            "step_ms": 1e3 * step_s, "step_ms_min": 1e3 * min(times), "steps": len(times), **mem,
+            "step_flops": flops, "achieved_flops_per_s": flops / step_s if flops else None, "device": "GPU" if gpu
+            else "CPU"}
+
+
+def _configurations(gin_files, gin_params):
+  from trivd_gan.layers import recurrent  # pylint: disable=g-import-not-at-top
+  from trivd_gan.models import decompositions  # pylint: disable=g-import-not-at-top
+  gin = _parse_gin(gin_files, gin_params)
+  base_d = gin.query_parameter("DiscriminatorEnsemble.decomposition")
+  base_u = gin.query_parameter("Generator.recurrent_unit")
+
+  def pick(value, allowed, default, what):
+    if not value:
+      return [default]
+    names = list(allowed) if value == "all" else value.split(",")
+    bad = [n for n in names if n not in allowed]
+    if bad:
+      raise ValueError(f"unknown {what} {bad}; allowed: all or a comma list of {', '.join(allowed)}.")
+    return names
+  rows = [("decomposition", d, base_u) for d in pick(FLAGS.decompositions, decompositions.DECOMPOSITIONS, base_d,
+                                                      "decompositions")]
+  rows += [("recurrent", base_d, u) for u in pick(FLAGS.recurrent, recurrent.RECURRENT_UNITS, base_u, "recurrent")
+           if FLAGS.recurrent]
+  jits = [None] if FLAGS.jit_compile == "gin" else [bool(int(j)) for j in FLAGS.jit_compile.split(",")]
+  return [(t, d, u, j) for t, d, u in rows for j in jits]
+
+
+def _ratio(a, b):
+  return a / b if a and b else None
+
+
+def _fmt(x, spec=".2f"):
+  return "-" if x is None else format(x, spec)
+
+
+def summarize(rows, peak):
+  """Adds ratios and MFU to the rows; returns the Markdown tables (str)."""
+  lines = []
+  for table, ref, paper in (("decomposition", "dvd_gan_fp", PAPER_TABLE1), ("recurrent", "convgru", PAPER_F4_MS)):
+    sel = [r for r in rows if r["table"] == table]
+    if not sel:
+      continue
+    key = "decomposition" if table == "decomposition" else "recurrent"
+    lines += [f"\n{'Table 1: decompositions' if table == 'decomposition' else 'Table 2: recurrent units'} "
+              f"(ratios to {ref})\n",
+              f"| {key} | XLA | ms/step | x {ref} | paper ms | paper x {ref} | peak GB | step GB | GFLOP/step "
+              "| GFLOP/s | MFU |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sel:
+      same = [x for x in sel if x[key] == ref and x["jit_compile"] == r["jit_compile"]]
+      r["ratio"] = _ratio(r["step_ms"], same[0]["step_ms"]) if same else None
+      p = paper.get(r[key])
+      p_ms = p[0] if isinstance(p, tuple) else p
+      p_ref = paper.get(ref)
+      p_ref = p_ref[0] if isinstance(p_ref, tuple) else p_ref
+      r["paper_ms"], r["paper_ratio"] = p_ms, _ratio(p_ms, p_ref)
+      r["mfu"] = _ratio(r["achieved_flops_per_s"], peak)
+      lines.append(f"| {r[key]} | {'on' if r['jit_compile'] else 'off'} | {r['step_ms']:.0f} | {_fmt(r['ratio'])} | "
+                   f"{_fmt(p_ms, '.0f')} | {_fmt(r['paper_ratio'])} | {r['mem_peak_gb']:.2f} | "
+                   f"{r['mem_step_gb']:.2f} | {_fmt(r['step_flops'] and r['step_flops'] / 1e9, '.1f')} | "
+                   f"{_fmt(r['achieved_flops_per_s'] and r['achieved_flops_per_s'] / 1e9, '.1f')} | "
+                   f"{_fmt(r['mfu'] and 100 * r['mfu'], '.1f')}% |")
+  lines.append(f"\nmatmul peak: {peak / 1e9:.1f} GFLOP/s")
+  goals = []
+  for name, ref, limit in GOALS:
+    for r in rows:
+      if name in (r["decomposition"], r["recurrent"]) and r.get("ratio") is not None and (
+          r["table"] == ("recurrent" if ref == "convgru" else "decomposition")):
+        goals.append({"goal": f"{name} <= {limit} x {ref}", "jit_compile": r["jit_compile"],
+                      "measured": r["ratio"], "met": r["ratio"] <= limit})
+  for r in rows:
+    if r.get("mfu") is not None and r["device"] == "CPU":
+      goals.append({"goal": f"CPU step >= 40% of matmul peak ({r['decomposition']}, {r['recurrent']})",
+                    "jit_compile": r["jit_compile"], "measured": r["mfu"], "met": r["mfu"] >= 0.4})
+  for g in goals:
+    lines.append(f"goal {g['goal']} (XLA {'on' if g['jit_compile'] else 'off'}): {g['measured']:.3f} -> "
+                 f"{'met' if g['met'] else 'NOT met'}")
+  return "\n".join(lines), goals
+
+
+def main(argv):
+  if len(argv) > 1:
+    sys.exit(f"error: unexpected arguments {argv[1:]}")
+  if FLAGS.worker:
+    print("BENCH_JSON " + json.dumps(run_worker(json.loads(FLAGS.worker))), flush=True)
+    return
+  try:
+    configs = _configurations(FLAGS.gin_file, FLAGS.gin_param)
+  except ValueError as e:
+    sys.exit(f"error: {e}")
+  rows = []
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+  for table, d, u, jit in configs:
+    spec = dict(table=table, decomposition=d, recurrent=u, jit_compile=jit, gin_file=_gin_paths(FLAGS.gin_file),
+                gin_param=FLAGS.gin_param, steps=FLAGS.steps, warmup=FLAGS.warmup, batch_size=FLAGS.batch_size,
+                flops=FLAGS.flops)
+    logging.info("benchmarking %s / %s (jit_compile=%s)", d, u, jit)
+    proc = subprocess.run([sys.executable, "-m", "trivd_gan.bench", "--worker=" + json.dumps(spec)],
+                          capture_output=True, text=True, env=env, check=False)
+    out = [l for l in proc.stdout.splitlines() if l.startswith("BENCH_JSON ")]
+    if proc.returncode or not out:
+      sys.exit(f"error: configuration {d}/{u} failed:\n{proc.stderr[-3000:]}")
+    rows.append(json.loads(out[-1][len("BENCH_JSON "):]))
+  peak = matmul_peak_flops(FLAGS.matmul_size)
+  text, goals = summarize(rows, peak)
+  print(text)
+  if FLAGS.json:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    result = {"rows": rows, "matmul_peak_flops_per_s": peak, "goals": goals,
+              "machine": {"cpu_count": os.cpu_count(), "loadavg": load, "device": rows[0]["device"] if rows else None},
+              "gin_file": FLAGS.gin_file, "gin_param": FLAGS.gin_param, "steps": FLAGS.steps,
+              "batch_size": FLAGS.batch_size}
+    with open(FLAGS.json, "w") as f:
+      json.dump(result, f, indent=2)
+
+
+if __name__ == "__main__":
+  app.run(main)
