@@ -32,7 +32,7 @@ def model_dir(tmp_path_factory):
   g = tiny_generator()
   with open(os.path.join(path, checkpoints.MODEL_CONFIG), "w") as f:
     json.dump({"generator": checkpoints._config_of(g), "discriminator": {}}, f)  # pylint: disable=protected-access
-  tf.train.Checkpoint(ema_generator=g).save(os.path.join(path, "ckpt"))
+  tf.train.Checkpoint(ema_generator=checkpoints.variables_by_path(g)).save(os.path.join(path, "ckpt"))
   return path
 
 

@@ -32,7 +32,8 @@ def write_model_dir(model_dir, recurrent_unit="tsru_p"):
   os.makedirs(model_dir, exist_ok=True)
   with open(os.path.join(model_dir, checkpoints.MODEL_CONFIG), "w") as f:
     json.dump({"generator": checkpoints._config_of(g), "discriminator": {}}, f)  # pylint: disable=protected-access
-  tf.train.Checkpoint(ema_generator=g).save(os.path.join(model_dir, "ckpt"))
+  # The trainer's layout: models tracked as {path: variable} dicts (checkpoints.variables_by_path).
+  tf.train.Checkpoint(ema_generator=checkpoints.variables_by_path(g)).save(os.path.join(model_dir, "ckpt"))
   return g
 
 
