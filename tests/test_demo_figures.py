@@ -12,12 +12,12 @@ def test_read_scalars_and_plot(tmp_path):
   writer = tf.summary.create_file_writer(str(tmp_path))
   with writer.as_default():
     for step in range(5):
-      tf.summary.scalar("loss/d_total", 2.0 - 0.1 * step, step=step)
+      tf.summary.scalar("d_loss/total", 2.0 - 0.1 * step, step=step)
       tf.summary.scalar("speed/steps_per_sec", 1.0, step=step)
   writer.flush()
   series = demo_figures.read_scalars(tmp_path)
-  assert list(series) == ["loss/d_total"]
-  steps, values = series["loss/d_total"]
+  assert list(series) == ["d_loss/total"]
+  steps, values = series["d_loss/total"]
   assert steps == [0, 1, 2, 3, 4]
   np.testing.assert_allclose(values, [2.0, 1.9, 1.8, 1.7, 1.6], rtol=1e-6)
   image = demo_figures.plot_curves(series, width=200, height=100, margin=10)
@@ -28,9 +28,11 @@ def test_read_scalars_and_plot(tmp_path):
     demo_figures.plot_curves({})
 
 
-def test_sample_strip(tmp_path):
-  frames = np.stack([np.full((8, 12, 3), 20 * i, np.uint8) for i in range(4)])
+def test_sample_grid(tmp_path):
+  # 4 frames, each 2 videos of 8x8 side by side; video v at time t has value 20 t + 100 v.
+  frames = np.stack([np.concatenate([np.full((8, 8, 3), 20 * t + 100 * v, np.uint8) for v in range(2)], axis=1)
+                     for t in range(4)])
   iio.imwrite(tmp_path / "s.gif", frames)
-  strip = demo_figures.sample_strip(tmp_path / "s.gif")
-  assert strip.shape == (8, 48, 3)
-  assert abs(int(strip[0, 0, 0]) - 0) <= 2 and abs(int(strip[0, 36, 0]) - 60) <= 2
+  grid = demo_figures.sample_grid(tmp_path / "s.gif")
+  assert grid.shape == (16, 32, 3)
+  assert abs(int(grid[0, 24, 0]) - 60) <= 2 and abs(int(grid[8, 24, 0]) - 160) <= 2

@@ -2,8 +2,8 @@
 
     python -m trivd_gan.demo_figures --model_dir=runs/demo --output_dir=docs/images
 
-Writes `samples.png` (the newest samples/*.gif: every video's context and predicted frames, left to right) and
-`losses.png` (every `loss/...` scalar of the TensorBoard events against the step). Pure NumPy + PIL.
+Writes `samples.png` (the newest samples/*.gif: one row per video, its context then predicted frames) and
+`losses.png` (every `d_loss/...` and `g_loss/...` scalar of the TensorBoard events against the step). Pure NumPy + PIL.
 """
 
 import pathlib
@@ -24,13 +24,13 @@ COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 10
           (227, 119, 194), (127, 127, 127)]
 
 
-def read_scalars(events_dir, prefix="loss/"):
-  """{tag: ([steps], [values])} of the scalars under `prefix` in the TF2 event files of `events_dir`."""
+def read_scalars(events_dir, prefixes=("d_loss/", "g_loss/")):
+  """{tag: ([steps], [values])} of the scalars under `prefixes` in the TF2 event files of `events_dir`."""
   series = {}
   for path in sorted(pathlib.Path(events_dir).glob("events.out.tfevents.*")):
     for event in tf.compat.v1.train.summary_iterator(str(path)):
       for value in event.summary.value:
-        if value.tag.startswith(prefix):
+        if value.tag.startswith(tuple(prefixes)):
           number = float(tf.make_ndarray(value.tensor)) if value.HasField("tensor") else value.simple_value
           steps, values = series.setdefault(value.tag, ([], []))
           steps.append(event.step)
@@ -67,10 +67,16 @@ def plot_curves(series, width=720, height=360, margin=48):
   return np.asarray(image)
 
 
-def sample_strip(gif_path, max_frames=16):
-  """The frames of a samples GIF side by side: [H, min(T, max_frames) * W, 3] uint8."""
-  frames = iio.imread(gif_path, index=None)[..., :3]
-  return np.concatenate(list(frames[:max_frames]), axis=1)
+def sample_grid(gif_path, max_frames=16):
+  """A samples GIF (each frame: N square videos side by side) as a grid: one row per video, time left to right.
+
+  Returns [N * S, min(T, max_frames) * S, 3] uint8 for T frames of size [S, N * S].
+  """
+  frames = iio.imread(gif_path, index=None)[:max_frames, ..., :3]
+  size = frames.shape[1]
+  num_videos = frames.shape[2] // size
+  rows = [np.concatenate(list(frames[:, :, v * size:(v + 1) * size]), axis=1) for v in range(num_videos)]
+  return np.concatenate(rows, axis=0)
 
 
 def main(argv):
@@ -80,7 +86,7 @@ def main(argv):
   gifs = sorted((model_dir / "samples").glob("*.gif"))
   if not gifs:
     raise SystemExit(f"error: no samples/*.gif in {model_dir}; train with train.sample_every > 0 first.")
-  strip = sample_strip(gifs[-1])
+  strip = sample_grid(gifs[-1])
   Image.fromarray(strip).resize((strip.shape[1] * 2, strip.shape[0] * 2), Image.NEAREST).save(out / "samples.png")
   Image.fromarray(plot_curves(read_scalars(model_dir / "train"))).save(out / "losses.png")
   print(f"wrote {out / 'samples.png'} ({gifs[-1].name}) and {out / 'losses.png'}")
