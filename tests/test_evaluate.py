@@ -146,7 +146,8 @@ def test_end_to_end_tiny_model_with_random_i3d(tmp_path):
   model_dir = tmp_path / "model"
   env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
   train = subprocess.run([sys.executable, "-m", "trivd_gan.train", "--gin_file=gin/base.gin",
-                          "--gin_file=gin/tiny.gin", f"--model_dir={model_dir}", "--steps=1"], cwd=ROOT, env=env,
+                          "--gin_file=gin/tiny.gin", "--gin_param=train.run_eagerly = True",
+                          f"--model_dir={model_dir}", "--steps=1"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=900, check=False)
   assert train.returncode == 0, train.stderr[-3000:]
   output = tmp_path / "report.json"

@@ -6,6 +6,7 @@ import pathlib
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -149,3 +150,15 @@ def test_mirrored_strategy_two_logical_cpus():
   assert report["replica_moving_mean_difference"] == 0.0
   assert report["moving_mean_vs_single_device"] < 1e-6
   assert all(n > 0 for n in report["grad_norms"])
+
+
+def test_mixed_bfloat16_forward_keeps_statistics_in_float32():
+  keras.mixed_precision.set_global_policy("mixed_bfloat16")
+  try:
+    g = generator.Generator(recurrent_unit="tsru_p", **TINY)
+    frames = g(*_inputs(), training=True)
+  finally:
+    keras.mixed_precision.set_global_policy("float32")
+  assert frames.dtype == tf.float32 and frames.shape == (2, 3, 32, 32, 3)
+  assert g.output_bn.moving_mean.dtype == "float32" and g.units[0].conv_u.sn_u.dtype == "float32"
+  assert np.isfinite(frames.numpy()).all()

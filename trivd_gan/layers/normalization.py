@@ -56,11 +56,12 @@ class BatchNorm(keras.layers.Layer):
     self.beta = self.add_weight(name="beta", shape=(channels,), initializer="zeros") if self.center else None
     # Every replica computes the same synchronized moments, so averaging the replicas' updates is exact.
     self.moving_mean = self.add_weight(name="moving_mean", shape=stat_shape, initializer="zeros",
-                                       trainable=False, aggregation="mean")
+                                       trainable=False, aggregation="mean", autocast=False)
     self.moving_variance = self.add_weight(name="moving_variance", shape=stat_shape, initializer="ones",
-                                           trainable=False, aggregation="mean")
+                                           trainable=False, aggregation="mean", autocast=False)
+    # Statistics stay float32 under mixed precision (autocast=False): they are averages of many batches.
     self.momentum = self.add_weight(name="momentum", shape=(), trainable=False, aggregation="only_first_replica",
-                                    initializer=keras.initializers.Constant(self.initial_momentum))
+                                    initializer=keras.initializers.Constant(self.initial_momentum), autocast=False)
 
   def normalize(self, inputs, training=False):
     """Returns (x - mean) / sqrt(var + eps) without the affine part; updates moving stats in training."""

@@ -47,7 +47,7 @@ class _SpectralNormMixin:
       # Every replica computes the same u from the same mirrored W, so the first replica's value is kept.
       self.sn_u = self.add_weight(
           name="sn_u", shape=(1, self.units_), initializer=keras.initializers.RandomNormal(stddev=1.0),
-          trainable=False, aggregation="only_first_replica")
+          trainable=False, aggregation="only_first_replica", autocast=False)
 
   def normalized_kernel(self, training=False):
     """Returns W / sigma(W) (or W when spectral_norm is off), updating u when training."""
