@@ -1,0 +1,32 @@
+"""bench_motion: the motion-field read-out of a generator, and the experiment's gin bindings."""
+
+import gin
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from trivd_gan import bench_motion
+from trivd_gan import configurables  # pylint: disable=unused-import  (registers the gin names)
+from trivd_gan.models import generator
+
+
+def test_mean_combined_flow_shape_and_non_warping_units():
+  videos = tf.random.stateless_uniform([2, 4, 32, 32, 3], seed=[0, 1], minval=-1, maxval=1)
+  kwargs = dict(channel_multiplier=1, num_context_frames=2, num_predicted_frames=2, resolution=32)
+  flow = bench_motion.mean_combined_flow(generator.Generator(recurrent_unit="tsru_p", **kwargs), videos)
+  assert flow.shape == (2,) and np.isfinite(flow).all()
+  # Each level's flow is a convex combination of offsets in [-1, 1]; combined over 3 levels and scaled to frame
+  # pixels it stays within (1 + 2 + 4) * 2 = 14 px.
+  assert np.abs(flow).max() <= 14.0
+  with pytest.raises(ValueError, match="does not warp"):
+    bench_motion.mean_combined_flow(generator.Generator(recurrent_unit="convgru", **kwargs), videos)
+
+
+def test_bindings_parse():
+  gin.clear_config()
+  try:
+    gin.parse_config(bench_motion.bindings([0, -2]))
+    assert gin.query_parameter("synthetic_dataset.global_velocity") == (0, -2)
+    assert gin.query_parameter("DiscriminatorEnsemble.decomposition") == "dvd_gan_fp_faster"
+  finally:
+    gin.clear_config()
