@@ -27,11 +27,6 @@ from trivd_gan.models import generator as generator_lib
 from trivd_gan.training import checkpoints
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model_dir", "runs/motion", "Where the small model is trained (resumes if present).")
-flags.DEFINE_integer("steps", 400, "Training steps (2 D updates + 1 G update each).")
-flags.DEFINE_list("velocity", ["0", "2"], "True (dy, dx) motion of every pixel, in pixels per frame at 32x32.")
-flags.DEFINE_integer("num_clips", 16, "Held-out clips the motion field is averaged over.")
-flags.DEFINE_string("json", None, "Optional path of a JSON report.")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -94,5 +89,16 @@ def main(argv):
     pathlib.Path(FLAGS.json).write_text(json.dumps(report, indent=2))
 
 
+def define_flags():
+  """Defines the command-line flags (only when run as a program: importing defines none, so the
+  module can be imported beside other programs that have flags of the same names)."""
+  flags.DEFINE_string("model_dir", "runs/motion", "Where the small model is trained (resumes if present).")
+  flags.DEFINE_integer("steps", 400, "Training steps (2 D updates + 1 G update each).")
+  flags.DEFINE_list("velocity", ["0", "2"], "True (dy, dx) motion of every pixel, in pixels per frame at 32x32.")
+  flags.DEFINE_integer("num_clips", 16, "Held-out clips the motion field is averaged over.")
+  flags.DEFINE_string("json", None, "Optional path of a JSON report.")
+
+
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

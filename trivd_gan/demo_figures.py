@@ -17,8 +17,6 @@ from PIL import ImageDraw
 import tensorflow as tf
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model_dir", "runs/demo", "A training run's --model_dir.")
-flags.DEFINE_string("output_dir", "docs/images", "Where samples.png and losses.png go.")
 
 COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
           (227, 119, 194), (127, 127, 127)]
@@ -92,5 +90,13 @@ def main(argv):
   print(f"wrote {out / 'samples.png'} ({gifs[-1].name}) and {out / 'losses.png'}")
 
 
+def define_flags():
+  """Defines the command-line flags (only when run as a program: importing defines none, so the
+  module can be imported beside other programs that have flags of the same names)."""
+  flags.DEFINE_string("model_dir", "runs/demo", "A training run's --model_dir.")
+  flags.DEFINE_string("output_dir", "docs/images", "Where samples.png and losses.png go.")
+
+
 if __name__ == "__main__":
+  define_flags()
   app.run(main)
