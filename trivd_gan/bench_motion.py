@@ -72,7 +72,8 @@ def main(argv):
   velocity = [int(v) for v in FLAGS.velocity]
   gin.add_config_file_search_path(str(ROOT))
   gin.parse_config_files_and_bindings([str(ROOT / "gin/demo.gin")], bindings(velocity))
-  configurables.train(model_dir=FLAGS.model_dir, num_steps=FLAGS.steps, operative_config_fn=gin.operative_config_str)
+  configurables.train(model_dir=FLAGS.model_dir, num_steps=FLAGS.steps,
+                      operative_config_fn=gin.operative_config_str)
   g = checkpoints.load_generator(FLAGS.model_dir, use_ema=False)
   dataset = data.make_dataset("synthetic", split="test", batch_size=FLAGS.num_clips, training=False,
                               num_frames=g.num_context_frames + g.num_predicted_frames, image_size=g.resolution,
@@ -94,7 +95,8 @@ def define_flags():
   module can be imported beside other programs that have flags of the same names)."""
   flags.DEFINE_string("model_dir", "runs/motion", "Where the small model is trained (resumes if present).")
   flags.DEFINE_integer("steps", 400, "Training steps (2 D updates + 1 G update each).")
-  flags.DEFINE_list("velocity", ["0", "2"], "True (dy, dx) motion of every pixel, in pixels per frame at 32x32.")
+  flags.DEFINE_list("velocity", ["0", "2"],
+                    "True (dy, dx) motion of every pixel, in pixels per frame at 32x32.")
   flags.DEFINE_integer("num_clips", 16, "Held-out clips the motion field is averaged over.")
   flags.DEFINE_string("json", None, "Optional path of a JSON report.")
 

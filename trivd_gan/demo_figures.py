@@ -3,7 +3,8 @@
     python -m trivd_gan.demo_figures --model_dir=runs/demo --output_dir=docs/images
 
 Writes `samples.png` (the newest samples/*.gif: one row per video, its context then predicted frames) and
-`losses.png` (every `d_loss/...` and `g_loss/...` scalar of the TensorBoard events against the step). Pure NumPy + PIL.
+`losses.png` (every `d_loss/...` and `g_loss/...` scalar of the TensorBoard events against the step).
+Pure NumPy + PIL.
 """
 
 import pathlib
@@ -85,7 +86,8 @@ def main(argv):
   if not gifs:
     raise SystemExit(f"error: no samples/*.gif in {model_dir}; train with train.sample_every > 0 first.")
   strip = sample_grid(gifs[-1])
-  Image.fromarray(strip).resize((strip.shape[1] * 2, strip.shape[0] * 2), Image.NEAREST).save(out / "samples.png")
+  big = Image.fromarray(strip).resize((strip.shape[1] * 2, strip.shape[0] * 2), Image.NEAREST)
+  big.save(out / "samples.png")
   Image.fromarray(plot_curves(read_scalars(model_dir / "train"))).save(out / "losses.png")
   print(f"wrote {out / 'samples.png'} ({gifs[-1].name}) and {out / 'losses.png'}")
 

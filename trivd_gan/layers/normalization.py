@@ -60,8 +60,9 @@ class BatchNorm(keras.layers.Layer):
     self.moving_variance = self.add_weight(name="moving_variance", shape=stat_shape, initializer="ones",
                                            trainable=False, aggregation="mean", autocast=False)
     # Statistics stay float32 under mixed precision (autocast=False): they are averages of many batches.
-    self.momentum = self.add_weight(name="momentum", shape=(), trainable=False, aggregation="only_first_replica",
-                                    initializer=keras.initializers.Constant(self.initial_momentum), autocast=False)
+    self.momentum = self.add_weight(name="momentum", shape=(), trainable=False,
+                                    aggregation="only_first_replica", autocast=False,
+                                    initializer=keras.initializers.Constant(self.initial_momentum))
 
   def normalize(self, inputs, training=False):
     """Returns (x - mean) / sqrt(var + eps) without the affine part; updates moving stats in training."""

@@ -76,10 +76,12 @@ class Generator(keras.Model):
                encoder_channel_multiplier=None, bn_momentum=0.99, **kwargs):
     super().__init__(**kwargs)
     if recurrent_unit not in recurrent.RECURRENT_UNITS:
-      raise ValueError(f"Unknown recurrent unit {recurrent_unit!r}; allowed: {', '.join(recurrent.RECURRENT_UNITS)}.")
+      raise ValueError(f"Unknown recurrent unit {recurrent_unit!r}; "
+                       f"allowed: {', '.join(recurrent.RECURRENT_UNITS)}.")
     for name, value in (("num_context_frames", num_context_frames),
-                        ("num_predicted_frames", num_predicted_frames), ("channel_multiplier", channel_multiplier),
-                        ("num_classes", num_classes), ("latent_dim", latent_dim), ("embedding_dim", embedding_dim)):
+                        ("num_predicted_frames", num_predicted_frames),
+                        ("channel_multiplier", channel_multiplier), ("num_classes", num_classes),
+                        ("latent_dim", latent_dim), ("embedding_dim", embedding_dim)):
       if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}.")
     if resolution % 32:
@@ -100,9 +102,10 @@ class Generator(keras.Model):
     self.base_resolution = self.resolution // 8
     self.class_embedding = spectral_norm.SNDense(self.embedding_dim, use_bias=False, name="class_embedding")
     # Appendix A: the one linear layer of G without spectral normalization.
-    self.linear = spectral_norm.SNDense(self.base_resolution ** 2 * widths[0], spectral_norm=False, name="linear")
-    self.encoder = encoder_lib.ContextEncoder(self.encoder_channel_multiplier, widths[:3], self.num_context_frames,
-                                              name="encoder")
+    self.linear = spectral_norm.SNDense(self.base_resolution ** 2 * widths[0], spectral_norm=False,
+                                        name="linear")
+    self.encoder = encoder_lib.ContextEncoder(self.encoder_channel_multiplier, widths[:3],
+                                              self.num_context_frames, name="encoder")
     self.units, self.stage_convs, self.stage_blocks = [], [], []
     for i in range(3):
       self.units.append(recurrent.make_recurrent_unit(recurrent_unit, widths[i], name=f"rnn_{i}"))

@@ -1,4 +1,4 @@
-"""Prints the parameter counts of G (and its encoder) for every recurrent unit at channel multipliers 48 and 120.
+"""Prints the parameter counts of G (and its encoder) for every recurrent unit at multipliers 48 and 120.
 
     python -m trivd_gan.models.param_counts [--channel_multipliers=48,120] [--num_context_frames=5]
 
@@ -38,8 +38,8 @@ def shape_only_initialization():
     yield
 
 
-def generator_parameter_counts(channel_multiplier, recurrent_unit, num_context_frames=5, num_predicted_frames=11,
-                               resolution=64):
+def generator_parameter_counts(channel_multiplier, recurrent_unit, num_context_frames=5,
+                               num_predicted_frames=11, resolution=64):
   """Returns {"generator": total trainable parameters (encoder included), "encoder": ..., "recurrent": ...}."""
   with shape_only_initialization():
     g = generator.Generator(channel_multiplier=channel_multiplier, recurrent_unit=recurrent_unit,
