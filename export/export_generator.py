@@ -186,14 +186,24 @@ def export_generator(generator, output, truncation=0.8, model_dir="(in-memory ge
 
 
 def standing_batches_from_videos(generator, data, batch_size, seed=0):
-  """A callable i -> (context [batch, T_in, 64, 64, 3] in [-1, 1], z) of random windows of the videos in `data`."""
+  """A callable i -> (context [batch, T_in, 64, 64, 3] in [-1, 1], z) of random windows of the videos in `data`.
+
+  Windows, crops and z are drawn from `seed` alone: the same seed gives the same batches (a reproducible export).
+  """
   from trivd_gan.data import video_folder  # pylint: disable=import-outside-toplevel
   from trivd_gan.data import preprocessing  # pylint: disable=import-outside-toplevel
 
-  paths = [data] if os.path.isfile(data) else video_folder.list_videos(data)[0] if os.path.isdir(data) else []
+  paths = []
+  if os.path.isfile(data):
+    paths = [data]
+  elif os.path.isdir(data):
+    try:
+      paths = video_folder.list_videos(data)[0]
+    except ValueError:  # no video in the folder: reported below in terms of this flag
+      paths = []
   if not paths:
     raise ValueError(f"--standing_stats_data={data!r} is neither a video file nor a folder of videos.")
-  t_in = generator.num_context_frames
+  t_in, res = generator.num_context_frames, generator.resolution
   clips = []
   for path in paths:
     frames = video_folder.decode_video(path, image_size=generator.resolution)
@@ -207,9 +217,11 @@ def standing_batches_from_videos(generator, data, batch_size, seed=0):
     contexts = []
     for _ in range(batch_size):
       frames = clips[rng.integers(len(clips))]
+      # A random window and crop as in training (E.2), drawn from `rng` so the export is reproducible by seed.
       start = int(rng.integers(len(frames) - t_in + 1))
-      contexts.append(preprocessing.preprocess_clip(tf.constant(frames[start:start + t_in]),
-                                                    generator.resolution, training=True))
+      top, left = (int(rng.integers(n - res + 1)) for n in frames.shape[1:3])
+      window = frames[start:start + t_in, top:top + res, left:left + res]
+      contexts.append(preprocessing.preprocess_clip(tf.constant(window), res, training=False))
     z = predict_lib.truncated_latents(batch_size, generator.latent_dim, 1e4, tf.constant([seed, i], tf.int64))
     return tf.stack(contexts), z
 

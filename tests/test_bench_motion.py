@@ -28,5 +28,22 @@ def test_bindings_parse():
     gin.parse_config(bench_motion.bindings([0, -2]))
     assert gin.query_parameter("synthetic_dataset.global_velocity") == (0, -2)
     assert gin.query_parameter("DiscriminatorEnsemble.decomposition") == "dvd_gan_fp_faster"
+    gin.clear_config()
+    gin.parse_config(bench_motion.bindings(None, max_speed=3))  # random velocity per clip
+    assert gin.query_parameter("synthetic_dataset.max_speed") == 3
+    with pytest.raises(ValueError):
+      gin.query_parameter("synthetic_dataset.global_velocity")
   finally:
     gin.clear_config()
+
+
+def test_parse_velocities_and_cosine():
+  assert bench_motion.parse_velocities("0,2;0,-2;-1,3") == [(0, 2), (0, -2), (-1, 3)]
+  for bad in ["0,2;", "1", "a,b", "1,2,3"]:
+    with pytest.raises(ValueError, match="DY,DX"):
+      bench_motion.parse_velocities(bad)
+  with pytest.raises(ValueError, match="no direction"):
+    bench_motion.parse_velocities("0,0")
+  assert bench_motion.cosine(np.array([0.0, 0.3]), (0, 2)) == pytest.approx(1.0)
+  assert bench_motion.cosine(np.array([0.0, 0.3]), (0, -2)) == pytest.approx(-1.0)
+  assert bench_motion.cosine(np.array([0.5, 0.0]), (0, 2)) == pytest.approx(0.0)

@@ -5,6 +5,8 @@ reads the generator's warping weights on held-out clips as expected flows (secti
 levels across resolutions, and reports the cosine between the mean combined flow and the true velocity.
 
     python -m trivd_gan.bench_motion --model_dir=runs/motion --steps=400 [--velocity=0,2] [--json=PATH]
+    python -m trivd_gan.bench_motion --model_dir=runs/motion_random --steps=1500 --velocity=random \
+        --eval_velocities='0,2;0,-2;2,0;-2,0' --every_checkpoint
 
 Re-running with the same model_dir resumes training up to --steps. Too slow for a test on 2 CPU cores (minutes
 of training), hence a benchmark; docs/export.md records its result.
@@ -31,21 +33,46 @@ FLAGS = flags.FLAGS
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def bindings(velocity):
-  """Gin bindings of the experiment: gin/demo.gin's model on globally translating synthetic clips."""
-  dy, dx = velocity
-  return [
+def bindings(velocity, max_speed=2):
+  """Gin bindings of the experiment: gin/demo.gin's model on globally translating synthetic clips.
+
+  velocity: (dy, dx) every training clip moves with, or None for a random integer velocity per clip in
+  [-max_speed, max_speed]^2 (the model must then read the motion from the context frames).
+  """
+  moving = ([f"synthetic_dataset.global_velocity = ({velocity[0]}, {velocity[1]})"] if velocity is not None
+            else [f"synthetic_dataset.max_speed = {max_speed}"])
+  return moving + [
       "train.dataset_fn = @synthetic_dataset",
       "synthetic_dataset.mode = 'global_translation'",
-      f"synthetic_dataset.global_velocity = ({dy}, {dx})",
       "DiscriminatorEnsemble.decomposition = 'dvd_gan_fp_faster'",
       "Generator.num_context_frames = 2",
       "Generator.num_predicted_frames = 4",
       "DiscriminatorEnsemble.num_frames_K = 4",
       "train.sample_every = 0",
       "train.checkpoint_every = 100",
+      "train.max_checkpoints_to_keep = 50",  # --every_checkpoint reads the learning curve from them
       "train.ema_start_step = 1000000",  # evaluate the raw G: the run is far shorter than E.2's EMA horizon
   ]
+
+
+def parse_velocities(text):
+  """"0,2;0,-2" -> [(0, 2), (0, -2)], with a clear error for anything else."""
+  out = []
+  for item in text.split(";"):
+    parts = item.split(",")
+    try:
+      dy, dx = (int(v) for v in parts)
+    except ValueError:
+      raise ValueError(f"Velocities are 'DY,DX' integer pairs separated by ';' (e.g. '0,2;0,-2'), got {text!r}.")
+    if (dy, dx) == (0, 0):
+      raise ValueError("A velocity of (0, 0) has no direction to compare with; use a non-zero velocity.")
+    out.append((dy, dx))
+  return out
+
+
+def cosine(flow, velocity):
+  true = np.asarray(velocity, np.float64)
+  return float(np.dot(flow, true) / (np.linalg.norm(flow) * np.linalg.norm(true) + 1e-12))
 
 
 def mean_combined_flow(g, videos):
@@ -67,24 +94,46 @@ def mean_combined_flow(g, videos):
   return tf.reduce_mean(tf.stack(flows), axis=[0, 1, 2, 3]).numpy()
 
 
+def evaluate_checkpoint(model_dir, checkpoint, velocities, num_clips):
+  """{velocity: (mean flow, cosine)} of the raw G of one checkpoint on held-out clips moving with each velocity."""
+  g = checkpoints.load_generator(model_dir, use_ema=False, checkpoint=checkpoint)
+  out = {}
+  for velocity in velocities:
+    dataset = data.make_dataset("synthetic", split="test", batch_size=num_clips, training=False,
+                                num_frames=g.num_context_frames + g.num_predicted_frames, image_size=g.resolution,
+                                mode="global_translation", global_velocity=velocity)
+    flow = mean_combined_flow(g, next(iter(dataset))["video"])
+    out[velocity] = (flow, cosine(flow, velocity))
+  return out
+
+
 def main(argv):
   del argv
-  velocity = [int(v) for v in FLAGS.velocity]
+  train_velocity = None if FLAGS.velocity == "random" else parse_velocities(FLAGS.velocity)[0]
+  velocities = parse_velocities(FLAGS.eval_velocities) if FLAGS.eval_velocities else [train_velocity]
+  if None in velocities:
+    raise app.UsageError("--velocity=random needs --eval_velocities (e.g. '0,2;0,-2;2,0;-2,0').")
   gin.add_config_file_search_path(str(ROOT))
-  gin.parse_config_files_and_bindings([str(ROOT / "gin/demo.gin")], bindings(velocity))
+  gin.parse_config_files_and_bindings([str(ROOT / "gin/demo.gin")],
+                                      bindings(train_velocity, FLAGS.max_speed) + [f"train.seed = {FLAGS.seed}"])
   configurables.train(model_dir=FLAGS.model_dir, num_steps=FLAGS.steps,
                       operative_config_fn=gin.operative_config_str)
-  g = checkpoints.load_generator(FLAGS.model_dir, use_ema=False)
-  dataset = data.make_dataset("synthetic", split="test", batch_size=FLAGS.num_clips, training=False,
-                              num_frames=g.num_context_frames + g.num_predicted_frames, image_size=g.resolution,
-                              mode="global_translation", global_velocity=velocity)
-  videos = next(iter(dataset))["video"]
-  flow = mean_combined_flow(g, videos)
-  true = np.asarray(velocity, np.float64)
-  cosine = float(np.dot(flow, true) / (np.linalg.norm(flow) * np.linalg.norm(true) + 1e-12))
-  report = {"steps": FLAGS.steps, "true_velocity_dy_dx": velocity, "mean_flow_dy_dx": flow.tolist(),
-            "cosine": cosine, "goal": "cosine > 0.5", "met": cosine > 0.5}
-  logging.info("motion field: %s", report)
+  state = tf.train.get_checkpoint_state(FLAGS.model_dir)
+  prefixes = list(state.all_model_checkpoint_paths) if FLAGS.every_checkpoint else [state.model_checkpoint_path]
+  curve = []
+  for prefix in prefixes:
+    step = int(prefix.rsplit("-", 1)[1])
+    results = evaluate_checkpoint(FLAGS.model_dir, prefix, velocities, FLAGS.num_clips)
+    curve.append({"step": step,
+                  "directions": [{"true_velocity_dy_dx": list(v), "mean_flow_dy_dx": f.tolist(), "cosine": c}
+                                 for v, (f, c) in results.items()],
+                  "min_cosine": min(c for _, c in results.values())})
+    logging.info("step %d: %s", step, curve[-1])
+  final = curve[-1]
+  report = {"steps": FLAGS.steps, "seed": FLAGS.seed,
+            "train_velocity": "random" if train_velocity is None else list(train_velocity),
+            "max_speed": FLAGS.max_speed, "final": final, "curve": curve,
+            "goal": "cosine > 0.5 for every direction", "met": final["min_cosine"] > 0.5}
   print(json.dumps(report, indent=2))
   if FLAGS.json:
     pathlib.Path(FLAGS.json).write_text(json.dumps(report, indent=2))
@@ -95,8 +144,14 @@ def define_flags():
   module can be imported beside other programs that have flags of the same names)."""
   flags.DEFINE_string("model_dir", "runs/motion", "Where the small model is trained (resumes if present).")
   flags.DEFINE_integer("steps", 400, "Training steps (2 D updates + 1 G update each).")
-  flags.DEFINE_list("velocity", ["0", "2"],
-                    "True (dy, dx) motion of every pixel, in pixels per frame at 32x32.")
+  flags.DEFINE_string("velocity", "0,2",
+                      "Training motion 'DY,DX' of every pixel (pixels per frame at 32x32), or 'random': a random "
+                      "integer velocity per clip in [-max_speed, max_speed]^2.")
+  flags.DEFINE_integer("max_speed", 2, "Largest |dy|, |dx| of --velocity=random.")
+  flags.DEFINE_string("eval_velocities", None,
+                      "Held-out motions 'DY,DX;DY,DX;...' to compare the field with (default: --velocity).")
+  flags.DEFINE_integer("seed", 0, "train.seed: initialization and data order.")
+  flags.DEFINE_bool("every_checkpoint", False, "Evaluate every kept checkpoint (a learning curve), not only the last.")
   flags.DEFINE_integer("num_clips", 16, "Held-out clips the motion field is averaged over.")
   flags.DEFINE_string("json", None, "Optional path of a JSON report.")
 
