@@ -46,7 +46,8 @@ flags.DEFINE_integer("warmup", 1, "Untimed steps first (tracing / XLA compilatio
 flags.DEFINE_integer("batch_size", 8, "Global batch size of the step (E.3: 8).")
 flags.DEFINE_integer("matmul_size", 2048, "N of the N x N float32 matmul that measures the device's peak.")
 flags.DEFINE_bool("flops", True, "Count the step's FLOPs (tf.compat.v1.profiler) for the MFU.")
-flags.DEFINE_string("json", None, "Write the results (rows, matmul peak, machine) to this JSON file.")
+flags.DEFINE_string("json", None, "Write the results (rows, matmul peak, machine) to this JSON file, updated "
+                    "after each configuration; re-running with the same file and settings skips finished rows.")
 flags.DEFINE_string("worker", None, "Internal: JSON of one configuration to run in this process.")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -239,6 +240,45 @@ def summarize(rows, peak):
   return "\n".join(lines), goals
 
 
+def _settings():
+  """What makes two runs' rows comparable (a --json file written with other settings is not resumed)."""
+  return {"gin_file": list(FLAGS.gin_file), "gin_param": list(FLAGS.gin_param), "steps": FLAGS.steps,
+          "warmup": FLAGS.warmup, "batch_size": FLAGS.batch_size, "flops": FLAGS.flops}
+
+
+def _row_key(table, decomposition, recurrent_unit, jit):
+  return json.dumps([table, decomposition, recurrent_unit, jit])
+
+
+def _load_partial(path):
+  """{row key: row} of a previous run's --json with the same settings (resume after an interruption)."""
+  if not path or not os.path.exists(path):
+    return {}
+  try:
+    with open(path) as f:
+      previous = json.load(f)
+  except (OSError, ValueError):
+    logging.warning("%s is not a readable bench JSON; starting afresh.", path)
+    return {}
+  if previous.get("settings") != _settings():
+    logging.warning("%s was written with other settings; starting afresh (it will be overwritten).", path)
+    return {}
+  return {_row_key(r["table"], r["decomposition"], r["recurrent"], r["requested_jit_compile"]): r
+          for r in previous.get("rows", [])}
+
+
+def _write_json(path, rows, failed, peak=None, goals=None):
+  load = os.getloadavg() if hasattr(os, "getloadavg") else None
+  result = {"settings": _settings(), "complete": peak is not None, "rows": rows, "failed": failed,
+            "matmul_peak_flops_per_s": peak, "goals": goals or [],
+            "machine": {"cpu_count": os.cpu_count(), "loadavg": load, "device": rows[0]["device"] if rows else None},
+            **{k: v for k, v in _settings().items() if k in ("gin_file", "gin_param", "steps", "batch_size")}}
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    json.dump(result, f, indent=2)
+  os.replace(tmp, path)  # a crash mid-write never leaves a truncated file
+
+
 def main(argv):
   if len(argv) > 1:
     sys.exit(f"error: unexpected arguments {argv[1:]}")
@@ -249,9 +289,17 @@ def main(argv):
     configs = _configurations(FLAGS.gin_file, FLAGS.gin_param)
   except ValueError as e:
     sys.exit(f"error: {e}")
-  rows = []
+  # Each finished configuration is written to --json at once; re-running the same command skips those rows,
+  # so an interrupted run loses at most the configuration it was on.
+  done = _load_partial(FLAGS.json)
+  rows, failed = [], []
   env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
   for table, d, u, jit in configs:
+    key = _row_key(table, d, u, jit)
+    if key in done:
+      logging.info("%s / %s (jit_compile=%s): reusing the row in %s", d, u, jit, FLAGS.json)
+      rows.append(done[key])
+      continue
     spec = dict(table=table, decomposition=d, recurrent=u, jit_compile=jit, gin_file=_gin_paths(FLAGS.gin_file),
                 gin_param=FLAGS.gin_param, steps=FLAGS.steps, warmup=FLAGS.warmup, batch_size=FLAGS.batch_size,
                 flops=FLAGS.flops)
@@ -260,19 +308,23 @@ def main(argv):
                           capture_output=True, text=True, env=env, check=False)
     out = [l for l in proc.stdout.splitlines() if l.startswith("BENCH_JSON ")]
     if proc.returncode or not out:
-      sys.exit(f"error: configuration {d}/{u} failed:\n{proc.stderr[-3000:]}")
-    rows.append(json.loads(out[-1][len("BENCH_JSON "):]))
+      # One configuration failing (e.g. out of memory) does not cost the others.
+      error = (proc.stderr.strip().splitlines() or ["(no output)"])[-1][:500]
+      logging.error("configuration %s / %s (jit_compile=%s) failed: %s", d, u, jit, error)
+      failed.append({"table": table, "decomposition": d, "recurrent": u, "jit_compile": jit, "error": error})
+    else:
+      rows.append({**json.loads(out[-1][len("BENCH_JSON "):]), "requested_jit_compile": jit})
+    if FLAGS.json:
+      _write_json(FLAGS.json, rows, failed)
   peak = matmul_peak_flops(FLAGS.matmul_size)
   text, goals = summarize(rows, peak)
   print(text)
+  for f in failed:
+    print(f"FAILED {f['decomposition']} / {f['recurrent']} (XLA {f['jit_compile']}): {f['error']}")
   if FLAGS.json:
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    result = {"rows": rows, "matmul_peak_flops_per_s": peak, "goals": goals,
-              "machine": {"cpu_count": os.cpu_count(), "loadavg": load, "device": rows[0]["device"] if rows else None},
-              "gin_file": FLAGS.gin_file, "gin_param": FLAGS.gin_param, "steps": FLAGS.steps,
-              "batch_size": FLAGS.batch_size}
-    with open(FLAGS.json, "w") as f:
-      json.dump(result, f, indent=2)
+    _write_json(FLAGS.json, rows, failed, peak, goals)
+  if failed:
+    sys.exit(1)
 
 
 if __name__ == "__main__":
