@@ -9,6 +9,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.layers.np_reference import conv
+from tests.layers.np_reference import dense
+from tests.layers.np_reference import relu
+from tests.layers.np_reference import sigmoid
+from tests.layers.np_reference import softmax
+from tests.layers.np_reference import warp
 from trivd_gan.layers import recurrent
 
 ATOL = 1e-5
@@ -17,66 +23,8 @@ B, H, W, C, CX = 2, 8, 8, 4, 6
 
 # ---------------------------------------------------------------- NumPy reference (float64), from the paper.
 
-def np_sn_kernel(layer):
-  """W / sigma(W), one power iteration from the layer's u (E.2); W when spectral norm is off."""
-  kernel = layer.kernel.numpy().astype(np.float64)
-  if not layer.spectral_norm:
-    return kernel
-  w = kernel.reshape(-1, kernel.shape[-1])
-  u = layer.sn_u.numpy().astype(np.float64)
-  v = u @ w.T
-  v /= np.sqrt(max((v ** 2).sum(), 1e-12))
-  u_new = v @ w
-  u_new /= np.sqrt(max((u_new ** 2).sum(), 1e-12))
-  return kernel / float((v @ w * u_new).sum())
-
-
-def conv(x, layer):
-  kernel, bias = np_sn_kernel(layer), layer.bias.numpy().astype(np.float64)
-  k = kernel.shape[0]
-  p = (k - 1) // 2
-  xp = np.pad(x, [(0, 0), (p, p), (p, p), (0, 0)])
-  height, width = x.shape[1:3]
-  out = np.zeros(x.shape[:3] + (kernel.shape[-1],))
-  for a in range(k):
-    for b in range(k):
-      out += np.einsum("bhwi,io->bhwo", xp[:, a:a + height, b:b + width], kernel[a, b])
-  return out + bias
-
-
-def dense(x, layer):
-  return x @ np_sn_kernel(layer) + layer.bias.numpy().astype(np.float64)
-
-
-def relu(x):
-  return np.maximum(x, 0.0)
-
-
-def sigmoid(x):
-  return 1.0 / (1.0 + np.exp(-x))
-
-
-def softmax(x, axis):
-  e = np.exp(x - x.max(axis=axis, keepdims=True))
-  return e / e.sum(axis=axis, keepdims=True)
-
-
 def cat(*xs):
   return np.concatenate(xs, axis=-1)
-
-
-def warp(h, weights, k):
-  """Eq 11 with explicit indices; reads outside h are the zero padding."""
-  p = (k - 1) // 2
-  out = np.zeros(h.shape)
-  for i in range(h.shape[1]):
-    for j in range(h.shape[2]):
-      for m in range(k):
-        for n in range(k):
-          y, x = i + m - p, j + n - p
-          if 0 <= y < h.shape[1] and 0 <= x < h.shape[2]:
-            out[:, i, j] += weights[:, i, j, m * k + n, None] * h[:, y, x]
-  return out
 
 
 def factorized_f(net, inputs):

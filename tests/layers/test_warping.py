@@ -4,69 +4,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.layers.np_reference import conv as np_conv
+from tests.layers.np_reference import dense as np_dense
+from tests.layers.np_reference import relu
+from tests.layers.np_reference import softmax
+from tests.layers.np_reference import warp as np_warp
 from trivd_gan.layers import warping
 
 ATOL = 1e-5
 
 
 # ---------------------------------------------------------------- NumPy reference (float64), from the paper.
-
-def np_sn_kernel(layer):
-  """W / sigma(W) with one power iteration from the layer's u (E.2), or W when spectral norm is off."""
-  kernel = layer.kernel.numpy().astype(np.float64)
-  if not layer.spectral_norm:
-    return kernel
-  w = kernel.reshape(-1, kernel.shape[-1])
-  u = layer.sn_u.numpy().astype(np.float64)
-  v = u @ w.T
-  v /= np.sqrt(max((v ** 2).sum(), 1e-12))
-  u_new = v @ w
-  u_new /= np.sqrt(max((u_new ** 2).sum(), 1e-12))
-  return kernel / float((v @ w * u_new).sum())
-
-
-def np_conv(x, layer):
-  """'same' stride-1 convolution with the layer's normalized kernel and bias."""
-  kernel, bias = np_sn_kernel(layer), layer.bias.numpy().astype(np.float64)
-  kh, kw = kernel.shape[:2]
-  ph, pw = (kh - 1) // 2, (kw - 1) // 2
-  xp = np.pad(x, [(0, 0), (ph, ph), (pw, pw), (0, 0)])
-  height, width = x.shape[1:3]
-  out = np.zeros(x.shape[:3] + (kernel.shape[-1],))
-  for a in range(kh):
-    for b in range(kw):
-      out += np.einsum("bhwi,io->bhwo", xp[:, a:a + height, b:b + width], kernel[a, b])
-  return out + bias
-
-
-def np_dense(x, layer):
-  return x @ np_sn_kernel(layer) + layer.bias.numpy().astype(np.float64)
-
-
-def relu(x):
-  return np.maximum(x, 0.0)
-
-
-def softmax(x, axis):
-  e = np.exp(x - x.max(axis=axis, keepdims=True))
-  return e / e.sum(axis=axis, keepdims=True)
-
-
-def np_warp(h, weights, k):
-  """Eq 11 with explicit indices; out-of-range reads are the zero padding."""
-  batch, height, width, _ = h.shape
-  p = (k - 1) // 2
-  out = np.zeros(h.shape)
-  for b in range(batch):
-    for i in range(height):
-      for j in range(width):
-        for m in range(k):
-          for n in range(k):
-            y, x = i + m - p, j + n - p
-            if 0 <= y < height and 0 <= x < width:
-              out[b, i, j] += weights[b, i, j, m * k + n] * h[b, y, x]
-  return out
-
 
 def np_factorized_weights(selection, kernels):
   """Eq 12: W[i, j, q] = sum_l S[i, j, l] w[q, l]."""
