@@ -149,3 +149,20 @@ def test_accumulate_embeddings_takes_exactly_num_samples():
   np.testing.assert_allclose(is_acc.result(), metrics.inception_score(embed(videos[:17])), rtol=1e-12)
   with pytest.raises(ValueError, match="ran out after 23"):
     fvd.accumulate_embeddings(embed, [videos], 30, [fvd.FrechetAccumulator()])
+
+
+@pytest.mark.parametrize("n, m, d", [(50, 40, 8), (16, 16, 400), (3, 5, 6)])  # the last two: rank-deficient covs
+def test_tf_twins_match_numpy(n, m, d):
+  rng = np.random.default_rng(n + d)
+  acts1 = rng.normal(size=(n, d)) * rng.uniform(0.5, 2, d)
+  acts2 = rng.normal(0.3, 1.0, size=(m, d))
+  expected = fvd.frechet_distance_from_activations(acts1, acts2)
+  got = fvd.frechet_distance_from_activations_tf(tf.constant(acts1, tf.float32), tf.constant(acts2, tf.float32))
+  assert got.dtype == tf.float64
+  # float32 inputs are cast exactly to float64, so only the SVD implementations differ.
+  np.testing.assert_allclose(float(got), fvd.frechet_distance_from_activations(
+      acts1.astype(np.float32), acts2.astype(np.float32)), rtol=1e-6, atol=1e-6)
+  np.testing.assert_allclose(float(got), expected, rtol=1e-4)
+  logits = rng.normal(size=(n, d)) * 3
+  np.testing.assert_allclose(float(metrics.inception_score_tf(tf.constant(logits))), metrics.inception_score(logits),
+                             rtol=1e-10)

@@ -120,6 +120,35 @@ def frechet_distance_from_activations(acts1, acts2):
   return frechet_distance(*activation_statistics(acts1), *activation_statistics(acts2))
 
 
+def frechet_distance_from_activations_tf(acts1, acts2, eps=SQRT_EIGEN_EPSILON):
+  """TensorFlow twin of `frechet_distance_from_activations` (for graphs and SavedModels), float64 throughout.
+
+  Args:
+    acts1: [N, d], acts2: [M, d] activations (N, M >= 2), any float dtype.
+    eps: singular values below it are kept unrooted in the SVD square roots (TF-GAN).
+
+  Returns:
+    [] float64 Frechet distance between the Gaussians fitted with unbiased covariances.
+  """
+  def stats(acts):
+    acts = tf.cast(acts, tf.float64)
+    n = tf.cast(tf.shape(acts)[0], tf.float64)
+    mu = tf.reduce_mean(acts, axis=0)
+    centred = acts - mu
+    return mu, tf.matmul(centred, centred, transpose_a=True) / (n - 1.0)
+
+  def sqrtm(mat):
+    s, u, v = tf.linalg.svd(mat)
+    s = tf.where(s < eps, s, tf.sqrt(s))
+    return tf.matmul(u * s, v, transpose_b=True)
+
+  (mu1, cov1), (mu2, cov2) = stats(acts1), stats(acts2)
+  sqrt_cov1 = sqrtm(cov1)
+  trace_sqrt = tf.linalg.trace(sqrtm(sqrt_cov1 @ cov2 @ sqrt_cov1))
+  return (tf.linalg.trace(cov1) + tf.linalg.trace(cov2) - 2.0 * trace_sqrt
+          + tf.reduce_sum(tf.square(mu1 - mu2)))
+
+
 class FrechetAccumulator:
   """Streaming mean / unbiased covariance of activations, float64.
 

@@ -30,6 +30,14 @@ def inception_score(logits):
   return float(np.exp(kl.mean()))
 
 
+def inception_score_tf(logits):
+  """TensorFlow twin of `inception_score` (for graphs and SavedModels): [N, C] logits -> [] float64 IS."""
+  log_p = tf.nn.log_softmax(tf.cast(logits, tf.float64), axis=1)
+  p = tf.exp(log_p)
+  log_q = tf.math.log(tf.reduce_mean(p, axis=0))
+  return tf.exp(tf.reduce_mean(tf.reduce_sum(p * (log_p - log_q), axis=1)))
+
+
 def inception_score_splits(logits, num_splits=10):
   """(mean, unbiased std) of the IS over `num_splits` contiguous splits of [N, C] logits (TGANv2 style)."""
   logits = np.asarray(logits, np.float64)
