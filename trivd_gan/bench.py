@@ -180,8 +180,10 @@ def _configurations(gin_files, gin_params):
     if bad:
       raise ValueError(f"unknown {what} {bad}; allowed: all or a comma list of {', '.join(allowed)}.")
     return names
-  rows = [("decomposition", d, base_u) for d in pick(FLAGS.decompositions, decompositions.DECOMPOSITIONS, base_d,
-                                                      "decompositions")]
+  # With only --recurrent given, the gin file's own configuration is already the recurrent row of its unit.
+  rows = [] if FLAGS.recurrent and not FLAGS.decompositions else [
+      ("decomposition", d, base_u) for d in pick(FLAGS.decompositions, decompositions.DECOMPOSITIONS, base_d,
+                                                 "decompositions")]
   rows += [("recurrent", base_d, u) for u in pick(FLAGS.recurrent, recurrent.RECURRENT_UNITS, base_u, "recurrent")
            if FLAGS.recurrent]
   jits = [None] if FLAGS.jit_compile == "gin" else [bool(int(j)) for j in FLAGS.jit_compile.split(",")]
