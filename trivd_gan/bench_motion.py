@@ -4,7 +4,8 @@ Trains a small TSRU_p model on synthetic clips in which everything translates wi
 reads the generator's warping weights on held-out clips as expected flows (section 4.4), combines the three
 levels across resolutions, and reports the cosine between the mean combined flow and the true velocity.
 
-    python -m trivd_gan.bench_motion --model_dir=runs/motion --steps=400 [--velocity=0,2] [--json=PATH]
+    python -m trivd_gan.bench_motion --model_dir=runs/motion --steps=1500 [--velocity=0,2] [--every_checkpoint] \
+        [--json=PATH]
     python -m trivd_gan.bench_motion --model_dir=runs/motion_random --steps=1500 --velocity=random \
         --eval_velocities='0,2;0,-2;2,0;-2,0' --every_checkpoint
 
@@ -143,7 +144,7 @@ def define_flags():
   """Defines the command-line flags (only when run as a program: importing defines none, so the
   module can be imported beside other programs that have flags of the same names)."""
   flags.DEFINE_string("model_dir", "runs/motion", "Where the small model is trained (resumes if present).")
-  flags.DEFINE_integer("steps", 400, "Training steps (2 D updates + 1 G update each).")
+  flags.DEFINE_integer("steps", 1500, "Training steps (2 D updates + 1 G update each).")
   flags.DEFINE_string("velocity", "0,2",
                       "Training motion 'DY,DX' of every pixel (pixels per frame at 32x32), or 'random': a random "
                       "integer velocity per clip in [-max_speed, max_speed]^2.")
