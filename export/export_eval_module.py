@@ -28,7 +28,8 @@ from trivd_gan.evaluation import metrics  # pylint: disable=wrong-import-positio
 
 
 class _Holder:  # pylint: disable=too-few-public-methods
-  """A plain (non-trackable) reference, so the Keras model's layers stay out of the SavedModel's object graph."""
+  """A plain (non-trackable) reference, so the Keras model's layers stay out of the SavedModel's object
+  graph."""
 
   def __init__(self, fn):
     self.fn = fn
@@ -41,10 +42,12 @@ class EmbedderModule(tf.Module):
     super().__init__(name="i3d_embedder")
     self._holder = _Holder(network)
     self._variables = [getattr(v, "value", v) for v in variables]
-    self.embedder_name = tf.Variable(name, trainable=False, name="embedder_name")  # a constant would not be saved
+    # A variable: a constant would not be saved.
+    self.embedder_name = tf.Variable(name, trainable=False, name="embedder_name")
     self.embed = tf.function(self._embed, input_signature=[tf.TensorSpec(None, tf.float32, name="videos")])
     logits_spec = lambda name: tf.TensorSpec([None, None], tf.float32, name=name)  # noqa: E731
-    self.fvd = tf.function(self._fvd, input_signature=[logits_spec("real_logits"), logits_spec("generated_logits")])
+    self.fvd = tf.function(self._fvd,
+                           input_signature=[logits_spec("real_logits"), logits_spec("generated_logits")])
     self.inception_score = tf.function(self._inception_score, input_signature=[logits_spec("logits")])
 
   def _embed(self, videos):
@@ -86,19 +89,20 @@ def export_embedder(spec, output, seed=0):
   else:  # a loaded hub module's call: its variables live on `fn.module`
     fn, variables = network, list(network.module.variables)
   module = EmbedderModule(fn, embedder.name, variables)
-  tf.saved_model.save(module, output, signatures={"serving_default": module.embed.get_concrete_function(),
-                                                  "embed": module.embed.get_concrete_function(),
-                                                  "fvd": module.fvd.get_concrete_function(),
-                                                  "inception_score": module.inception_score.get_concrete_function()})
+  tf.saved_model.save(module, output, signatures={
+      "serving_default": module.embed.get_concrete_function(),
+      "embed": module.embed.get_concrete_function(),
+      "fvd": module.fvd.get_concrete_function(),
+      "inception_score": module.inception_score.get_concrete_function()})
   with tf.io.gfile.GFile(os.path.join(output, "README.md"), "w") as f:
     f.write(f"# I3D embedder ({embedder.name})\n\n`embed(videos [B, T>=9, H, W, 3] float32 in [-1, 1])` -> "
             "`{'logits': [B, C] float32}` pre-softmax logits; TF1 bilinear resize to 224x224 inside (FVD "
             "reference). Load with `tf.saved_model.load(DIR).embed(videos)`. `fvd(real_logits [N, d], "
-            "generated_logits [M, d])` -> `{'fvd': float64}` (float64, unbiased covariances, SVD square roots) and "
-            "`inception_score(logits [N, C])` -> `{'inception_score': float64}` (one split) complete an evaluation "
-            "from this folder alone; compare FVDs only at equal N. Names starting with 'random-' are "
-            "random weights: never report their numbers as FVD. Weights: see docs/evaluation.md (Kinetics-400 "
-            "I3D, Apache-2.0 kinetics-i3d release).\n")
+            "generated_logits [M, d])` -> `{'fvd': float64}` (float64, unbiased covariances, SVD square roots) "
+            "and `inception_score(logits [N, C])` -> `{'inception_score': float64}` (one split) complete an "
+            "evaluation from this folder alone; compare FVDs only at equal N. Names starting with 'random-' "
+            "are random weights: never report their numbers as FVD. Weights: see docs/evaluation.md "
+            "(Kinetics-400 I3D, Apache-2.0 kinetics-i3d release).\n")
   return module
 
 

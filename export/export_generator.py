@@ -94,8 +94,8 @@ class GeneratorModule(tf.Module):
   def _predict(self, context, seed, truncation):
     context = self._check_context(context)
     in_range = tf.debugging.assert_less_equal(
-        tf.reduce_max(tf.abs(context)), 1.0, message="context must be in [-1, 1] (uint8 frames: use predict_uint8 "
-        "or x / 127.5 - 1)")
+        tf.reduce_max(tf.abs(context)), 1.0,
+        message="context must be in [-1, 1] (uint8 frames: use predict_uint8 or x / 127.5 - 1)")
     finite = tf.debugging.assert_all_finite(context, message="context must be finite")
     with tf.control_dependencies([in_range, finite, self._check_truncation(truncation)]):
       return self._run(tf.identity(context), seed, truncation)
@@ -114,6 +114,7 @@ def module_description(generator, model_dir, truncation, standing_batches):
                     f"{generator.base_resolution * 2 ** i}, 2]" for i in range(3))
   stats = (f"standing statistics over {standing_batches} batches (paper E.2)" if standing_batches
            else "the moving statistics saved with the checkpoint (no standing statistics pass)")
+  # A backslash at the end of a line below joins that line with the next one in the written text.
   return f"""# TrIVD-GAN-FP generator (video prediction)
 
 TensorFlow SavedModel of the EMA generator of a TrIVD-GAN-FP model (Luc et al. 2020, "Transformation-based
@@ -137,7 +138,8 @@ frames = out["frames"]
 - `seed`: [2] int64, the stateless seed of the latents z (same seed, same input: same output).
 - `truncation`: scalar float32 >= 0: latents are a standard normal truncated to [-t, t] (0.8 in the paper, this
   export's default is {truncation}); 0 gives z = 0.
-- returns `frames`: [B, {t_out}, {res}, {res}, 3] float32 in [-1, 1]; `motion_field`: [B, {t_out}, {res}, {res}, 2]
+- returns `frames`: [B, {t_out}, {res}, {res}, 3] float32 in [-1, 1]; \
+`motion_field`: [B, {t_out}, {res}, {res}, 2]
   float32 (dy, dx) in output pixels, the expected flows of the warping weights combined over the three recurrent
   levels (paper section 4.4, Figure 3; all zeros if the recurrent unit does not warp); per level {sizes},
   in pixels of that level.
@@ -188,7 +190,8 @@ def export_generator(generator, output, truncation=0.8, model_dir="(in-memory ge
 def standing_batches_from_videos(generator, data, batch_size, seed=0):
   """A callable i -> (context [batch, T_in, 64, 64, 3] in [-1, 1], z) of random windows of the videos in `data`.
 
-  Windows, crops and z are drawn from `seed` alone: the same seed gives the same batches (a reproducible export).
+  Windows, crops and z are drawn from `seed` alone: the same seed gives the same batches (a reproducible
+  export).
   """
   from trivd_gan.data import video_folder  # pylint: disable=import-outside-toplevel
   from trivd_gan.data import preprocessing  # pylint: disable=import-outside-toplevel
@@ -247,9 +250,11 @@ def main(argv):
     generator = checkpoints.load_generator(flags_.model_dir, use_ema=True)
     if flags_.standing_stats_batches:
       from trivd_gan.training import standing_stats  # pylint: disable=import-outside-toplevel
-      batches = standing_batches_from_videos(generator, flags_.standing_stats_data, flags_.standing_stats_batch_size)
+      batches = standing_batches_from_videos(generator, flags_.standing_stats_data,
+                                             flags_.standing_stats_batch_size)
       standing_stats.apply_standing_statistics(generator, batches, flags_.standing_stats_batches)
-    export_generator(generator, flags_.output, flags_.truncation, flags_.model_dir, flags_.standing_stats_batches)
+    export_generator(generator, flags_.output, flags_.truncation, flags_.model_dir,
+                     flags_.standing_stats_batches)
   except (ValueError, FileNotFoundError) as e:
     print(f"Error: {e}", file=sys.stderr)
     sys.exit(2)
@@ -261,7 +266,8 @@ def define_flags():
   flags.DEFINE_string("model_dir", None, "Training run folder (model_config.json + checkpoints).")
   flags.DEFINE_string("output", None, "Export folder (SavedModel + README.md + module.md).")
   flags.DEFINE_float("truncation", 0.8, "Default truncation written in the description (paper: 0.8).")
-  flags.DEFINE_integer("standing_stats_batches", 0, "Batches of standing statistics (E.2: 100); 0 keeps saved ones.")
+  flags.DEFINE_integer("standing_stats_batches", 0,
+                       "Batches of standing statistics (E.2: 100); 0 keeps saved ones.")
   flags.DEFINE_string("standing_stats_data", None, "Video file or folder for the standing statistics passes.")
   flags.DEFINE_integer("standing_stats_batch_size", 16, "Clips per standing statistics batch.")
 

@@ -1,4 +1,5 @@
-"""Tests of the evaluation CLI (trivd_gan/evaluate.py): report assembly, streaming pieces, bad input, end to end."""
+"""Tests of the evaluation CLI (trivd_gan/evaluate.py): report assembly, streaming pieces, bad input,
+end to end."""
 
 import json
 import os
@@ -174,13 +175,15 @@ def test_end_to_end_tiny_model_with_random_i3d(tmp_path):
   assert "| fvd_random_i3d |" in result.stdout
 
 
-_MIRRORED_CHECK = r"""
+# Not a raw string: the backslash-newline below is dropped, so the program runs the `g = ...` line as one line.
+_MIRRORED_CHECK = """
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from trivd_gan import evaluate
 from trivd_gan.models.generator import Generator, sample_latents
-g = Generator(channel_multiplier=1, num_context_frames=2, num_predicted_frames=2, resolution=32).build_for_shapes(1)
+g = Generator(channel_multiplier=1, num_context_frames=2, num_predicted_frames=2, \
+resolution=32).build_for_shapes(1)
 s = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"], cross_device_ops=tf.distribute.ReductionToOneDevice())
 ctx = tf.random.uniform([3, 2, 32, 32, 3], -1, 1, seed=1)
 z = sample_latents(3, seed=tf.constant([1, 2], tf.int64))
@@ -195,6 +198,6 @@ print("OK")
 @pytest.mark.slow
 def test_mirrored_generation_equals_single_device():
   env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
-  result = subprocess.run([sys.executable, "-c", _MIRRORED_CHECK], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=600, check=False)
+  result = subprocess.run([sys.executable, "-c", _MIRRORED_CHECK], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600, check=False)
   assert result.returncode == 0 and "OK" in result.stdout, result.stderr[-3000:]

@@ -28,7 +28,8 @@ EXPECTED = {
     "gin/dvd_gan_fp_kinetics600.gin": (1_000_000, 48, "convgru", "dvd_gan_fp", 48),
     "gin/bair.gin": (None, 48, "tsru_p", "dvd_gan_fp_stronger", 92),
     "gin/ucf101.gin": (1_000_000, 92, "tsru_p", "dvd_gan_fp_stronger", 92),
-    **{f"gin/ablations/discriminators/{name}.gin": (k * 1000, 48, "convgru", name, 48) for name, k in _T1.items()},
+    **{f"gin/ablations/discriminators/{name}.gin": (k * 1000, 48, "convgru", name, 48)
+       for name, k in _T1.items()},
     **{f"gin/ablations/recurrent/{unit}.gin": (500_000, 48, unit, "dvd_gan_fp_faster", 48)
        for unit in ("convlstm", "convgru", "k_trajgru", "tsru_c", "tsru_p", "tsru_s", "ptsru_s")},
 }

@@ -1,4 +1,5 @@
-"""trivd_gan/predict.py: motion fields (paper 4.4), clip loading, the CLI end to end (GIF and mp4), bad input."""
+"""trivd_gan/predict.py: motion fields (paper 4.4), clip loading, the CLI end to end (GIF and mp4), bad
+input."""
 
 import json
 import os
@@ -31,13 +32,15 @@ def model_dir(tmp_path_factory):
   path = str(tmp_path_factory.mktemp("run"))
   g = tiny_generator()
   with open(os.path.join(path, checkpoints.MODEL_CONFIG), "w") as f:
-    json.dump({"generator": checkpoints._config_of(g), "discriminator": {}}, f)  # pylint: disable=protected-access
+    json.dump({"generator": checkpoints._config_of(g),  # pylint: disable=protected-access
+               "discriminator": {}}, f)
   tf.train.Checkpoint(ema_generator=checkpoints.variables_by_path(g)).save(os.path.join(path, "ckpt"))
   return path
 
 
 def _shift_weights(batch, size, dy, dx, k=3):
-  """Warping weights [B, T_OUT, size, size, k^2] putting all mass on the offset that moves content by (dy, dx)."""
+  """Warping weights [B, T_OUT, size, size, k^2] putting all mass on the offset that moves content by
+  (dy, dx)."""
   pad = (k - 1) // 2
   q = (pad - dy) * k + (pad - dx)  # eq 11 samples at (m - pad, n - pad) = -(dy, dx)
   return tf.one_hot(tf.fill([batch, T_OUT, size, size], q), k * k)
@@ -132,7 +135,9 @@ def test_cli_mp4_with_motion_fields(model_dir, tmp_path):
 
 
 def test_cli_bad_input_is_one_line(tmp_path):
-  result = _cli(f"--model_dir={tmp_path}", f"--input={tmp_path / 'missing.mp4'}", f"--output={tmp_path / 'o.gif'}")
+  result = _cli(f"--model_dir={tmp_path}", f"--input={tmp_path / 'missing.mp4'}",
+                f"--output={tmp_path / 'o.gif'}")
   assert result.returncode == 2
   assert "Traceback" not in result.stderr
-  assert result.stderr.strip().splitlines()[-1] == f"Error: input video {str(tmp_path / 'missing.mp4')!r} does not exist."
+  assert (result.stderr.strip().splitlines()[-1] ==
+          f"Error: input video {str(tmp_path / 'missing.mp4')!r} does not exist.")

@@ -15,8 +15,8 @@ TINY = ["--gin_file=gin/base.gin", "--gin_file=gin/tiny.gin", "--gin_param=train
 
 def run_cli(*args, env=None, timeout=600):
   env = {**os.environ, "PYTHONPATH": ROOT, **(env or {})}
-  return subprocess.run([sys.executable, "-m", "trivd_gan.train", *args], cwd=ROOT, env=env, capture_output=True,
-                        text=True, timeout=timeout)
+  return subprocess.run([sys.executable, "-m", "trivd_gan.train", *args], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=timeout)
 
 
 def assert_one_line_error(result, pattern):
@@ -58,7 +58,8 @@ def _checkpoint_values(model_dir):
 @pytest.mark.parametrize("unit", ["convgru", "convlstm", "k_trajgru", "tsru_c", "tsru_p", "tsru_s", "ptsru_s"])
 def test_every_recurrent_unit_trains(tmp_path, unit):
   result = run_cli(*TINY, f"--gin_param=Generator.recurrent_unit = '{unit}'",
-                   "--gin_param=DiscriminatorEnsemble.decomposition = 'dvd_gan_fp_faster'", f"--model_dir={tmp_path}")
+                   "--gin_param=DiscriminatorEnsemble.decomposition = 'dvd_gan_fp_faster'",
+                   f"--model_dir={tmp_path}")
   assert result.returncode == 0, result.stderr[-3000:]
   assert os.path.exists(tmp_path / "operative_config-3.gin")
 
@@ -69,7 +70,8 @@ def test_every_recurrent_unit_trains(tmp_path, unit):
                                            "dvd_gan_fp_faster", "dvd_gan_fp_stronger"])
 def test_every_decomposition_trains(tmp_path, decomposition):
   result = run_cli(*TINY, "--gin_param=Generator.recurrent_unit = 'convgru'",
-                   f"--gin_param=DiscriminatorEnsemble.decomposition = '{decomposition}'", f"--model_dir={tmp_path}")
+                   f"--gin_param=DiscriminatorEnsemble.decomposition = '{decomposition}'",
+                   f"--model_dir={tmp_path}")
   assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -88,7 +90,8 @@ assert result["trainer"].num_replicas == 2 and result["step"] == 3
 @pytest.mark.slow
 def test_mirrored_two_cpu_devices(tmp_path):
   env = {**os.environ, "PYTHONPATH": ROOT}
-  result = subprocess.run([sys.executable, "-c", MIRRORED, *TINY, "--strategy=mirrored", f"--model_dir={tmp_path}"],
+  result = subprocess.run([sys.executable, "-c", MIRRORED, *TINY, "--strategy=mirrored",
+                           f"--model_dir={tmp_path}"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
 

@@ -4,8 +4,8 @@ Trains a small TSRU_p model on synthetic clips in which everything translates wi
 reads the generator's warping weights on held-out clips as expected flows (section 4.4), combines the three
 levels across resolutions, and reports the cosine between the mean combined flow and the true velocity.
 
-    python -m trivd_gan.bench_motion --model_dir=runs/motion --steps=1500 [--velocity=0,2] [--every_checkpoint] \
-        [--json=PATH]
+    python -m trivd_gan.bench_motion --model_dir=runs/motion --steps=1500 [--velocity=0,2] \
+        [--every_checkpoint] [--json=PATH]
     python -m trivd_gan.bench_motion --model_dir=runs/motion_random --steps=1500 --velocity=random \
         --eval_velocities='0,2;0,-2;2,0;-2,0' --every_checkpoint
 
@@ -64,7 +64,8 @@ def parse_velocities(text):
     try:
       dy, dx = (int(v) for v in parts)
     except ValueError:
-      raise ValueError(f"Velocities are 'DY,DX' integer pairs separated by ';' (e.g. '0,2;0,-2'), got {text!r}.")
+      raise ValueError(f"Velocities are 'DY,DX' integer pairs separated by ';' (e.g. '0,2;0,-2'), "
+                       f"got {text!r}.")
     if (dy, dx) == (0, 0):
       raise ValueError("A velocity of (0, 0) has no direction to compare with; use a non-zero velocity.")
     out.append((dy, dx))
@@ -96,13 +97,14 @@ def mean_combined_flow(g, videos):
 
 
 def evaluate_checkpoint(model_dir, checkpoint, velocities, num_clips):
-  """{velocity: (mean flow, cosine)} of the raw G of one checkpoint on held-out clips moving with each velocity."""
+  """{velocity: (mean flow, cosine)} of the raw G of one checkpoint on held-out clips moving with each
+  velocity."""
   g = checkpoints.load_generator(model_dir, use_ema=False, checkpoint=checkpoint)
   out = {}
   for velocity in velocities:
     dataset = data.make_dataset("synthetic", split="test", batch_size=num_clips, training=False,
-                                num_frames=g.num_context_frames + g.num_predicted_frames, image_size=g.resolution,
-                                mode="global_translation", global_velocity=velocity)
+                                num_frames=g.num_context_frames + g.num_predicted_frames,
+                                image_size=g.resolution, mode="global_translation", global_velocity=velocity)
     flow = mean_combined_flow(g, next(iter(dataset))["video"])
     out[velocity] = (flow, cosine(flow, velocity))
   return out
@@ -116,7 +118,8 @@ def main(argv):
     raise app.UsageError("--velocity=random needs --eval_velocities (e.g. '0,2;0,-2;2,0;-2,0').")
   gin.add_config_file_search_path(str(ROOT))
   gin.parse_config_files_and_bindings([str(ROOT / "gin/demo.gin")],
-                                      bindings(train_velocity, FLAGS.max_speed) + [f"train.seed = {FLAGS.seed}"])
+                                      bindings(train_velocity, FLAGS.max_speed) +
+                                      [f"train.seed = {FLAGS.seed}"])
   configurables.train(model_dir=FLAGS.model_dir, num_steps=FLAGS.steps,
                       operative_config_fn=gin.operative_config_str)
   state = tf.train.get_checkpoint_state(FLAGS.model_dir)
@@ -146,13 +149,14 @@ def define_flags():
   flags.DEFINE_string("model_dir", "runs/motion", "Where the small model is trained (resumes if present).")
   flags.DEFINE_integer("steps", 1500, "Training steps (2 D updates + 1 G update each).")
   flags.DEFINE_string("velocity", "0,2",
-                      "Training motion 'DY,DX' of every pixel (pixels per frame at 32x32), or 'random': a random "
-                      "integer velocity per clip in [-max_speed, max_speed]^2.")
+                      "Training motion 'DY,DX' of every pixel (pixels per frame at 32x32), or 'random': a "
+                      "random integer velocity per clip in [-max_speed, max_speed]^2.")
   flags.DEFINE_integer("max_speed", 2, "Largest |dy|, |dx| of --velocity=random.")
   flags.DEFINE_string("eval_velocities", None,
                       "Held-out motions 'DY,DX;DY,DX;...' to compare the field with (default: --velocity).")
   flags.DEFINE_integer("seed", 0, "train.seed: initialization and data order.")
-  flags.DEFINE_bool("every_checkpoint", False, "Evaluate every kept checkpoint (a learning curve), not only the last.")
+  flags.DEFINE_bool("every_checkpoint", False,
+                    "Evaluate every kept checkpoint (a learning curve), not only the last.")
   flags.DEFINE_integer("num_clips", 16, "Held-out clips the motion field is averaged over.")
   flags.DEFINE_string("json", None, "Optional path of a JSON report.")
 

@@ -36,8 +36,8 @@ def _generator(channel_multiplier=48, recurrent_unit="tsru_p", num_context_frame
 
 
 def _discriminator_ensemble(decomposition="dvd_gan_fp_stronger", channel_multiplier=48, num_frames_K=8,
-                            downsample_factor=2, head="mixed_projection", num_classes=0, temporal_downsample=False,
-                            name=None):
+                            downsample_factor=2, head="mixed_projection", num_classes=0,
+                            temporal_downsample=False, name=None):
   """`decompositions.DiscriminatorEnsemble` (gin name `DiscriminatorEnsemble`)."""
   return decompositions.DiscriminatorEnsemble(decomposition, channel_multiplier, num_frames_K=num_frames_K,
                                               downsample_factor=downsample_factor, head=head,

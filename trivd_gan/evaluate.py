@@ -5,8 +5,8 @@ r"""Command line: evaluate a trained TrIVD-GAN-FP (paper sections 4.1, 4.4, appe
       [--best_of_l=L] [--batch_size=B] [--cache_dir=DIR] [--standing_stats_batches=100] [--strategy=default]
 
 What it measures (docs/evaluation.md, "Command line"):
-  - Samples of the EMA generator after standing statistics (E.2), conditioned on the first Tc frames of the first
-    N clips of the evaluation split, at the chosen truncation, for R runs with different latent seeds.
+  - Samples of the EMA generator after standing statistics (E.2), conditioned on the first Tc frames of the
+    first N clips of the evaluation split, at the chosen truncation, for R runs with different latent seeds.
   - FVD of [context frames (real) ; predicted frames] against the real T-frame clips (T = Tc + Tp, 16 in the
     paper), mean and unbiased std over runs; Inception Score (I3D logits) mean and std over runs.
   - The copy-last-frame baseline's FVD (D.3: 330 on Kinetics-600 validation), PSNR and SSIM per predicted
@@ -32,15 +32,16 @@ import numpy as np
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "The --model_dir of a `python -m trivd_gan.train` run.")
-flags.DEFINE_multi_string("gin_file", [], "Gin files naming the data (train.dataset_fn, train.data_dir); default: "
-                          "the newest operative_config-*.gin in model_dir.")
+flags.DEFINE_multi_string("gin_file", [], "Gin files naming the data (train.dataset_fn, train.data_dir); "
+                          "default: the newest operative_config-*.gin in model_dir.")
 flags.DEFINE_multi_string("gin_param", [], "Gin bindings applied after the files.")
 flags.DEFINE_string("i3d", None, "I3D weights (checkpoint or TF-Hub folder, docs/evaluation.md) or 'random' / "
                     "'random:<seed>' (pipeline checks only: figures are then labelled _random_i3d).")
 flags.DEFINE_integer("num_samples", 50000, "N: evaluation clips (and generated samples per run).")
 flags.DEFINE_integer("runs", 10, "R: sampling runs with different latent seeds (the paper: std over 10).")
 flags.DEFINE_string("output", None, "Where to write the JSON report (default: model_dir/eval_report.json).")
-flags.DEFINE_string("dataset", None, "Data set name (trivd_gan.data.SOURCES); default: train.dataset_fn of gin.")
+flags.DEFINE_string("dataset", None,
+                    "Data set name (trivd_gan.data.SOURCES); default: train.dataset_fn of gin.")
 flags.DEFINE_string("split", "test", "Evaluation split (e.g. test, validation).")
 flags.DEFINE_string("data_dir", None, "The data set's folder (default: train.data_dir of gin, if bound).")
 flags.DEFINE_float("truncation", None, "Latent truncation: unset for none, 0 for z = 0, t > 0 for |z| <= t.")
@@ -61,7 +62,7 @@ PAPER_FVD_FRAMES = 16
 I3D_MIN_FRAMES = 9  # I3D's temporal receptive field needs T >= 9 (evaluation/i3d.py)
 
 
-# ----------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------------------
 # Report assembly (NumPy only).
 
 
@@ -102,10 +103,11 @@ def frames_description(num_context, num_predicted, time_repeat=1):
           f"{num_context + 1}-{total} the {num_predicted} generated (or copied, for the baseline) frames; "
           f"the real statistics use the same {total}-frame ground-truth clips.")
   if total != PAPER_FVD_FRAMES:
-    text += f" The paper uses {PAPER_FVD_FRAMES} frames (5 + 11 on Kinetics-600, 1 + 15 on BAIR): not comparable."
+    text += (f" The paper uses {PAPER_FVD_FRAMES} frames (5 + 11 on Kinetics-600, 1 + 15 on BAIR): "
+             "not comparable.")
   if time_repeat > 1:
-    text += (f" Every frame is repeated {time_repeat} times in time before I3D (which needs >= {I3D_MIN_FRAMES} "
-             "frames), for real and generated clips alike: not a protocol FVD.")
+    text += (f" Every frame is repeated {time_repeat} times in time before I3D (which needs >= "
+             f"{I3D_MIN_FRAMES} frames), for real and generated clips alike: not a protocol FVD.")
   return text
 
 
@@ -144,11 +146,11 @@ def assemble_report(*, embedder_name, random_embedder, fvd_runs, is_runs, copy_f
   notes = [f"FVD frames: {frames_description(num_context, num_predicted, time_repeat)}",
            "std is the unbiased (N - 1) standard deviation over runs (None for one run); runs differ only in "
            "the latent seeds (same contexts).",
-           "PSNR / SSIM: generated vs ground-truth predicted frames, frames mapped to [0, 1]; 'frames' are 1-based "
-           "indices in the clip."]
+           "PSNR / SSIM: generated vs ground-truth predicted frames, frames mapped to [0, 1]; 'frames' are "
+           "1-based indices in the clip."]
   if random_embedder:
-    notes.insert(0, f"I3D has RANDOM weights ({embedder_name}): the *_random_i3d numbers check the pipeline; they "
-                 "are not FVD or Inception Scores.")
+    notes.insert(0, f"I3D has RANDOM weights ({embedder_name}): the *_random_i3d numbers check the pipeline; "
+                 "they are not FVD or Inception Scores.")
   return {"embedder": embedder_name, "random_embedder": bool(random_embedder),
           "fvd_frames": {"context": int(num_context), "predicted": int(num_predicted),
                          "total": int(num_context + num_predicted), "time_repeat": int(time_repeat),
@@ -168,7 +170,7 @@ def markdown_table(report):
   return "\n".join(lines)
 
 
-# ----------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------------------
 # Streaming pieces.
 
 
@@ -238,7 +240,7 @@ class _Progress:
     logging.info("%s: %d/%d clips  %.2f clips/s  ETA %s", self.what, done, self.total, rate, eta)
 
 
-# ----------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------------------
 # Data and model set-up (TensorFlow imported lazily so that bad input fails fast).
 
 
@@ -348,8 +350,8 @@ def evaluate(model_dir, i3d, num_samples, runs, dataset=None, split="test", data
   total = tc + tp
   repeat = time_repeat_factor(total)
   if repeat > 1:
-    logging.warning("The model's clips have %d frames; I3D needs >= %d: every frame is repeated %d times before "
-                    "I3D (labelled in the report).", total, I3D_MIN_FRAMES, repeat)
+    logging.warning("The model's clips have %d frames; I3D needs >= %d: every frame is repeated %d times "
+                    "before I3D (labelled in the report).", total, I3D_MIN_FRAMES, repeat)
   labels_of = (lambda lab: tf.cast(lab, tf.int32)) if g.num_classes > 1 else (lambda lab: None)
 
   def z_for(run_seed, index, batch):
@@ -427,8 +429,8 @@ def evaluate(model_dir, i3d, num_samples, runs, dataset=None, split="test", data
     is_runs.append(is_acc.result())
     psnr_runs.append(psnr.result())
     ssim_runs.append(ssim.result())
-    logging.info("run %d/%d: %s %.3f, %s %.3f", run + 1, runs, metric_name("fvd", random_embedder), fvd_runs[-1],
-                 metric_name("inception_score", random_embedder), is_runs[-1])
+    logging.info("run %d/%d: %s %.3f, %s %.3f", run + 1, runs, metric_name("fvd", random_embedder),
+                 fvd_runs[-1], metric_name("inception_score", random_embedder), is_runs[-1])
   copy_fvd = ev.frechet_distance(*copy_acc.statistics(), *real)
   info = {"model_dir": model_dir, "checkpoint": checkpoint, "use_ema": bool(use_ema),
           "standing_statistics_passes": passes, "standing_statistics_batch_size": standing_stats_batch_size,
@@ -446,7 +448,7 @@ def evaluate(model_dir, i3d, num_samples, runs, dataset=None, split="test", data
                          best_of_l_ssim=best.result() if best_of_l > 0 else None, time_repeat=repeat, info=info)
 
 
-# ----------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------------------
 # Command line.
 
 
@@ -459,7 +461,8 @@ def check_flags(f):
       raise ValueError(f"--model_dir={f.model_dir} does not exist; pass the folder of a trivd_gan.train run.")
     if not (os.path.exists(os.path.join(f.model_dir, "checkpoint")) or
             glob.glob(os.path.join(f.model_dir, "ckpt-*.index"))):
-      raise ValueError(f"--model_dir={f.model_dir} holds no checkpoint; train first (python -m trivd_gan.train).")
+      raise ValueError(f"--model_dir={f.model_dir} holds no checkpoint; train first "
+                       "(python -m trivd_gan.train).")
   if not f.i3d:
     raise ValueError("--i3d is required: an I3D checkpoint / TF-Hub folder (docs/evaluation.md) or 'random'.")
   for flag, low in (("num_samples", 2), ("runs", 1), ("batch_size", 1), ("i3d_batch_size", 1), ("best_of_l", 0),
@@ -515,14 +518,16 @@ def main(argv):
       strategy = strategy_lib.make_strategy(FLAGS.strategy)
     report = evaluate(FLAGS.model_dir, FLAGS.i3d, FLAGS.num_samples, FLAGS.runs, dataset=FLAGS.dataset,
                       split=FLAGS.split, data_dir=FLAGS.data_dir, truncation=FLAGS.truncation,
-                      best_of_l=FLAGS.best_of_l, batch_size=FLAGS.batch_size, i3d_batch_size=FLAGS.i3d_batch_size,
+                      best_of_l=FLAGS.best_of_l, batch_size=FLAGS.batch_size,
+                      i3d_batch_size=FLAGS.i3d_batch_size,
                       cache_dir=FLAGS.cache_dir, standing_stats_batches=FLAGS.standing_stats_batches,
                       standing_stats_batch_size=FLAGS.standing_stats_batch_size,
                       standing_stats_split=FLAGS.standing_stats_split, use_ema=FLAGS.use_ema, seed=FLAGS.seed,
                       strategy=strategy)
   except Exception as e:  # pylint: disable=broad-except
     tf = sys.modules.get("tensorflow")
-    if isinstance(e, (ValueError, OSError, AssertionError)) or (tf is not None and isinstance(e, tf.errors.OpError)):
+    if (isinstance(e, (ValueError, OSError, AssertionError)) or
+        (tf is not None and isinstance(e, tf.errors.OpError))):
       _fail(e)
     raise
   report["config"]["gin_files"] = gin_files

@@ -1,6 +1,7 @@
 """Video prediction from a trained or exported TrIVD-GAN-FP generator, with motion fields (paper 4.4, Fig. 3).
 
-  python -m trivd_gan.predict --model=EXPORT_DIR --input=video.mp4 --output=out.gif --num_samples=3 --motion_fields
+  python -m trivd_gan.predict --model=EXPORT_DIR --input=video.mp4 --output=out.gif --num_samples=3 \
+      --motion_fields
   python -m trivd_gan.predict --model_dir=TRAIN_DIR --input=video.mp4 --output=out.mp4
 
 The input video is decoded with PyAV, resized so its smallest side is 64 (bilinear) and center-cropped to 64x64
@@ -101,8 +102,8 @@ def load_video_clip(path, num_frames, start_frame=0, image_size=64):
 class Predictor:
   """One interface over an exported SavedModel (`--model`) and a training model_dir (`--model_dir`).
 
-  `predict(context_uint8 [B, T_in, 64, 64, 3], seed [2], truncation)` -> dict with "frames" [B, T_out, 64, 64, 3]
-  float32 in [-1, 1] and "motion_field" [B, T_out, 64, 64, 2] (dy, dx) in pixels.
+  `predict(context_uint8 [B, T_in, 64, 64, 3], seed [2], truncation)` -> dict with "frames"
+  [B, T_out, 64, 64, 3] float32 in [-1, 1] and "motion_field" [B, T_out, 64, 64, 2] (dy, dx) in pixels.
   """
 
   def __init__(self, model=None, model_dir=None):
@@ -273,7 +274,8 @@ def main(argv):
 def define_flags():
   """The CLI flags (defined only when run as a program, so importing this module defines none)."""
   flags.DEFINE_string("model", None, "Folder of a SavedModel written by export/export_generator.py.")
-  flags.DEFINE_string("model_dir", None, "A training --model_dir (uses its EMA generator and saved BN statistics).")
+  flags.DEFINE_string("model_dir", None,
+                      "A training --model_dir (uses its EMA generator and saved BN statistics).")
   flags.DEFINE_string("input", None, "Input video (anything FFmpeg/PyAV reads, GIF included).")
   flags.DEFINE_string("output", None, "Output file: .gif or .mp4.")
   flags.DEFINE_integer("num_samples", 1, "Number of sampled futures (rows of the output).")

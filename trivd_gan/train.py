@@ -15,11 +15,13 @@ from absl import flags
 from absl import logging
 
 FLAGS = flags.FLAGS
-flags.DEFINE_multi_string("gin_file", [], "Gin config files, applied in order (e.g. gin/base.gin gin/tiny.gin).")
+flags.DEFINE_multi_string("gin_file", [],
+                          "Gin config files, applied in order (e.g. gin/base.gin gin/tiny.gin).")
 flags.DEFINE_multi_string("gin_param", [], "Gin bindings applied after the files, e.g. 'train.num_steps = 10'.")
 flags.DEFINE_string("model_dir", None, "Checkpoints, summaries, samples; re-using it resumes.")
 flags.DEFINE_integer("steps", None, "Total training steps (overrides train.num_steps).")
-flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker", "tpu"], "tf.distribute strategy.")
+flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker", "tpu"],
+                  "tf.distribute strategy.")
 flags.DEFINE_string("tpu", None, "TPU name or address for --strategy=tpu ('local' on a TPU VM).")
 flags.DEFINE_string("data_dir", None, "The data set's folder (passed to the dataset function).")
 

@@ -81,7 +81,8 @@ def rgb_hue_degrees(rgb):
   r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
   maxc, minc = rgb.max(-1), rgb.min(-1)
   delta = np.where(maxc - minc == 0, 1.0, maxc - minc)
-  hue = np.where(maxc == r, ((g - b) / delta) % 6, np.where(maxc == g, (b - r) / delta + 2, (r - g) / delta + 4))
+  hue = np.where(maxc == r, ((g - b) / delta) % 6,
+                 np.where(maxc == g, (b - r) / delta + 2, (r - g) / delta + 4))
   return (60.0 * hue) % 360.0
 
 

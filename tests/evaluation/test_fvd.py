@@ -151,7 +151,8 @@ def test_accumulate_embeddings_takes_exactly_num_samples():
     fvd.accumulate_embeddings(embed, [videos], 30, [fvd.FrechetAccumulator()])
 
 
-@pytest.mark.parametrize("n, m, d", [(50, 40, 8), (16, 16, 400), (3, 5, 6)])  # the last two: rank-deficient covs
+# The last two: rank-deficient covs.
+@pytest.mark.parametrize("n, m, d", [(50, 40, 8), (16, 16, 400), (3, 5, 6)])
 def test_tf_twins_match_numpy(n, m, d):
   rng = np.random.default_rng(n + d)
   acts1 = rng.normal(size=(n, d)) * rng.uniform(0.5, 2, d)
@@ -164,5 +165,5 @@ def test_tf_twins_match_numpy(n, m, d):
       acts1.astype(np.float32), acts2.astype(np.float32)), rtol=1e-6, atol=1e-6)
   np.testing.assert_allclose(float(got), expected, rtol=1e-4)
   logits = rng.normal(size=(n, d)) * 3
-  np.testing.assert_allclose(float(metrics.inception_score_tf(tf.constant(logits))), metrics.inception_score(logits),
-                             rtol=1e-10)
+  np.testing.assert_allclose(float(metrics.inception_score_tf(tf.constant(logits))),
+                             metrics.inception_score(logits), rtol=1e-10)

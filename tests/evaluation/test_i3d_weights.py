@@ -65,7 +65,8 @@ def test_hub_style_saved_model_is_recognized_and_called(tmp_path):
 
 
 def test_tf1_hub_format_with_empty_tags_is_loaded(tmp_path):
-  """TF1 Hub modules are TF1 SavedModels whose graph has the empty tag set: tf.saved_model.load(dir, tags=[])."""
+  """TF1 Hub modules are TF1 SavedModels whose graph has the empty tag set:
+  tf.saved_model.load(dir, tags=[])."""
   folder = str(tmp_path / "tf1_module")
   w = np.random.default_rng(0).normal(size=(3, 400)).astype(np.float32)
   with tf.Graph().as_default():

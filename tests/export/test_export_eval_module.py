@@ -27,13 +27,15 @@ print(float(m.fvd(a, b)["fvd"]), float(m.inception_score(a)["inception_score"]))
 def test_random_i3d_export_matches_embedder(tmp_path):
   out = str(tmp_path / "i3d")
   env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-  result = subprocess.run([sys.executable, os.path.join(ROOT, "export", "export_eval_module.py"), "--i3d=random",
-                           f"--output={out}"], capture_output=True, text=True, env=env, check=False)
+  result = subprocess.run([sys.executable, os.path.join(ROOT, "export", "export_eval_module.py"),
+                           "--i3d=random", f"--output={out}"],
+                          capture_output=True, text=True, env=env, check=False)
   assert result.returncode == 0, result.stderr[-3000:]
   videos = np.random.default_rng(0).uniform(-1, 1, (1, 9, 64, 64, 3)).astype(np.float32)
   np.save(tmp_path / "v.npy", videos)
   rng = np.random.default_rng(1)
-  real, generated = rng.normal(size=(20, 400)).astype(np.float32), rng.normal(1, 2, (30, 400)).astype(np.float32)
+  real, generated = (rng.normal(size=(20, 400)).astype(np.float32),
+                     rng.normal(1, 2, (30, 400)).astype(np.float32))
   np.save(tmp_path / "a.npy", real)
   np.save(tmp_path / "b.npy", generated)
   # Loaded without the repository on sys.path: embed, then FVD and IS from the module alone.

@@ -31,7 +31,8 @@ def write_model_dir(model_dir, recurrent_unit="tsru_p"):
       v.assign(rng.uniform(0.5, 1.5, v.shape).astype(np.float32))
   os.makedirs(model_dir, exist_ok=True)
   with open(os.path.join(model_dir, checkpoints.MODEL_CONFIG), "w") as f:
-    json.dump({"generator": checkpoints._config_of(g), "discriminator": {}}, f)  # pylint: disable=protected-access
+    json.dump({"generator": checkpoints._config_of(g),  # pylint: disable=protected-access
+               "discriminator": {}}, f)
   # The trainer's layout: models tracked as {path: variable} dicts (checkpoints.variables_by_path).
   tf.train.Checkpoint(ema_generator=checkpoints.variables_by_path(g)).save(os.path.join(model_dir, "ckpt"))
   return g
@@ -160,7 +161,8 @@ def test_loads_without_package_and_with_tf_keras_hub_layer(exported, tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   plain, keras_out = np.load(tmp_path / "res.npy")
   loaded = tf.saved_model.load(out)
-  reference = loaded.predict(tf.constant(context), tf.constant(SEED, tf.int64), tf.constant(0.8))["frames"].numpy()
+  reference = loaded.predict(tf.constant(context), tf.constant(SEED, tf.int64),
+                             tf.constant(0.8))["frames"].numpy()
   np.testing.assert_array_equal(plain, reference)
   np.testing.assert_array_equal(keras_out, reference)
 
@@ -188,8 +190,8 @@ def test_bad_truncation_and_dtype(exported):
 
 
 def test_standing_statistics_export_twice_in_one_process(tmp_path):
-  """E.2's standing statistics from the user's videos (the exporter's --standing_stats_data path), exported twice
-  from one process: both exports equal the in-process generator with those statistics."""
+  """E.2's standing statistics from the user's videos (the exporter's --standing_stats_data path), exported
+  twice from one process: both exports equal the in-process generator with those statistics."""
   sys.path.insert(0, os.path.join(ROOT, "export"))  # export/ holds scripts, not a package
   import export_generator  # pylint: disable=import-outside-toplevel,import-error
   from trivd_gan.training import standing_stats  # pylint: disable=import-outside-toplevel

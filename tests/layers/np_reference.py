@@ -1,4 +1,5 @@
-"""NumPy float64 references shared by the layer tests, written from the paper (E.2 spectral norm, eq 11 warping).
+"""NumPy float64 references shared by the layer tests, written from the paper (E.2 spectral norm,
+eq 11 warping).
 
 Only the building blocks several test files need; each test file keeps the references of its own equations.
 """

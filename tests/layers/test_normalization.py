@@ -54,7 +54,8 @@ def test_conditional_batch_norm_matches_numpy():
   bias = cond @ cbn.bias.normalized_kernel().numpy() + cbn.bias.bias.numpy()
   mean = x.mean(axis=(0, 2, 3), keepdims=True)
   var = x.var(axis=(0, 2, 3), keepdims=True)
-  expected = (x - mean) / np.sqrt(var + 1e-4) * (1 + gain[:, None, None, None, :]) + bias[:, None, None, None, :]
+  expected = ((x - mean) / np.sqrt(var + 1e-4) * (1 + gain[:, None, None, None, :]) +
+              bias[:, None, None, None, :])
   np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-4)
 
 

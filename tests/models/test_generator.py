@@ -1,4 +1,5 @@
-"""Generator and encoder (appendix A): shapes and gradients for every unit, distribution, SavedModel, goldens."""
+"""Generator and encoder (appendix A): shapes and gradients for every unit, distribution, SavedModel,
+goldens."""
 
 import json
 import os

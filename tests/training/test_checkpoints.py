@@ -43,8 +43,8 @@ def test_incompatible_model_dir_is_refused(tmp_path):
   checkpoints.check_or_write_model_config(model_dir, generator.Generator(**TINY_G), d)
   checkpoints.check_or_write_model_config(model_dir, generator.Generator(**TINY_G), d)  # same: fine
   with pytest.raises(ValueError, match="different model.*channel_multiplier: 1 -> 2.*new --model_dir"):
-    checkpoints.check_or_write_model_config(model_dir, generator.Generator(**{**TINY_G, "channel_multiplier": 2}),
-                                            d)
+    checkpoints.check_or_write_model_config(
+        model_dir, generator.Generator(**{**TINY_G, "channel_multiplier": 2}), d)
   with open(tmp_path / checkpoints.MODEL_CONFIG) as f:
     assert json.load(f)["generator"]["channel_multiplier"] == 1
 

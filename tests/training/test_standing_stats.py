@@ -39,7 +39,8 @@ def test_matches_numpy_average_and_restores_momentum_and_u():
 
   assert passes == len(zs)
   x = [2.0 * z + 1.0 for z in zs]
-  np.testing.assert_allclose(model.bn.moving_mean.numpy(), np.mean([v.mean(0) for v in x], 0), rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(model.bn.moving_mean.numpy(), np.mean([v.mean(0) for v in x], 0), rtol=1e-5,
+                             atol=1e-5)
   np.testing.assert_allclose(model.bn.moving_variance.numpy(), np.mean([v.var(0) for v in x], 0), rtol=1e-5,
                              atol=1e-5)
   np.testing.assert_allclose(model.bn.momentum.numpy(), 0.9, rtol=1e-6)

@@ -27,7 +27,8 @@ def _config_of(layer):
 
 def model_config(generator, discriminator):
   """{"generator": config, "discriminator": config} (JSON-serializable) of the two models."""
-  return json.loads(json.dumps({"generator": _config_of(generator), "discriminator": _config_of(discriminator)}))
+  return json.loads(json.dumps({"generator": _config_of(generator),
+                                "discriminator": _config_of(discriminator)}))
 
 
 def check_or_write_model_config(model_dir, generator, discriminator, write=True):
@@ -87,7 +88,8 @@ def load_generator(model_dir, use_ema=True, checkpoint=None):
   """
   config_path = os.path.join(model_dir, MODEL_CONFIG)
   if not tf.io.gfile.exists(config_path):
-    raise ValueError(f"{model_dir} has no {MODEL_CONFIG}; pass the --model_dir of a `python -m trivd_gan.train` run.")
+    raise ValueError(f"{model_dir} has no {MODEL_CONFIG}; pass the --model_dir of a "
+                     "`python -m trivd_gan.train` run.")
   checkpoint = checkpoint or latest_checkpoint(model_dir)
   if checkpoint is None:
     raise ValueError(f"{model_dir} holds no checkpoint yet; train longer (checkpoints are written every "

@@ -13,14 +13,16 @@ from trivd_gan.layers import spectral_norm
 
 def batch_norms(model):
   """Every `normalization.BatchNorm` inside `model` (including those of conditional batch norms)."""
-  return [layer for layer in model._flatten_layers(include_self=True, recursive=True)  # pylint: disable=protected-access
+  # pylint: disable=protected-access
+  return [layer for layer in model._flatten_layers(include_self=True, recursive=True)
           if isinstance(layer, normalization.BatchNorm)]
 
 
 def spectral_norm_vectors(model):
   """The power-iteration u variables of every spectrally normalized layer inside `model`."""
-  return [layer.sn_u for layer in model._flatten_layers(include_self=True, recursive=True)  # pylint: disable=protected-access
-          if isinstance(layer, spectral_norm._SpectralNormMixin) and getattr(layer, "sn_u", None) is not None]  # pylint: disable=protected-access
+  # pylint: disable=protected-access
+  return [layer.sn_u for layer in model._flatten_layers(include_self=True, recursive=True)
+          if isinstance(layer, spectral_norm._SpectralNormMixin) and getattr(layer, "sn_u", None) is not None]
 
 
 def apply_standing_statistics(generator, batches, num_batches=100):
