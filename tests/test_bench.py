@@ -1,4 +1,4 @@
-"""Smoke test of trivd_gan.bench: one step of two tiny configurations; checks the JSON structure, not timings."""
+"""Tests of trivd_gan.bench: one step of two tiny configurations (JSON structure, not timings); resuming."""
 
 import json
 import os
@@ -17,7 +17,8 @@ def test_bench_two_tiny_configurations_json(tmp_path):
   env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
   # Run from another directory: gin files and their includes resolve against the repository root.
   proc = subprocess.run([sys.executable, "-m", "trivd_gan.bench", "--gin_file=gin/base.gin",
-                         "--gin_file=gin/tiny.gin", "--decompositions=dvd_gan_fp,dvd_gan_fp_faster", "--steps=1",
+                         "--gin_file=gin/tiny.gin", "--decompositions=dvd_gan_fp,dvd_gan_fp_faster",
+                         "--steps=1",
                          "--warmup=1", "--batch_size=2", "--matmul_size=256", f"--json={out}"],
                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900, check=False)
   assert proc.returncode == 0, proc.stderr[-3000:]
@@ -35,20 +36,22 @@ def test_bench_two_tiny_configurations_json(tmp_path):
 
 
 def test_bench_resumes_finished_rows_from_its_json(tmp_path):
-  """Re-running with the same --json and settings reuses finished rows (no worker runs: fast), then completes."""
+  """Re-running with the same --json and settings reuses finished rows (no worker runs: fast) and completes."""
   out = tmp_path / "bench.json"
   settings = {"gin_file": ["gin/base.gin", "gin/tiny.gin"], "gin_param": [], "steps": 3, "warmup": 1,
               "batch_size": 2, "flops": True}
   def row(decomposition, step_ms):
-    return {"table": "decomposition", "decomposition": decomposition, "recurrent": "tsru_p", "jit_compile": False,
-            "requested_jit_compile": False, "batch_size": 2, "g_channel_multiplier": 1, "d_channel_multiplier": 1,
+    return {"table": "decomposition", "decomposition": decomposition, "recurrent": "tsru_p",
+            "jit_compile": False, "requested_jit_compile": False, "batch_size": 2, "g_channel_multiplier": 1,
+            "d_channel_multiplier": 1,
             "step_ms": step_ms, "step_ms_min": step_ms, "steps": 3, "mem_peak_gb": 1.0, "mem_step_gb": 0.0,
             "mem_source": "ru_maxrss", "step_flops": 10 ** 8, "achieved_flops_per_s": 10 ** 8 / step_ms * 1e3,
             "device": "CPU"}
   out.write_text(json.dumps({"settings": settings, "complete": False, "failed": [],
                              "rows": [row("dvd_gan_fp", 200.0), row("dvd_gan_fp_faster", 100.0)]}))
   env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
-  proc = subprocess.run([sys.executable, "-m", "trivd_gan.bench", "--gin_file=gin/base.gin", "--gin_file=gin/tiny.gin",
+  proc = subprocess.run([sys.executable, "-m", "trivd_gan.bench", "--gin_file=gin/base.gin",
+                         "--gin_file=gin/tiny.gin",
                          "--decompositions=dvd_gan_fp,dvd_gan_fp_faster", "--jit_compile=0", "--steps=3",
                          "--warmup=1", "--batch_size=2", "--matmul_size=64", f"--json={out}"],
                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)

@@ -1,6 +1,7 @@
-r"""Benchmark: the real training step per discriminator decomposition and recurrent unit (paper Tables 1-2, E.3).
+r"""Benchmark: the real training step per discriminator decomposition and recurrent unit (Tables 1-2, E.3).
 
-  python -m trivd_gan.bench --gin_file=gin/base.gin [--gin_file=F2 ...] [--gin_param='Generator.channel_multiplier=4']
+  python -m trivd_gan.bench --gin_file=gin/base.gin [--gin_file=F2 ...] \
+      [--gin_param='Generator.channel_multiplier=4']
       [--decompositions=all|a,b] [--recurrent=all|a,b] [--jit_compile=gin|0|1|0,1] --steps=N [--json=PATH]
 
 What is measured (one row per configuration, each in a fresh subprocess so that peak memory does not mix):
@@ -53,7 +54,8 @@ flags.DEFINE_string("worker", None, "Internal: JSON of one configuration to run 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Paper Table 1 (ms per step, GB) and App. F.4 (ms per step at batch 512, TPUv3).
 PAPER_TABLE1 = {"clip": (488, 3.49), "downsampled": (370, 3.01), "cropped": (371, 3.10),
-                "cropped_downsampled": (467, 3.30), "mocogan_like_k1": (568, 3.95), "mocogan_like_k8": (660, 3.95),
+                "cropped_downsampled": (467, 3.30), "mocogan_like_k1": (568, 3.95),
+                "mocogan_like_k8": (660, 3.95),
                 "dvd_gan_fp": (537, 3.53), "dvd_gan_fp_faster": (453, 3.54), "dvd_gan_fp_stronger": (548, 3.65)}
 PAPER_F4_MS = {"convgru": 284, "tsru_p": 354, "tsru_c": 354, "tsru_s": 354}
 GOALS = (("dvd_gan_fp_faster", "dvd_gan_fp", 0.84), ("dvd_gan_fp_stronger", "dvd_gan_fp", 1.02),
@@ -107,7 +109,8 @@ def count_step_flops(trainer):
   """FLOPs of one traced training step (tf.compat.v1.profiler float_ops over the graph and its functions)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   nan = tf.constant(0.0)
-  concrete = trainer._train_step.get_concrete_function(trainer.iterator, nan)  # pylint: disable=protected-access
+  # pylint: disable-next=protected-access
+  concrete = trainer._train_step.get_concrete_function(trainer.iterator, nan)
   opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
   opts["output"] = "none"
   total = 0
@@ -161,8 +164,8 @@ def run_worker(spec):
             "g_channel_multiplier": gin.query_parameter("Generator.channel_multiplier"),
             "d_channel_multiplier": gin.query_parameter("DiscriminatorEnsemble.channel_multiplier"),
             "step_ms": 1e3 * step_s, "step_ms_min": 1e3 * min(times), "steps": len(times), **mem,
-            "step_flops": flops, "achieved_flops_per_s": flops / step_s if flops else None, "device": "GPU" if gpu
-            else "CPU"}
+            "step_flops": flops, "achieved_flops_per_s": flops / step_s if flops else None,
+            "device": "GPU" if gpu else "CPU"}
 
 
 def _configurations(gin_files, gin_params):
@@ -184,8 +187,8 @@ def _configurations(gin_files, gin_params):
   rows = [] if FLAGS.recurrent and not FLAGS.decompositions else [
       ("decomposition", d, base_u) for d in pick(FLAGS.decompositions, decompositions.DECOMPOSITIONS, base_d,
                                                  "decompositions")]
-  rows += [("recurrent", base_d, u) for u in pick(FLAGS.recurrent, recurrent.RECURRENT_UNITS, base_u, "recurrent")
-           if FLAGS.recurrent]
+  rows += [("recurrent", base_d, u)
+           for u in pick(FLAGS.recurrent, recurrent.RECURRENT_UNITS, base_u, "recurrent") if FLAGS.recurrent]
   jits = [None] if FLAGS.jit_compile == "gin" else [bool(int(j)) for j in FLAGS.jit_compile.split(",")]
   return [(t, d, u, j) for t, d, u in rows for j in jits]
 
@@ -201,7 +204,8 @@ def _fmt(x, spec=".2f"):
 def summarize(rows, peak):
   """Adds ratios and MFU to the rows; returns the Markdown tables (str)."""
   lines = []
-  for table, ref, paper in (("decomposition", "dvd_gan_fp", PAPER_TABLE1), ("recurrent", "convgru", PAPER_F4_MS)):
+  for table, ref, paper in (("decomposition", "dvd_gan_fp", PAPER_TABLE1),
+                            ("recurrent", "convgru", PAPER_F4_MS)):
     sel = [r for r in rows if r["table"] == table]
     if not sel:
       continue
@@ -219,7 +223,8 @@ def summarize(rows, peak):
       p_ref = p_ref[0] if isinstance(p_ref, tuple) else p_ref
       r["paper_ms"], r["paper_ratio"] = p_ms, _ratio(p_ms, p_ref)
       r["mfu"] = _ratio(r["achieved_flops_per_s"], peak)
-      lines.append(f"| {r[key]} | {'on' if r['jit_compile'] else 'off'} | {r['step_ms']:.0f} | {_fmt(r['ratio'])} | "
+      lines.append(f"| {r[key]} | {'on' if r['jit_compile'] else 'off'} | {r['step_ms']:.0f} | "
+                   f"{_fmt(r['ratio'])} | "
                    f"{_fmt(p_ms, '.0f')} | {_fmt(r['paper_ratio'])} | {r['mem_peak_gb']:.2f} | "
                    f"{r['mem_step_gb']:.2f} | {_fmt(r['step_flops'] and r['step_flops'] / 1e9, '.1f')} | "
                    f"{_fmt(r['achieved_flops_per_s'] and r['achieved_flops_per_s'] / 1e9, '.1f')} | "
@@ -273,7 +278,8 @@ def _write_json(path, rows, failed, peak=None, goals=None):
   load = os.getloadavg() if hasattr(os, "getloadavg") else None
   result = {"settings": _settings(), "complete": peak is not None, "rows": rows, "failed": failed,
             "matmul_peak_flops_per_s": peak, "goals": goals or [],
-            "machine": {"cpu_count": os.cpu_count(), "loadavg": load, "device": rows[0]["device"] if rows else None},
+            "machine": {"cpu_count": os.cpu_count(), "loadavg": load,
+                        "device": rows[0]["device"] if rows else None},
             **{k: v for k, v in _settings().items() if k in ("gin_file", "gin_param", "steps", "batch_size")}}
   tmp = path + ".tmp"
   with open(tmp, "w") as f:

@@ -52,7 +52,8 @@ class Trainer:
                data_dir=None, global_batch_size=512, d_steps_per_g_step=2, g_learning_rate=1e-4,
                d_learning_rate=5e-4, adam_beta1=0.0, adam_beta2=0.999, adam_epsilon=1e-8,
                orthogonal_reg_weight=1e-4, ema_decay=0.9999, ema_start_step=20000, seed=0, jit_compile=False,
-               max_checkpoints_to_keep=5, checkpoint_iterator=False, inject_nan_at_step=None, run_eagerly=False):
+               max_checkpoints_to_keep=5, checkpoint_iterator=False, inject_nan_at_step=None,
+               run_eagerly=False):
     if global_batch_size < 1 or d_steps_per_g_step < 1:
       raise ValueError(f"global_batch_size and d_steps_per_g_step must be >= 1, got {global_batch_size} and "
                        f"{d_steps_per_g_step}.")
@@ -161,8 +162,9 @@ class Trainer:
     seed_z, seed_d = tf.unstack(decompositions.split_seed(seed, 2))
     fake_video = self._generate(video, g_labels, seed_z, training=True)
     with tf.GradientTape() as tape:
-      total, per_d = losses.discriminator_step_loss(self.discriminator, video, fake_video, d_labels, seed=seed_d,
-                                                    training=True, global_batch_size=self.global_batch_size)
+      total, per_d = losses.discriminator_step_loss(self.discriminator, video, fake_video, d_labels,
+                                                    seed=seed_d, training=True,
+                                                    global_batch_size=self.global_batch_size)
     grads = tape.gradient(total, self.discriminator.trainable_variables)
     return grads, total, per_d
 
@@ -283,8 +285,9 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
     checkpoint_every: steps between checkpoints (one is also written at the end).
     mixed_precision: build the models under the "mixed_bfloat16" Keras policy (variables stay float32).
     operative_config_fn: returns the gin operative config string (the CLI passes gin.operative_config_str).
-    The other arguments go to `Trainer` (explicit, so that gin rejects unknown bindings): generator_fn, discriminator_fn, dataset_fn, data_dir,
-      global_batch_size (512, E.2), d_steps_per_g_step (2, E.1), g_learning_rate (1e-4), d_learning_rate (5e-4),
+    The other arguments go to `Trainer` (explicit, so that gin rejects unknown bindings): generator_fn,
+      discriminator_fn, dataset_fn, data_dir, global_batch_size (512, E.2), d_steps_per_g_step (2, E.1),
+      g_learning_rate (1e-4), d_learning_rate (5e-4),
       adam_beta1 (0), adam_beta2 (0.999), adam_epsilon, orthogonal_reg_weight (1e-4), ema_decay (0.9999),
       ema_start_step (20000), seed, jit_compile, max_checkpoints_to_keep, checkpoint_iterator,
       inject_nan_at_step (a debug hook: the G loss of that step becomes NaN), run_eagerly (no tf.function: much
@@ -298,9 +301,11 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
   trainer_kwargs = dict(
       generator_fn=generator_fn, discriminator_fn=discriminator_fn, dataset_fn=dataset_fn, data_dir=data_dir,
-      global_batch_size=global_batch_size, d_steps_per_g_step=d_steps_per_g_step, g_learning_rate=g_learning_rate,
+      global_batch_size=global_batch_size, d_steps_per_g_step=d_steps_per_g_step,
+      g_learning_rate=g_learning_rate,
       d_learning_rate=d_learning_rate, adam_beta1=adam_beta1, adam_beta2=adam_beta2, adam_epsilon=adam_epsilon,
-      orthogonal_reg_weight=orthogonal_reg_weight, ema_decay=ema_decay, ema_start_step=ema_start_step, seed=seed,
+      orthogonal_reg_weight=orthogonal_reg_weight, ema_decay=ema_decay, ema_start_step=ema_start_step,
+      seed=seed,
       jit_compile=jit_compile, max_checkpoints_to_keep=max_checkpoints_to_keep,
       checkpoint_iterator=checkpoint_iterator, inject_nan_at_step=inject_nan_at_step, run_eagerly=run_eagerly)
   try:
@@ -314,7 +319,8 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
   clips_per_step = trainer.global_batch_size * (trainer.d_steps_per_g_step + 1)
   values, step, rate = {}, start, 0.0
   if start >= num_steps:
-    logging.info("model_dir %s is already at step %d >= num_steps %d; nothing to do.", model_dir, start, num_steps)
+    logging.info("model_dir %s is already at step %d >= num_steps %d; nothing to do.", model_dir, start,
+                 num_steps)
   t_start = t_last = time.perf_counter()
   last_logged = start
   for step in range(start + 1, num_steps + 1):
