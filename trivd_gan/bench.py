@@ -90,7 +90,7 @@ def matmul_peak_flops(n=2048, reps=10):
   a = tf.random.normal([n, n])
   b = tf.random.normal([n, n])
 
-  @tf.function
+  @tf.function(autograph=False)  # a plain Python loop: nothing to convert
   def run(a, b):
     c = a
     for _ in range(reps):
