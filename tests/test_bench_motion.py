@@ -22,6 +22,22 @@ def test_mean_combined_flow_shape_and_non_warping_units():
     bench_motion.mean_combined_flow(generator.Generator(recurrent_unit="convgru", **kwargs), videos)
 
 
+def test_held_out_videos_and_evaluate():
+  g = generator.Generator(recurrent_unit="tsru_p", channel_multiplier=1, num_context_frames=2,
+                          num_predicted_frames=2, resolution=32)
+  videos = bench_motion.held_out_videos(g, [(0, 2), (-2, 0)], num_clips=2)
+  assert list(videos) == [(0, 2), (-2, 0)]
+  for clips in videos.values():
+    assert clips.shape == (2, 4, 32, 32, 3) and float(tf.reduce_max(tf.abs(clips))) <= 1.0
+  # Clip content moves by the velocity: frame 1 is frame 0 shifted right by 2 px for (0, 2).
+  right = videos[(0, 2)].numpy()
+  np.testing.assert_allclose(right[:, 1, :, 2:], right[:, 0, :, :-2], atol=1e-6)
+  results = bench_motion.evaluate(g, videos)
+  for velocity, (flow, cos) in results.items():
+    np.testing.assert_allclose(cos, bench_motion.cosine(flow, velocity))
+    assert -1.0 <= cos <= 1.0
+
+
 def test_bindings_parse():
   gin.clear_config()
   try:

@@ -201,6 +201,12 @@ def _fmt(x, spec=".2f"):
   return "-" if x is None else format(x, spec)
 
 
+def _paper_ms(paper, name):
+  """The paper's ms per step of `name` (Table 1 entries are (ms, GB) pairs), or None."""
+  value = paper.get(name)
+  return value[0] if isinstance(value, tuple) else value
+
+
 def summarize(rows, peak):
   """Adds ratios and MFU to the rows; returns the Markdown tables (str)."""
   lines = []
@@ -209,7 +215,7 @@ def summarize(rows, peak):
     sel = [r for r in rows if r["table"] == table]
     if not sel:
       continue
-    key = "decomposition" if table == "decomposition" else "recurrent"
+    key = table  # the row field that names the configuration
     lines += [f"\n{'Table 1: decompositions' if table == 'decomposition' else 'Table 2: recurrent units'} "
               f"(ratios to {ref})\n",
               f"| {key} | XLA | ms/step | x {ref} | paper ms | paper x {ref} | peak GB | step GB | GFLOP/step "
@@ -217,11 +223,8 @@ def summarize(rows, peak):
     for r in sel:
       same = [x for x in sel if x[key] == ref and x["jit_compile"] == r["jit_compile"]]
       r["ratio"] = _ratio(r["step_ms"], same[0]["step_ms"]) if same else None
-      p = paper.get(r[key])
-      p_ms = p[0] if isinstance(p, tuple) else p
-      p_ref = paper.get(ref)
-      p_ref = p_ref[0] if isinstance(p_ref, tuple) else p_ref
-      r["paper_ms"], r["paper_ratio"] = p_ms, _ratio(p_ms, p_ref)
+      p_ms = _paper_ms(paper, r[key])
+      r["paper_ms"], r["paper_ratio"] = p_ms, _ratio(p_ms, _paper_ms(paper, ref))
       r["mfu"] = _ratio(r["achieved_flops_per_s"], peak)
       lines.append(f"| {r[key]} | {'on' if r['jit_compile'] else 'off'} | {r['step_ms']:.0f} | "
                    f"{_fmt(r['ratio'])} | "
@@ -253,10 +256,6 @@ def _settings():
           "warmup": FLAGS.warmup, "batch_size": FLAGS.batch_size, "flops": FLAGS.flops}
 
 
-def _row_key(table, decomposition, recurrent_unit, jit):
-  return json.dumps([table, decomposition, recurrent_unit, jit])
-
-
 def _load_partial(path):
   """{row key: row} of a previous run's --json with the same settings (resume after an interruption)."""
   if not path or not os.path.exists(path):
@@ -270,7 +269,7 @@ def _load_partial(path):
   if previous.get("settings") != _settings():
     logging.warning("%s was written with other settings; starting afresh (it will be overwritten).", path)
     return {}
-  return {_row_key(r["table"], r["decomposition"], r["recurrent"], r["requested_jit_compile"]): r
+  return {(r["table"], r["decomposition"], r["recurrent"], r["requested_jit_compile"]): r
           for r in previous.get("rows", [])}
 
 
@@ -279,8 +278,7 @@ def _write_json(path, rows, failed, peak=None, goals=None):
   result = {"settings": _settings(), "complete": peak is not None, "rows": rows, "failed": failed,
             "matmul_peak_flops_per_s": peak, "goals": goals or [],
             "machine": {"cpu_count": os.cpu_count(), "loadavg": load,
-                        "device": rows[0]["device"] if rows else None},
-            **{k: v for k, v in _settings().items() if k in ("gin_file", "gin_param", "steps", "batch_size")}}
+                        "device": rows[0]["device"] if rows else None}}
   tmp = path + ".tmp"
   with open(tmp, "w") as f:
     json.dump(result, f, indent=2)
@@ -303,7 +301,7 @@ def main(argv):
   rows, failed = [], []
   env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
   for table, d, u, jit in configs:
-    key = _row_key(table, d, u, jit)
+    key = (table, d, u, jit)
     if key in done:
       logging.info("%s / %s (jit_compile=%s): reusing the row in %s", d, u, jit, FLAGS.json)
       rows.append(done[key])

@@ -96,16 +96,25 @@ def mean_combined_flow(g, videos):
   return tf.reduce_mean(tf.stack(flows), axis=[0, 1, 2, 3]).numpy()
 
 
-def evaluate_checkpoint(model_dir, checkpoint, velocities, num_clips):
-  """{velocity: (mean flow, cosine)} of the raw G of one checkpoint on held-out clips moving with each
-  velocity."""
-  g = checkpoints.load_generator(model_dir, use_ema=False, checkpoint=checkpoint)
+def held_out_videos(g, velocities, num_clips):
+  """{velocity: [num_clips, T_in + T_out, S, S, 3] in [-1, 1]}: held-out clips moving with each velocity.
+
+  Built once: every checkpoint of a learning curve is read on the same clips.
+  """
   out = {}
   for velocity in velocities:
     dataset = data.make_dataset("synthetic", split="test", batch_size=num_clips, training=False,
                                 num_frames=g.num_context_frames + g.num_predicted_frames,
                                 image_size=g.resolution, mode="global_translation", global_velocity=velocity)
-    flow = mean_combined_flow(g, next(iter(dataset))["video"])
+    out[velocity] = next(iter(dataset))["video"]
+  return out
+
+
+def evaluate(g, videos):
+  """{velocity: (mean flow, cosine)} of generator g on the held-out clips of each velocity."""
+  out = {}
+  for velocity, clips in videos.items():
+    flow = mean_combined_flow(g, clips)
     out[velocity] = (flow, cosine(flow, velocity))
   return out
 
@@ -124,10 +133,13 @@ def main(argv):
                       operative_config_fn=gin.operative_config_str)
   state = tf.train.get_checkpoint_state(FLAGS.model_dir)
   prefixes = list(state.all_model_checkpoint_paths) if FLAGS.every_checkpoint else [state.model_checkpoint_path]
-  curve = []
+  curve, videos = [], None
   for prefix in prefixes:
     step = int(prefix.rsplit("-", 1)[1])
-    results = evaluate_checkpoint(FLAGS.model_dir, prefix, velocities, FLAGS.num_clips)
+    g = checkpoints.load_generator(FLAGS.model_dir, use_ema=False, checkpoint=prefix)
+    if videos is None:
+      videos = held_out_videos(g, velocities, FLAGS.num_clips)
+    results = evaluate(g, videos)
     curve.append({"step": step,
                   "directions": [{"true_velocity_dy_dx": list(v), "mean_flow_dy_dx": f.tolist(), "cosine": c}
                                  for v, (f, c) in results.items()],
