@@ -189,8 +189,8 @@ def test_unroll_needs_static_time():
 
 @pytest.mark.parametrize("name", recurrent.RECURRENT_UNITS)
 def test_gradients_reach_every_weight(name):
-  # Seeded initialization: with an unseeded one, the hyper-network's ReLU units were occasionally all dead on
-  # these tiny inputs (zero gradient for conv_w; seen once in ~10 suite runs), a property of the draw, not a bug.
+  # Seeded initialization: with an unseeded one, the hyper-network's ReLU units were occasionally all dead
+  # on these tiny inputs (zero gradient for conv_w, seen once in a fresh-clone run): the draw, not a bug.
   keras.utils.set_random_seed(0)
   unit = recurrent.make_recurrent_unit(name, C)
   x, h = tf.constant(_rand([B, H, W, CX], 11)), tf.constant(_rand([B, H, W, C], 12))
