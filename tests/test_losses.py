@@ -92,3 +92,16 @@ def test_orthogonal_regularization_gradient_and_minimum():
   np.testing.assert_allclose(grad, 4 * wn @ ((wn.T @ wn) * (1 - np.eye(5))), rtol=1e-4, atol=1e-4)
   q = np.linalg.qr(rng.normal(size=(8, 5)))[0] * 3.0  # orthogonal columns, any norms: no penalty
   np.testing.assert_allclose(losses.orthogonal_regularization([keras.Variable(q)]).numpy(), 0.0, atol=1e-8)
+
+
+def test_reconstruction_loss_is_the_mean_absolute_error():
+  rng = np.random.default_rng(1)
+  real = rng.uniform(-1, 1, (2, 3, 4, 4, 3)).astype(np.float32)
+  fake = rng.uniform(-1, 1, (2, 3, 4, 4, 3)).astype(np.float32)
+  np.testing.assert_allclose(losses.reconstruction_loss(real, fake).numpy(), np.mean(np.abs(fake - real)),
+                             rtol=1e-6)
+  # A replica holding 2 of 8 clips contributes a quarter of its mean.
+  np.testing.assert_allclose(losses.reconstruction_loss(real, fake, global_batch_size=8).numpy(),
+                             np.mean(np.abs(fake - real)) / 4, rtol=1e-6)
+  with pytest.raises(ValueError, match="same shape"):
+    losses.reconstruction_loss(real, fake[:, :2])

@@ -106,6 +106,30 @@ def generator_step_loss(ensemble, fake_video, labels=None, seed=None, training=T
   return generator_hinge_loss(fake_outputs, global_batch_size, replica_scale)
 
 
+def reconstruction_loss(real_future, fake_future, global_batch_size=None, replica_scale=None):
+  """Mean absolute error between generated and real future frames (NOT in the paper; a gin option).
+
+  The paper trains G with the adversarial loss alone (eq. 14). At CPU scale (batch 8, a few thousand steps) D
+  does not learn to tell a real future glued to the wrong context from a right one, so eq. 14 gives G no reason
+  to read its context (docs/learning.md). An L1 term on the predicted frames, as in pix2pix and SAVP's
+  GAN + L1 models, ties every prediction to its own context from the first step; `train.reconstruction_weight`
+  (default 0: the paper's objective) weighs it against eq. 14.
+
+  Args:
+    real_future, fake_future: [B, Tp, H, W, 3] float in [-1, 1].
+    global_batch_size, replica_scale: per-replica scaling, see the module docstring.
+
+  Returns:
+    float32 scalar: mean over every pixel of |fake - real| (range [0, 2]), scaled per replica.
+  """
+  real = tf.cast(real_future, tf.float32)
+  fake = tf.cast(fake_future, tf.float32)
+  if real.shape.rank is not None and fake.shape.rank is not None and real.shape[1:] != fake.shape[1:]:
+    raise ValueError(f"real_future and fake_future must have the same shape, got {real.shape} and {fake.shape}.")
+  scale = replica_scale_factor(real, global_batch_size, replica_scale)
+  return scale * tf.reduce_mean(tf.abs(fake - real))
+
+
 def _variable_name(variable):
   return getattr(variable, "path", None) or variable.name
 

@@ -70,3 +70,16 @@ def test_bad_batch_size(tmp_path):
   with pytest.raises(ValueError, match="global_batch_size"):
     trainer.Trainer(str(tmp_path), **{**{k: v for k, v in TINY.items() if k not in (
         "log_every", "summary_every", "sample_every")}, "global_batch_size": 0})
+
+
+def test_reconstruction_weight_adds_the_l1_term_to_g_only(tmp_path):
+  kwargs = {k: v for k, v in TINY.items() if k not in ("log_every", "summary_every", "sample_every")}
+  paper = trainer.Trainer(str(tmp_path / "paper"), **kwargs)
+  assert "g_loss/reconstruction" not in paper.train_step()
+  with_l1 = trainer.Trainer(str(tmp_path / "l1"), reconstruction_weight=3.0, **kwargs)
+  values = with_l1.train_step()
+  # 3 x mean |fake - real| over [-1, 1] pixels: positive and at most 3 x 2.
+  assert 0.0 < values["g_loss/reconstruction"] <= 6.0
+  assert not any("reconstruction" in name for name in values if name.startswith("d_loss"))
+  with pytest.raises(ValueError, match="reconstruction_weight"):
+    trainer.Trainer(str(tmp_path / "bad"), reconstruction_weight=-1.0, **kwargs)

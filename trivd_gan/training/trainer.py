@@ -53,7 +53,7 @@ class Trainer:
                d_learning_rate=5e-4, adam_beta1=0.0, adam_beta2=0.999, adam_epsilon=1e-8,
                orthogonal_reg_weight=1e-4, ema_decay=0.9999, ema_start_step=20000, seed=0, jit_compile=False,
                max_checkpoints_to_keep=5, checkpoint_iterator=False, inject_nan_at_step=None,
-               run_eagerly=False):
+               run_eagerly=False, reconstruction_weight=0.0):
     if global_batch_size < 1 or d_steps_per_g_step < 1:
       raise ValueError(f"global_batch_size and d_steps_per_g_step must be >= 1, got {global_batch_size} and "
                        f"{d_steps_per_g_step}.")
@@ -68,6 +68,10 @@ class Trainer:
     self.d_steps_per_g_step = int(d_steps_per_g_step)
     self.g_learning_rate, self.d_learning_rate = float(g_learning_rate), float(d_learning_rate)
     self.orthogonal_reg_weight = float(orthogonal_reg_weight)
+    if reconstruction_weight < 0:
+      raise ValueError(f"train.reconstruction_weight must be >= 0 (0 is the paper's objective), got "
+                       f"{reconstruction_weight}.")
+    self.reconstruction_weight = float(reconstruction_weight)
     self.jit_compile = bool(jit_compile)
     self.inject_nan_at_step = inject_nan_at_step
     self.seed = int(seed)
@@ -177,6 +181,12 @@ class Trainer:
       ortho = losses.orthogonal_regularization(self.generator.trainable_variables, self.orthogonal_reg_weight,
                                                replica_scale=1.0 / self.num_replicas)
       loss = total + ortho
+      if self.reconstruction_weight:
+        # Not in the paper (docs/learning.md): ties each prediction to its context at small scale.
+        reconstruction = losses.reconstruction_loss(video[:, self.tc:], fake_video[:, self.tc:],
+                                                    global_batch_size=self.global_batch_size)
+        per_d = {**per_d, "reconstruction": self.reconstruction_weight * reconstruction}
+        loss += self.reconstruction_weight * reconstruction
     grads = tape.gradient(loss, self.generator.trainable_variables)
     return grads, total, per_d, ortho
 
@@ -273,7 +283,8 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
           dataset_fn=data_lib.synthetic_dataset, data_dir=None, global_batch_size=512, d_steps_per_g_step=2,
           g_learning_rate=1e-4, d_learning_rate=5e-4, adam_beta1=0.0, adam_beta2=0.999, adam_epsilon=1e-8,
           orthogonal_reg_weight=1e-4, ema_decay=0.9999, ema_start_step=20000, seed=0, jit_compile=False,
-          max_checkpoints_to_keep=5, checkpoint_iterator=False, inject_nan_at_step=None, run_eagerly=False):
+          max_checkpoints_to_keep=5, checkpoint_iterator=False, inject_nan_at_step=None, run_eagerly=False,
+          reconstruction_weight=0.0):
   """Trains TrIVD-GAN-FP until `num_steps` (resuming from model_dir); the gin-configurable `train`.
 
   Args:
@@ -291,7 +302,9 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
       adam_beta1 (0), adam_beta2 (0.999), adam_epsilon, orthogonal_reg_weight (1e-4), ema_decay (0.9999),
       ema_start_step (20000), seed, jit_compile, max_checkpoints_to_keep, checkpoint_iterator,
       inject_nan_at_step (a debug hook: the G loss of that step becomes NaN), run_eagerly (no tf.function: much
-      faster for tiny models whose step is dominated by tracing, e.g. gin/tiny.gin).
+      faster for tiny models whose step is dominated by tracing, e.g. gin/tiny.gin), reconstruction_weight
+      (0 = the paper's eq. 14 alone; > 0 adds that times the L1 error of the predicted frames to G's loss, a
+      departure for small-scale training explained in docs/learning.md).
 
   Returns:
     {"step": the final step, "losses": the last step's {name: float}, "steps_per_sec": float}.
@@ -307,7 +320,8 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
       orthogonal_reg_weight=orthogonal_reg_weight, ema_decay=ema_decay, ema_start_step=ema_start_step,
       seed=seed,
       jit_compile=jit_compile, max_checkpoints_to_keep=max_checkpoints_to_keep,
-      checkpoint_iterator=checkpoint_iterator, inject_nan_at_step=inject_nan_at_step, run_eagerly=run_eagerly)
+      checkpoint_iterator=checkpoint_iterator, inject_nan_at_step=inject_nan_at_step, run_eagerly=run_eagerly,
+      reconstruction_weight=reconstruction_weight)
   try:
     trainer = Trainer(model_dir, strategy=strategy, **trainer_kwargs)
   finally:
