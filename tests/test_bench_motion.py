@@ -63,3 +63,22 @@ def test_parse_velocities_and_cosine():
   assert bench_motion.cosine(np.array([0.0, 0.3]), (0, 2)) == pytest.approx(1.0)
   assert bench_motion.cosine(np.array([0.0, 0.3]), (0, -2)) == pytest.approx(-1.0)
   assert bench_motion.cosine(np.array([0.5, 0.0]), (0, 2)) == pytest.approx(0.0)
+
+
+def test_per_clip_held_out_and_cosines():
+  g = generator.Generator(recurrent_unit="tsru_p", channel_multiplier=1, num_context_frames=2,
+                          num_predicted_frames=2, resolution=32)
+  videos, velocities = bench_motion.per_clip_held_out(g, num_clips=6, max_speed=2)
+  assert videos.shape == (6, 4, 32, 32, 3) and velocities.shape == (6, 2)
+  assert np.all(np.any(velocities != 0, axis=1))  # every kept clip moves
+  assert len({tuple(v) for v in velocities}) > 1  # each clip its own motion
+  # Each clip's content moves by its own velocity (a global translation; compare away from the wrapped edges).
+  v = videos.numpy()
+  for clip, (dy, dx) in zip(v, velocities.astype(int)):
+    shifted = np.roll(clip[0], (dy, dx), axis=(0, 1))
+    np.testing.assert_allclose(shifted[4:-4, 4:-4], clip[1][4:-4, 4:-4], atol=1e-6)
+  flows = bench_motion.per_clip_flows(g, videos)
+  cosines = bench_motion.per_clip_cosines(g, videos, velocities)
+  assert flows.shape == (6, 2) and cosines.shape == (6,)
+  np.testing.assert_allclose(cosines, [bench_motion.cosine(f, v) for f, v in zip(flows, velocities)])
+  np.testing.assert_allclose(bench_motion.mean_combined_flow(g, videos), flows.mean(axis=0), rtol=1e-5)

@@ -125,7 +125,8 @@ def reconstruction_loss(real_future, fake_future, global_batch_size=None, replic
   real = tf.cast(real_future, tf.float32)
   fake = tf.cast(fake_future, tf.float32)
   if real.shape.rank is not None and fake.shape.rank is not None and real.shape[1:] != fake.shape[1:]:
-    raise ValueError(f"real_future and fake_future must have the same shape, got {real.shape} and {fake.shape}.")
+    raise ValueError(f"real_future and fake_future must have the same shape, got {real.shape} and "
+                     f"{fake.shape}.")
   scale = replica_scale_factor(real, global_batch_size, replica_scale)
   return scale * tf.reduce_mean(tf.abs(fake - real))
 

@@ -146,6 +146,21 @@ class Generator(keras.Model):
 
   def generate(self, context, z, labels=None, training=False):
     """Returns (frames [B, Tp, H, W, 3] in [-1, 1], list of 3 warp weights [B, Tp, h, w, k^2] or None)."""
+    frames, warp_weights, _ = self._forward(context, z, labels, training)
+    return frames, warp_weights
+
+  def generate_with_states(self, context, z, labels=None, training=False):
+    """`generate`, plus the recurrent states: where the context's information goes (`diagnostics.py`).
+
+    Returns:
+      (frames, warp_weights, states): states is a list, coarse to fine, of one [B, 1 + Tp, h, w, C] tensor per
+      recurrent unit: h_0 (the encoder's initial state, appendix A) followed by h_1 .. h_Tp.
+    """
+    frames, warp_weights, pairs = self._forward(context, z, labels, training)
+    return frames, warp_weights, [tf.concat([h0[:, None], h], axis=1) for h0, h in pairs]
+
+  def _forward(self, context, z, labels, training):
+    """(frames, warp weights, [(h_0 [B, h, w, C], h_1..h_Tp [B, Tp, h, w, C]) per unit]) of `generate`."""
     context = tf.convert_to_tensor(context)
     expected = (self.num_context_frames, self.resolution, self.resolution, 3)
     if context.shape.rank != 5 or tuple(context.shape[1:]) != expected:
@@ -159,17 +174,18 @@ class Generator(keras.Model):
     h = self.linear(cond, training=training)
     h = tf.reshape(h, [-1, 1, b0, b0, self.channel_multiplier * G_STAGE_WIDTHS[0]])
     h = tf.tile(h, [1, self.num_predicted_frames, 1, 1, 1])  # the same features at every time step
-    warp_weights = []
+    warp_weights, unit_states = [], []
     for unit, conv, (block_a, block_b), state in zip(self.units, self.stage_convs, self.stage_blocks, states):
       h, weights = recurrent.unroll(unit, h, state, training=training)
       warp_weights.append(weights)
+      unit_states.append((state, h))
       h = blocks.unfold_time(conv(blocks.fold_time(h), training=training), self.num_predicted_frames)
       h = block_a(h, cond, training=training)
       h = block_b(h, cond, training=training)
     h = tf.nn.relu(self.output_bn(h, training=training))
     h = self.output_conv(blocks.fold_time(h), training=training)
     frames = tf.tanh(tf.cast(h, tf.float32))
-    return blocks.unfold_time(frames, self.num_predicted_frames), warp_weights
+    return blocks.unfold_time(frames, self.num_predicted_frames), warp_weights, unit_states
 
   def call(self, context, z, labels=None, training=False):
     return self.generate(context, z, labels, training=training)[0]

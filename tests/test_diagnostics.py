@@ -1,0 +1,90 @@
+"""diagnostics.py: the context-swap probe, context sensitivity and encoder gradients on tiny models."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from trivd_gan import diagnostics
+from trivd_gan.models import decompositions
+from trivd_gan.models import generator
+
+TC, TP = 2, 2
+
+
+def tiny_generator():
+  g = generator.Generator(channel_multiplier=1, recurrent_unit="tsru_p", num_context_frames=TC,
+                          num_predicted_frames=TP, resolution=32)
+  return g.build_for_shapes(1)
+
+
+def moving_clips(batch=4, seed=0):
+  """[B, TC + TP, 32, 32, 3] in [-1, 1]: a random texture per clip, translating 2 px right per frame."""
+  rng = np.random.default_rng(seed)
+  frames = []
+  for texture in rng.uniform(-1, 1, (batch, 32, 32, 3)).astype(np.float32):
+    frames.append([np.roll(texture, 2 * t, axis=1) for t in range(TC + TP)])
+  return tf.constant(np.array(frames))
+
+
+def test_swap_futures():
+  video = moving_clips(batch=3)
+  swapped = diagnostics.swap_futures(video, TC).numpy()
+  np.testing.assert_array_equal(swapped[:, :TC], video.numpy()[:, :TC])
+  np.testing.assert_array_equal(swapped[:, TC:], np.roll(video.numpy()[:, TC:], -1, axis=0))
+  with pytest.raises(ValueError, match=">= 2 clips"):
+    diagnostics.swap_futures(video[:1], TC)
+  with pytest.raises(ValueError, match="num_context"):
+    diagnostics.swap_futures(video, TC + TP)
+
+
+def test_context_swap_probe_with_a_continuity_judge():
+  # A "discriminator" that scores continuity at the context/future boundary: real clips always win.
+  def continuity(video, labels=None, training=False, seed=None):
+    del labels, training, seed
+    jump = tf.reduce_mean(tf.abs(video[:, TC] - tf.roll(video[:, TC - 1], 2, axis=2)), axis=[1, 2, 3])
+    return {"continuity": -jump, "constant": tf.zeros([tf.shape(video)[0], 3, 2])}
+
+  out = diagnostics.context_swap_probe(continuity, moving_clips(), TC)
+  assert out["continuity"]["accuracy"] == 1.0 and out["continuity"]["margin"] > 0.1
+  # A judge that sees nothing scores ties: chance accuracy, no margin.
+  assert out["constant"]["accuracy"] == 0.5 and out["constant"]["margin"] == 0.0
+
+
+def test_context_swap_probe_runs_a_real_ensemble():
+  d = decompositions.DiscriminatorEnsemble("dvd_gan_fp_faster", 1, num_frames_K=2)
+  out = diagnostics.context_swap_probe(d, moving_clips(), TC, seed=3)
+  assert set(out) == set(decompositions.sub_discriminator_names("dvd_gan_fp_faster"))
+  for values in out.values():
+    assert 0.0 <= values["accuracy"] <= 1.0
+    np.testing.assert_allclose(values["margin"], values["real"] - values["swapped"], atol=1e-5)
+
+
+def test_context_sensitivity_is_zero_when_the_encoder_is_cut_off():
+  g = tiny_generator()
+  video = moving_clips()
+  out = diagnostics.context_sensitivity(g, video)
+  assert len(out["frames_context"]) == TP and len(out["states_context"]) == 3
+  assert all(len(level) == 1 + TP for level in out["states_context"] + out["states_z"])
+  assert min(out["frames_context"]) > 0 and min(out["frames_z"]) > 0
+  # z does not reach h_0 (the encoder's state): its relative change there is exactly 0.
+  assert all(level[0] == 0.0 for level in out["states_z"])
+  # A large negative bias on the encoder's compression convs: every initial state is relu(...) = 0, the
+  # context no longer reaches G and every context measure drops to 0.
+  for conv in g.encoder.compress:
+    conv.bias.assign(tf.fill(conv.bias.shape, -1e4))
+  cut = diagnostics.context_sensitivity(g, video)
+  np.testing.assert_allclose(cut["frames_context"], 0.0, atol=1e-6)
+  np.testing.assert_allclose(cut["frames_context_ratio"], 0.0, atol=1e-5)
+  np.testing.assert_allclose(np.array(cut["states_context"]), 0.0, atol=1e-5)
+  np.testing.assert_allclose(cut["real_future_difference"], out["real_future_difference"])
+
+
+def test_gradient_norms_reach_the_encoder():
+  g = tiny_generator()
+  d = decompositions.DiscriminatorEnsemble("dvd_gan_fp_faster", 1, num_frames_K=2)
+  video = moving_clips()
+  out = diagnostics.gradient_norms(g, d, video)
+  assert out["encoder"] > 0 and out["rest"] > 0
+  assert out["encoder_relative"] > 0 and out["rest_relative"] > 0
+  with_l1 = diagnostics.gradient_norms(g, d, video, reconstruction_weight=10.0)
+  assert with_l1["encoder"] != pytest.approx(out["encoder"])

@@ -1,0 +1,66 @@
+"""probe.py: flag checks, and held-out scores + context probes of a tiny trained run (in process)."""
+
+import functools
+import json
+import os
+import types
+
+import pytest
+
+from trivd_gan import probe
+from trivd_gan.models import decompositions
+from trivd_gan.models import generator
+from trivd_gan.training import trainer
+
+
+def flags_for(**kwargs):
+  values = dict(model_dir=None, model=None, dataset="synthetic", data_dir=None, split="test", num_clips=4,
+                batch_size=2, truncation=0.0, every_checkpoint=True, diagnostics=True, standing_stats_batches=2,
+                standing_stats_batch_size=2, json=None, samples_png=None, seed=0)
+  values.update(kwargs)
+  return types.SimpleNamespace(**values)
+
+
+def test_check_flags(tmp_path):
+  with pytest.raises(ValueError, match="exactly one of"):
+    probe.check_flags(flags_for())
+  with pytest.raises(ValueError, match="no model_config.json"):
+    probe.check_flags(flags_for(model_dir=str(tmp_path)))
+  with pytest.raises(ValueError, match="no saved_model.pb"):
+    probe.check_flags(flags_for(model=str(tmp_path), diagnostics=False))
+  (tmp_path / "model_config.json").write_text("{}")
+  with pytest.raises(ValueError, match="--dataset is required"):
+    probe.check_flags(flags_for(model_dir=str(tmp_path), dataset=None))
+  with pytest.raises(ValueError, match="num_clips"):
+    probe.check_flags(flags_for(model_dir=str(tmp_path), num_clips=1))
+  (tmp_path / "export").mkdir()
+  (tmp_path / "export" / "saved_model.pb").write_text("")
+  with pytest.raises(ValueError, match="--diagnostics needs --model_dir"):
+    probe.check_flags(flags_for(model=str(tmp_path / "export")))
+
+
+@pytest.mark.slow  # about a minute on 2 idle cores: a training run, standing statistics and three probes
+def test_probe_run_scores_every_checkpoint(tmp_path):
+  model_dir = str(tmp_path / "run")
+  trainer.train(model_dir, num_steps=2, checkpoint_every=1, global_batch_size=2, d_steps_per_g_step=1,
+                ema_start_step=1, run_eagerly=True, sample_every=0,
+                generator_fn=functools.partial(generator.Generator, channel_multiplier=1,
+                                               recurrent_unit="tsru_p", num_context_frames=2,
+                                               num_predicted_frames=2, resolution=32),
+                discriminator_fn=functools.partial(decompositions.DiscriminatorEnsemble, "dvd_gan_fp_faster",
+                                                   1, num_frames_K=2))
+  png = str(tmp_path / "samples.png")
+  report = probe.probe_run(flags_for(model_dir=model_dir, samples_png=png))
+  assert [e["step"] for e in report["entries"]] == [1, 2]
+  for entry in report["entries"]:
+    for predictor in ("model", "copy_last_frame", "context_mean"):
+      scores = entry["scores"][predictor]
+      assert len(scores["psnr"]) == 2 and len(scores["ssim"]) == 2 and scores["mean_mse"] >= 0
+    assert entry["scores"]["num_clips"] == 4
+    assert set(entry["context_swap_probe"]) == {"frame_downsampled", "video_cropped"}
+    assert len(entry["context_sensitivity"]["frames_context"]) == 2
+    assert entry["gradient_norms"]["encoder"] > 0
+  # The two checkpoints differ, and so do their scores.
+  assert report["entries"][0]["scores"]["model"] != report["entries"][1]["scores"]["model"]
+  assert os.path.getsize(png) > 0
+  json.dumps(report)  # the report is JSON-serializable

@@ -1,0 +1,160 @@
+"""Where does the context's information go? Probes of a trained G and D (docs/learning.md).
+
+A video-prediction GAN can ignore its context and still lower eq. 14: D must first learn that a future does
+not belong to its context before G has any reason to read the context. Three probes say where the
+information is lost, on a batch of real clips [B, Tc + Tp, H, W, 3] float32 in [-1, 1]:
+
+  context_swap_probe   does D score a real clip above the same futures glued to other clips' contexts?
+                       Frame-level sub-discriminators cannot tell (every frame is real): a built-in control.
+  context_sensitivity  how much do G's predictions and recurrent states (h_0 .. h_Tp, per unit) change when
+                       the context is swapped, against when z is redrawn, and against how much the real
+                       futures of two clips differ? 0 = the context is ignored at that point.
+  gradient_norms       do eq. 14's gradients reach the context encoder (appendix A), and how strongly?
+
+Every probe runs the models with training=False: no moving statistic or spectral-norm vector changes.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from trivd_gan import losses
+from trivd_gan.models import generator as generator_lib
+
+
+def swap_futures(video, num_context, shift=1):
+  """Each clip's context glued to the future of clip (b + shift) mod B.
+
+  Args:
+    video: [B, Tc + Tp, H, W, 3] real clips, B >= 2.
+    num_context: Tc.
+
+  Returns:
+    [B, Tc + Tp, H, W, 3]: frames 0..Tc-1 of clip b, then frames Tc.. of clip (b + shift) mod B.
+  """
+  video = tf.convert_to_tensor(video)
+  if video.shape.rank != 5 or video.shape[0] is None or video.shape[0] < 2:
+    raise ValueError(f"swap_futures needs a batch of >= 2 clips [B, T, H, W, 3], got shape {video.shape}.")
+  if not 0 < num_context < video.shape[1]:
+    raise ValueError(f"num_context must be in [1, {video.shape[1] - 1}], got {num_context}.")
+  future = tf.roll(video[:, num_context:], shift=-shift, axis=0)
+  return tf.concat([video[:, :num_context], future], axis=1)
+
+
+def per_clip_scores(outputs):
+  """{name: logits [B, ...]} -> {name: [B] float32}, each clip's mean output (eq. 15's o_{b,b',t} over b', t)."""
+  return {name: tf.reduce_mean(tf.reshape(tf.cast(out, tf.float32), [tf.shape(out)[0], -1]), axis=1)
+          for name, out in outputs.items()}
+
+
+def context_swap_probe(discriminator, video, num_context, seed=0, labels=None):
+  """D on real clips against the same clips with swapped futures (same views: same seed).
+
+  Args:
+    discriminator: a `decompositions.DiscriminatorEnsemble`.
+    video: [B, Tc + Tp, H, W, 3] float32 in [-1, 1], B >= 2 real clips.
+    num_context: Tc.
+    seed: the views' stateless seed (frames sampled, crops), shared by both passes.
+
+  Returns:
+    {sub-discriminator: {"real": mean score, "swapped": mean score, "margin": real - swapped,
+    "accuracy": fraction of clips scored above their swapped version}} (Python floats). Accuracy 0.5 means D
+    cannot tell a future from another clip's: eq. 14 then gives G no reason to use its context.
+  """
+  real = per_clip_scores(discriminator(video, labels, training=False, seed=seed))
+  swapped = per_clip_scores(discriminator(swap_futures(video, num_context), labels, training=False, seed=seed))
+  out = {}
+  for name in real:
+    r, s = real[name].numpy(), swapped[name].numpy()
+    out[name] = {"real": float(r.mean()), "swapped": float(s.mean()), "margin": float((r - s).mean()),
+                 "accuracy": float(np.mean(r > s) + 0.5 * np.mean(r == s))}
+  return out
+
+
+def _mean_abs_per_step(a, b):
+  """[B, T, ...] x2 -> [T] mean |a - b| over everything but time."""
+  diff = tf.abs(tf.cast(a, tf.float32) - tf.cast(b, tf.float32))
+  return tf.reduce_mean(tf.reshape(tf.transpose(diff, [1, 0] + list(range(2, diff.shape.rank))),
+                                   [diff.shape[1], -1]), axis=1).numpy()
+
+
+def context_sensitivity(generator, video, seed=0):
+  """How much G's predictions and states depend on the context, against z and against real variation.
+
+  Three generations share everything but one input: (context_b, z_b), (context_{b+1}, z_b) and
+  (context_b, z'_b).
+
+  Args:
+    generator: a built `Generator`.
+    video: [B, Tc + Tp, H, W, 3] float32 in [-1, 1], B >= 2 real clips.
+    seed: seed of z and z'.
+
+  Returns:
+    dict of lists (Python floats), one value per predicted frame (frames) or per time step 0..Tp (states):
+      "real_future_difference" [Tp]: mean |x_b - x_{b+1}| of the real future frames (the scale to match);
+      "frames_context" [Tp], "frames_z" [Tp]: mean |G change| when the context is swapped / z redrawn;
+      "frames_context_ratio" [Tp]: frames_context / real_future_difference (about 1 when G's predictions
+        differ between clips as much as the real futures do; 0 when the context is ignored);
+      "states_context" / "states_z": per recurrent unit (coarse to fine), [1 + Tp] relative changes
+        mean |h - h'| / mean |h| of h_0 (the encoder's state) .. h_Tp.
+  """
+  video = tf.convert_to_tensor(video, tf.float32)
+  tc = generator.num_context_frames
+  context, future = video[:, :tc], video[:, tc:]
+  batch = int(video.shape[0])
+  if batch < 2:
+    raise ValueError(f"context_sensitivity needs >= 2 clips, got {batch}.")
+  z = generator_lib.sample_latents(batch, generator.latent_dim, seed=tf.constant([seed, 0], tf.int64))
+  z_other = generator_lib.sample_latents(batch, generator.latent_dim, seed=tf.constant([seed, 1], tf.int64))
+  frames, _, states = generator.generate_with_states(context, z, training=False)
+  frames_c, _, states_c = generator.generate_with_states(tf.roll(context, -1, axis=0), z, training=False)
+  frames_z, _, states_z = generator.generate_with_states(context, z_other, training=False)
+  real = _mean_abs_per_step(future, tf.roll(future, -1, axis=0))
+  by_context = _mean_abs_per_step(frames, frames_c)
+
+  def relative(a, b):
+    scale = _mean_abs_per_step(a, tf.zeros_like(a))
+    return [float(x) for x in _mean_abs_per_step(a, b) / np.maximum(scale, 1e-12)]
+
+  return {"real_future_difference": [float(x) for x in real],
+          "frames_context": [float(x) for x in by_context],
+          "frames_z": [float(x) for x in _mean_abs_per_step(frames, frames_z)],
+          "frames_context_ratio": [float(x) for x in by_context / np.maximum(real, 1e-12)],
+          "states_context": [relative(s, sc) for s, sc in zip(states, states_c)],
+          "states_z": [relative(s, sz) for s, sz in zip(states, states_z)]}
+
+
+def gradient_norms(generator, discriminator, video, seed=0, reconstruction_weight=0.0):
+  """Norms of G's loss gradient on the context encoder and on the rest of G.
+
+  The loss is eq. 14 on G's predictions glued to their real contexts (+ `reconstruction_weight` x L1, as
+  `train.reconstruction_weight`), with both models at training=False (nothing is updated).
+
+  Returns:
+    {"encoder": ||grad||, "rest": ||grad||, "encoder_relative": ||grad|| / ||weights|| of the encoder,
+    "rest_relative": the same for the rest of G} (Python floats). An encoder gradient of 0 means no
+    gradient reaches the context.
+  """
+  video = tf.convert_to_tensor(video, tf.float32)
+  tc = generator.num_context_frames
+  context = video[:, :tc]
+  z = generator_lib.sample_latents(int(video.shape[0]), generator.latent_dim,
+                                   seed=tf.constant([seed, 0], tf.int64))
+  variables = generator.trainable_variables
+  with tf.GradientTape() as tape:
+    fake = generator(context, z, training=False)
+    loss, _ = losses.generator_step_loss(discriminator, tf.concat([context, fake], axis=1), seed=seed,
+                                         training=False)
+    if reconstruction_weight:
+      loss += reconstruction_weight * losses.reconstruction_loss(video[:, tc:], fake)
+  grads = tape.gradient(loss, variables)
+  parts = {"encoder": [], "rest": []}
+  for variable, grad in zip(variables, grads):
+    part = "encoder" if "encoder" in variable.path.split("/") else "rest"
+    parts[part].append((variable, tf.zeros_like(variable) if grad is None else grad))
+  out = {}
+  for part, pairs in parts.items():
+    grad_norm = float(tf.linalg.global_norm([g for _, g in pairs])) if pairs else 0.0
+    weight_norm = float(tf.linalg.global_norm([tf.convert_to_tensor(v) for v, _ in pairs])) if pairs else 0.0
+    out[part] = grad_norm
+    out[f"{part}_relative"] = grad_norm / max(weight_norm, 1e-12)
+  return out

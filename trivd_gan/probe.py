@@ -1,0 +1,251 @@
+r"""Does a trained model continue its context? Held-out scores and context probes, per checkpoint.
+
+    python -m trivd_gan.probe --model_dir=runs/moving_mnist --dataset=moving_mnist \
+        --data_dir=../shared/data/mnist [--every_checkpoint] [--diagnostics] [--json=PATH] [--samples_png=PATH]
+    python -m trivd_gan.probe --model=pretrained/moving_mnist --dataset=moving_mnist --data_dir=...
+
+For each checkpoint of a training run (the newest, or all with --every_checkpoint: learning curves) or for an
+exported SavedModel (--model), on the first --num_clips clips of the held-out split:
+  * per predicted frame PSNR, SSIM and MSE of the model (EMA generator with standing statistics from the
+    training split, paper E.2; truncation --truncation), of copy-last-frame and of the context's mean frame
+    (`evaluation/heldout.py`);
+  * with --diagnostics (training runs only; the raw G and D the run trained): `diagnostics.py`'s
+    context-swap probe of D, G's context sensitivity (frames and recurrent states) and the gradient norms that
+    reach the context encoder.
+Writes a JSON report (default model_dir/probe.json) and optionally a PNG of samples (ground truth above,
+context + prediction below, for the first 4 held-out clips).
+"""
+
+import glob
+import json
+import os
+import re
+import sys
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  flags.DEFINE_string("model_dir", None, "A trivd_gan.train run folder (model_config.json + checkpoints).")
+  flags.DEFINE_string("model", None, "An exported SavedModel folder (export/export_generator.py).")
+  flags.DEFINE_string("dataset", None, "Data set of the held-out clips, e.g. moving_mnist, synthetic.")
+  flags.DEFINE_string("data_dir", None, "The data set's folder.")
+  flags.DEFINE_string("split", "test", "Held-out split.")
+  flags.DEFINE_integer("num_clips", 256, "Held-out clips scored.")
+  flags.DEFINE_integer("batch_size", 32, "Clips per batch.")
+  flags.DEFINE_float("truncation", 0.0, "z truncation: 0 = z = 0 (the mode, D.3; best for PSNR/SSIM).")
+  flags.DEFINE_boolean("every_checkpoint", False, "Score every checkpoint of --model_dir (learning curves).")
+  flags.DEFINE_boolean("diagnostics", False, "Also run the context probes (needs --model_dir).")
+  flags.DEFINE_integer("standing_stats_batches", 20, "Standing-statistics passes (E.2 uses 100 of 256 clips).")
+  flags.DEFINE_integer("standing_stats_batch_size", 16, "Clips per standing-statistics pass.")
+  flags.DEFINE_string("json", None, "Report path (default: MODEL_DIR/probe.json or MODEL/probe.json).")
+  flags.DEFINE_string("samples_png", None, "Optional PNG of samples of the last scored checkpoint.")
+  flags.DEFINE_integer("seed", 0, "Seed of z and of the standing-statistics batches.")
+
+
+def checkpoint_step(prefix):
+  match = re.search(r"ckpt-(\d+)$", prefix)
+  return int(match.group(1)) if match else -1
+
+
+def list_checkpoints(model_dir, every):
+  """Checkpoint prefixes of model_dir, oldest first (only the newest unless `every`)."""
+  prefixes = sorted({p[:-len(".index")] for p in glob.glob(os.path.join(model_dir, "ckpt-*.index"))},
+                    key=checkpoint_step)
+  if not prefixes:
+    raise ValueError(f"--model_dir={model_dir} holds no checkpoint; train first (python -m trivd_gan.train).")
+  return prefixes if every else prefixes[-1:]
+
+
+def check_flags(f):
+  """Validates flags before TensorFlow is imported; raises ValueError saying how to fix them."""
+  if (f.model_dir is None) == (f.model is None):
+    raise ValueError("pass exactly one of --model_dir (a training run) and --model (an exported SavedModel).")
+  if f.model_dir is not None and not os.path.isfile(os.path.join(f.model_dir, "model_config.json")):
+    raise ValueError(f"--model_dir={f.model_dir} is not a trivd_gan.train run (no model_config.json).")
+  if f.model is not None and not os.path.isfile(os.path.join(f.model, "saved_model.pb")):
+    raise ValueError(f"--model={f.model} is not a SavedModel folder (no saved_model.pb).")
+  if f.diagnostics and f.model_dir is None:
+    raise ValueError("--diagnostics needs --model_dir: the probes use the run's discriminator.")
+  if not f.dataset:
+    raise ValueError("--dataset is required (e.g. moving_mnist with --data_dir, or synthetic).")
+  for name, low in (("num_clips", 2), ("batch_size", 2), ("standing_stats_batches", 0),
+                    ("standing_stats_batch_size", 1)):
+    if getattr(f, name) < low:
+      raise ValueError(f"--{name} must be >= {low}, got {getattr(f, name)}.")
+  if f.truncation < 0:
+    raise ValueError(f"--truncation must be >= 0, got {f.truncation}.")
+
+
+def held_out_clips(dataset, data_dir, split, num_clips, batch_size, num_frames, image_size):
+  """A list of [b, T, S, S, 3] float32 NumPy batches: the first num_clips clips of the held-out split."""
+  from trivd_gan import data  # pylint: disable=import-outside-toplevel
+  ds = data.make_dataset(dataset, split=split, data_dir=data_dir, batch_size=batch_size, num_frames=num_frames,
+                         image_size=image_size, training=False)
+  batches, seen = [], 0
+  iterator = iter(ds)
+  try:
+    for batch in iterator:
+      video = batch["video"].numpy()[:num_clips - seen]
+      batches.append(video)
+      seen += len(video)
+      if seen >= num_clips:
+        break
+  finally:
+    del iterator  # ends the tf.data iterator before the interpreter shuts down
+  if seen < num_clips:
+    raise ValueError(f"the {split!r} split of {dataset} has only {seen} clips; use --num_clips <= {seen}.")
+  return batches
+
+
+def standing_batches(dataset, data_dir, generator, num_batches, batch_size, seed):
+  """A callable i -> (context, z) of training-split contexts and z ~ N(0, I) (the training distribution)."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from trivd_gan import data  # pylint: disable=import-outside-toplevel
+  from trivd_gan.models import generator as generator_lib  # pylint: disable=import-outside-toplevel
+  ds = data.make_dataset(dataset, split="train", data_dir=data_dir, batch_size=batch_size,
+                         num_frames=generator.num_context_frames, image_size=generator.resolution, seed=seed)
+  contexts = [b["video"] for b in ds.take(num_batches)]
+
+  def batch(i):
+    z = generator_lib.sample_latents(batch_size, generator.latent_dim, seed=tf.constant([seed, i], tf.int64))
+    return contexts[i], z
+
+  return batch
+
+
+def _load(model_dir, prefix, **models):
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from trivd_gan.training import checkpoints  # pylint: disable=import-outside-toplevel
+  ckpt = tf.train.Checkpoint(**{k: checkpoints.variables_by_path(m) for k, m in models.items()})
+  ckpt.restore(prefix).assert_existing_objects_matched().expect_partial()
+
+
+def score(predict, batches, num_context):
+  """Held-out scores of predict(context [B, Tc, S, S, 3] in [-1, 1]) -> [B, Tp, S, S, 3] in [-1, 1]."""
+  from trivd_gan.evaluation import heldout  # pylint: disable=import-outside-toplevel
+  scores = heldout.HeldOutScores()
+  for video in batches:
+    scores.update(video[:, :num_context], video[:, num_context:], predict(video[:, :num_context]))
+  return scores.result()
+
+
+def write_samples_png(path, video, predictions, num_context):
+  """Per clip: ground truth (all frames) above, context + prediction below. video/predictions in [-1, 1]."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  to_u8 = lambda x: np.clip((np.asarray(x) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+  rows = []
+  for clip, prediction in zip(video, predictions):
+    rows.append(np.concatenate(list(to_u8(clip)), axis=1))
+    rows.append(np.concatenate(list(to_u8(clip[:num_context])) + list(to_u8(prediction)), axis=1))
+    rows.append(np.full((4, rows[-1].shape[1], 3), 255, np.uint8))  # a white gap between clips
+  image = np.concatenate(rows[:-1], axis=0)
+  # A red column marks the first predicted frame.
+  width = video.shape[3]
+  image[:, num_context * width - 1:num_context * width + 1] = (255, 0, 0)
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  Image.fromarray(image).save(path)
+
+
+def probe_run(f):
+  """The report of a training run: one entry per scored checkpoint."""
+  import json as json_lib  # pylint: disable=import-outside-toplevel,reimported
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from trivd_gan import diagnostics  # pylint: disable=import-outside-toplevel
+  from trivd_gan.models import decompositions  # pylint: disable=import-outside-toplevel
+  from trivd_gan.models import generator as generator_lib  # pylint: disable=import-outside-toplevel
+  from trivd_gan.training import standing_stats  # pylint: disable=import-outside-toplevel
+
+  with open(os.path.join(f.model_dir, "model_config.json")) as fh:
+    config = json_lib.load(fh)
+  prefixes = list_checkpoints(f.model_dir, f.every_checkpoint)
+  g_config, d_config = config["generator"], config["discriminator"]
+  ema_g = generator_lib.Generator(**g_config).build_for_shapes(1)
+  tc, tp, res = g_config["num_context_frames"], g_config["num_predicted_frames"], g_config["resolution"]
+  batches = held_out_clips(f.dataset, f.data_dir, f.split, f.num_clips, f.batch_size, tc + tp, res)
+  stand = (standing_batches(f.dataset, f.data_dir, ema_g, f.standing_stats_batches, f.standing_stats_batch_size,
+                            f.seed)
+           if f.standing_stats_batches else None)
+  if f.diagnostics:
+    raw_g = generator_lib.Generator(**g_config).build_for_shapes(1)
+    d = decompositions.DiscriminatorEnsemble(**d_config)
+    d(tf.zeros([2, tc + tp, res, res, 3]), training=False, seed=0)
+
+  @tf.function(reduce_retracing=True)
+  def predict_fn(context):
+    z = generator_lib.sample_latents(tf.shape(context)[0], ema_g.latent_dim, truncation=f.truncation,
+                                     seed=tf.constant([f.seed, 7], tf.int64))
+    return ema_g(context, z, training=False)
+
+  entries = []
+  for prefix in prefixes:
+    start = time.time()
+    _load(f.model_dir, prefix, ema_generator=ema_g)
+    if stand is not None:
+      standing_stats.apply_standing_statistics(ema_g, stand, f.standing_stats_batches)
+    entry = {"step": checkpoint_step(prefix), "checkpoint": os.path.basename(prefix),
+             "scores": score(lambda c: predict_fn(tf.constant(c)), batches, tc)}
+    if f.diagnostics:
+      _load(f.model_dir, prefix, generator=raw_g, discriminator=d)
+      probe_video = tf.constant(batches[0][:16])
+      entry["context_swap_probe"] = diagnostics.context_swap_probe(d, probe_video, tc, seed=f.seed)
+      entry["context_sensitivity"] = diagnostics.context_sensitivity(raw_g, probe_video, seed=f.seed)
+      entry["gradient_norms"] = diagnostics.gradient_norms(raw_g, d, probe_video, seed=f.seed)
+    entries.append(entry)
+    m, c = entry["scores"]["model"], entry["scores"]["copy_last_frame"]
+    logging.info("%s: PSNR %.2f dB (copy-last %.2f), SSIM %.3f (%.3f), MSE %.1f (%.1f)  [%.0f s]",
+                 entry["checkpoint"], m["mean_psnr"], c["mean_psnr"], m["mean_ssim"], c["mean_ssim"],
+                 m["mean_mse"], c["mean_mse"], time.time() - start)
+  if f.samples_png:
+    video = batches[0][:4]
+    write_samples_png(f.samples_png, video, predict_fn(tf.constant(video[:, :tc])).numpy(), tc)
+  return {"model_dir": f.model_dir, "config": config, "entries": entries}
+
+
+def probe_saved_model(f):
+  """The report of an exported SavedModel (held-out scores only)."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  from trivd_gan import predict as predict_lib  # pylint: disable=import-outside-toplevel
+  predictor = predict_lib.Predictor(model=f.model)
+  tc, tp = predictor.num_context_frames, predictor.num_predicted_frames
+  batches = held_out_clips(f.dataset, f.data_dir, f.split, f.num_clips, f.batch_size, tc + tp,
+                           predictor.resolution)
+
+  def predict(context):
+    context_u8 = np.clip((context + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+    return predictor.predict(context_u8, [f.seed, 7], f.truncation)["frames"]
+
+  report = {"model": f.model, "entries": [{"scores": score(predict, batches, tc)}]}
+  if f.samples_png:
+    video = batches[0][:4]
+    write_samples_png(f.samples_png, video, predict(video[:, :tc]), tc)
+  return report
+
+
+def main(argv):
+  if len(argv) > 1:
+    sys.exit(f"error: unexpected arguments {argv[1:]}; use --flag=value.")
+  try:
+    check_flags(FLAGS)
+    report = probe_run(FLAGS) if FLAGS.model_dir else probe_saved_model(FLAGS)
+  except (ValueError, OSError) as e:
+    sys.exit(f"error: {' '.join(str(e).split())}")
+  report["settings"] = {"dataset": FLAGS.dataset, "split": FLAGS.split, "num_clips": FLAGS.num_clips,
+                        "truncation": FLAGS.truncation, "standing_stats_batches": FLAGS.standing_stats_batches,
+                        "seed": FLAGS.seed}
+  path = FLAGS.json or os.path.join(FLAGS.model_dir or FLAGS.model, "probe.json")
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, "w") as fh:
+    json.dump(report, fh, indent=1)
+  logging.info("Report written to %s.", path)
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main)
