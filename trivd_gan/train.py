@@ -7,6 +7,7 @@ Re-running with the same --model_dir resumes from its newest checkpoint. Bad inp
 unknown binding, an incompatible model_dir, a diverged loss) ends with a one-line error and exit code 1.
 """
 
+import gc
 import os
 import sys
 
@@ -65,14 +66,24 @@ def main(argv):
     if not os.path.exists(path):
       sys.exit(f"error: gin file {path!r} not found; pass an existing file, e.g. --gin_file=gin/demo.gin.")
   from trivd_gan.training import trainer  # pylint: disable=g-import-not-at-top
+  result = error = None
   try:
     result = run(FLAGS)
   except trainer.TrainingDivergedError as e:
     logging.error("%s", _one_line(e))
-    sys.exit(f"error: {_one_line(e)}")
+    error = _one_line(e)
   except (ValueError, OSError) as e:
-    sys.exit(f"error: {_one_line(e)}")
-  logging.info("Done: step %d, %.2f steps/s.", result["step"], result["steps_per_sec"])
+    error = _one_line(e)
+  # The input pipeline must die while Python runs: a tf.data iterator destroyed at interpreter shutdown waits
+  # forever for its in-flight Python decode. Outside the except clauses, so no traceback keeps a failed run's
+  # trainer alive; gc.collect() destroys it (it sits in reference cycles).
+  if result is not None:
+    result["trainer"].close()
+    logging.info("Done: step %d, %.2f steps/s.", result["step"], result["steps_per_sec"])
+  result = None
+  gc.collect()
+  if error is not None:
+    sys.exit(f"error: {error}")
 
 
 if __name__ == "__main__":

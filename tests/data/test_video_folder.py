@@ -1,6 +1,10 @@
-"""video_folder source on the shared real videos and on small files written here (good and bad)."""
+"""video_folder source on a real clip, on small files written here (good and bad) and on the shared videos."""
 
 import os
+import shutil
+import subprocess
+import sys
+import textwrap
 from unittest import mock
 
 import numpy as np
@@ -10,21 +14,34 @@ import tensorflow as tf
 from trivd_gan import data
 from trivd_gan.data import fake_data
 from trivd_gan.data import video_folder as vf
+from tests import data_paths
 
-VIDEO_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "video")
-if not os.path.isdir(VIDEO_DIR):
-  VIDEO_DIR = "/work/shared/data/video"
+
+@pytest.fixture(scope="module")
+def four_videos(tmp_path_factory):
+  """A folder of 4 videos of >= 16 frames: the real clip and three written here (mp4, avi, gif)."""
+  root = tmp_path_factory.mktemp("four")
+  shutil.copy(data_paths.REALSHORT_MP4, root / "a_real.mp4")
+  fake_data.write_video(str(root / "b.mp4"), fake_data.moving_frames(20, 48, 72, seed=10))
+  fake_data.write_video(str(root / "c.avi"), fake_data.moving_frames(18, 64, 64, seed=11))
+  fake_data.write_video(str(root / "d.gif"), fake_data.moving_frames(17, 40, 40, seed=12))
+  return str(root)
 
 
 def test_tree_avi_lying_header_is_handled():
   stats = vf.DecodeStats()
-  video = vf.decode_video(os.path.join(VIDEO_DIR, "tree.avi"), stats=stats)
+  video = vf.decode_video(data_paths.shared_data("video", "tree.avi"), stats=stats)
   assert video.shape == (68, 64, 85, 3) and video.dtype == np.uint8  # Header says 444 frames.
   assert stats.counts["header_mismatch"] == 1
 
 
+def test_real_clip_decodes():
+  video = vf.decode_video(data_paths.REALSHORT_MP4)
+  assert video.shape == (36, 64, 85, 3) and video.dtype == np.uint8 and video.std() > 10
+
+
 def test_shared_videos_eval_shapes_range_and_determinism():
-  source = vf.VideoFolderSource(VIDEO_DIR)
+  source = vf.VideoFolderSource(data_paths.shared_data("video"))
   assert [os.path.basename(p) for p in source.paths
          ] == ["bigbuckbunny.mp4", "newtonscradle.gif", "realshort.mp4", "tree.avi"]
   ds = data.make_dataset("video_folder", "test", batch_size=2, source=source)
@@ -110,19 +127,42 @@ def test_missing_or_empty_dir_is_a_clear_error(tmp_path):
     vf.list_videos(str(tmp_path))
 
 
-def test_input_context_shards_files_and_splits_batch():
+def test_input_context_shards_files_and_splits_batch(four_videos):
   contexts = [
       tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=i, num_replicas_in_sync=2)
       for i in range(2)
   ]
   batches = [
-      next(iter(data.make_dataset("video_folder", "test", VIDEO_DIR, batch_size=4, input_context=c)))
+      next(iter(data.make_dataset("video_folder", "test", four_videos, batch_size=4, input_context=c)))
       for c in contexts
   ]
   assert all(b["video"].shape == (2, 16, 64, 64, 3) for b in batches)
   assert not np.array_equal(batches[0]["video"].numpy(), batches[1]["video"].numpy())
   full = np.concatenate(
-      [b["video"].numpy() for b in data.make_dataset("video_folder", "test", VIDEO_DIR, batch_size=4)])
+      [b["video"].numpy() for b in data.make_dataset("video_folder", "test", four_videos, batch_size=4)])
   # Shard 0 holds files 0 and 2 of the sorted list, shard 1 files 1 and 3.
   np.testing.assert_array_equal(batches[0]["video"].numpy(), full[[0, 2]])
   np.testing.assert_array_equal(batches[1]["video"].numpy(), full[[1, 3]])
+
+
+EXIT_WHILE_DECODING = """
+import sys
+from trivd_gan import data
+iterator = iter(data.make_dataset("video_folder", "train", sys.argv[1], batch_size=2, num_frames=4,
+                                  image_size=32))
+next(iterator)
+next(iterator)
+print("read two batches", flush=True)
+"""
+
+
+def test_program_exits_while_the_pipeline_is_decoding(tmp_path):
+  # The program ends with its iterator alive and the generator mid-decode: tf.data's iterator destructor used
+  # to wait forever, at interpreter shutdown, for that Python call (about half of the runs hung).
+  for i in range(8):
+    shutil.copy(data_paths.REALSHORT_MP4, tmp_path / f"clip_{i}.mp4")
+  env = {**os.environ, "PYTHONPATH": data_paths.ROOT}
+  result = subprocess.run([sys.executable, "-c", textwrap.dedent(EXIT_WHILE_DECODING), str(tmp_path)],
+                          cwd=data_paths.ROOT, env=env, capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "read two batches" in result.stdout

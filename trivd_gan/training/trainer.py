@@ -12,6 +12,7 @@ per step from a checkpointed tf.random.Generator, with the replica id folded in 
 """
 
 import datetime
+import gc
 import math
 import os
 import time
@@ -148,6 +149,17 @@ class Trainer:
                        "configuration that model_dir was trained with.") from e
     logging.info("Resumed from %s at step %d.", latest, int(self.step.numpy()))
     return int(self.step.numpy())
+
+  def close(self):
+    """Destroys the input pipeline now; the models stay usable, but train_step and save no longer work.
+
+    A tf.data iterator that is still alive when the interpreter shuts down waits forever for its in-flight
+    Python calls (video_folder's decoding generator, the numpy_function sources) in its destructor: programs
+    call this before they exit. Idempotent.
+    """
+    # The checkpoint (and its manager) may track the iterator.
+    self.iterator = self.dataset = self.checkpoint = self.manager = None
+    gc.collect()  # also whatever of it sits in reference cycles
 
   # -------------------------------------------------------------------------------------------- the step
   def _generate(self, video, labels, seed, training):
