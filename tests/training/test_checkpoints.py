@@ -1,15 +1,18 @@
 """checkpoints: load_generator restores G / the EMA generator; incompatible model_dirs are refused."""
 
+import functools
 import json
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from trivd_gan import data as data_lib
 from trivd_gan.models import decompositions
 from trivd_gan.models import generator
 from trivd_gan.training import checkpoints
 from trivd_gan.training import trainer
+from tests import data_paths
 
 TINY_G = dict(channel_multiplier=1, recurrent_unit="convgru", num_context_frames=2, num_predicted_frames=2,
               resolution=32)
@@ -56,3 +59,39 @@ def test_load_generator_bad_input(tmp_path):
   checkpoints.check_or_write_model_config(str(tmp_path), generator.Generator(**TINY_G), d)
   with pytest.raises(ValueError, match="no checkpoint"):
     checkpoints.load_generator(str(tmp_path))
+
+
+def test_resume_on_other_data_is_refused_unless_allowed(tmp_path):
+  model_dir = str(tmp_path / "run")
+  tiny = dict(generator_fn=functools.partial(generator.Generator, **TINY_G),
+              discriminator_fn=functools.partial(decompositions.DiscriminatorEnsemble, "dvd_gan_fp_faster", 1,
+                                                 num_frames_K=2),
+              global_batch_size=2, run_eagerly=True, sample_every=0, num_steps=0)
+  trainer.train(model_dir, dataset_fn=data_lib.synthetic_dataset, **tiny)
+  with open(tmp_path / "run" / checkpoints.MODEL_CONFIG) as f:
+    assert json.load(f)["data"] == {"dataset_fn": "synthetic_dataset", "data_dir": None, "global_batch_size": 2,
+                                    "num_frames": 4, "resolution": 32}
+  trainer.train(model_dir, dataset_fn=data_lib.synthetic_dataset, **tiny)  # the same data: resumes
+  other = dict(tiny, dataset_fn=data_lib.video_folder_dataset, data_dir=data_paths.TESTDATA)
+  refusal = (r"other data \(data_dir: None -> '.*testdata'; dataset_fn: 'synthetic_dataset' -> "
+             r"'video_folder_dataset'\).*allow_data_change = True")
+  with pytest.raises(ValueError, match=refusal):
+    trainer.train(model_dir, **other)
+  with pytest.raises(ValueError, match=r"global_batch_size: 2 -> 4"):
+    trainer.train(model_dir, **dict(tiny, global_batch_size=4))
+  trainer.train(model_dir, allow_data_change=True, **other)["trainer"].close()
+  with open(tmp_path / "run" / checkpoints.MODEL_CONFIG) as f:
+    saved = json.load(f)
+  assert saved["data"]["dataset_fn"] == "video_folder_dataset"
+  assert [d["dataset_fn"] for d in saved["previous_data"]] == ["synthetic_dataset"]
+
+
+def test_model_config_without_data_section_still_loads(tmp_path):
+  # model_config.json files written before the data were recorded: accepted, and given a data section.
+  g, d = generator.Generator(**TINY_G), decompositions.DiscriminatorEnsemble("dvd_gan_fp_faster", 1)
+  with open(tmp_path / checkpoints.MODEL_CONFIG, "w") as f:
+    json.dump(checkpoints.model_config(g, d), f)
+  data = checkpoints.data_config(data_lib.synthetic_dataset, None, 2, 4, 32)
+  checkpoints.check_or_write_model_config(str(tmp_path), g, d, data=data)
+  with open(tmp_path / checkpoints.MODEL_CONFIG) as f:
+    assert json.load(f)["data"] == data

@@ -3,7 +3,10 @@
 model_dir/
   ckpt-<n>.*, checkpoint      tf.train.CheckpointManager (the last `max_to_keep`): generator, ema_generator,
                               discriminator, g_optimizer, d_optimizer, step, rng (tf.random.Generator state)
-  model_config.json           the Generator and DiscriminatorEnsemble configs (get_config) of the run
+  model_config.json           the Generator and DiscriminatorEnsemble configs (get_config) of the run, and
+                              "data": the dataset function, data_dir, global batch size, clip length and
+                              resolution it trains on (a resume on other data is refused unless
+                              train.allow_data_change = True)
   operative_config-<step>.gin the gin configuration in force, written with each checkpoint
   train/                      TensorBoard summaries; samples/ GIFs of sample videos
 """
@@ -11,6 +14,7 @@ model_dir/
 import json
 import os
 
+from absl import logging
 import tensorflow as tf
 
 from trivd_gan.models import generator as generator_lib
@@ -31,25 +35,81 @@ def model_config(generator, discriminator):
                                 "discriminator": _config_of(discriminator)}))
 
 
-def check_or_write_model_config(model_dir, generator, discriminator, write=True):
-  """Raises ValueError if model_dir was trained with another architecture; writes the config otherwise."""
+def dataset_name(dataset_fn):
+  """A stable name of a dataset function (`synthetic_dataset`, a partial's function's name), for the record."""
+  while hasattr(dataset_fn, "func"):  # functools.partial
+    dataset_fn = dataset_fn.func
+  return getattr(dataset_fn, "__name__", None) or type(dataset_fn).__name__
+
+
+def data_config(dataset_fn, data_dir, global_batch_size, num_frames, resolution):
+  """The "data" section of model_config.json: what the run trains on (JSON-serializable)."""
+  return {"dataset_fn": dataset_name(dataset_fn),
+          "data_dir": os.path.abspath(os.path.expanduser(data_dir)) if data_dir else None,
+          "global_batch_size": int(global_batch_size), "num_frames": int(num_frames),
+          "resolution": int(resolution)}
+
+
+def _write(path, config):
+  with tf.io.gfile.GFile(path, "w") as f:
+    json.dump(config, f, indent=2, sort_keys=True)
+
+
+def check_or_write_model_config(model_dir, generator, discriminator, write=True, data=None,
+                                allow_data_change=False):
+  """Checks model_dir's model_config.json against this run, or writes it (first run of model_dir).
+
+  Args:
+    model_dir: the run's folder.
+    generator, discriminator: the run's models; another architecture is always refused.
+    write: write/update the file (the chief only).
+    data: `data_config(...)` of this run, or None (not checked, not recorded).
+    allow_data_change: resume even if `data` differs from the recorded data (the change is logged and the
+      record updated; the previous data are kept under "previous_data"). Files written before the data were
+      recorded (no "data" section) are accepted and get one.
+
+  Raises:
+    ValueError: model_dir holds another architecture, or (without allow_data_change) other data.
+  """
   path = os.path.join(model_dir, MODEL_CONFIG)
   current = model_config(generator, discriminator)
-  if tf.io.gfile.exists(path):
-    with tf.io.gfile.GFile(path) as f:
-      saved = json.load(f)
-    if saved != current:
-      diffs = []
-      for part in ("generator", "discriminator"):
-        for key in sorted(set(saved.get(part, {})) | set(current[part])):
-          if saved.get(part, {}).get(key) != current[part].get(key):
-            diffs.append(f"{part}.{key}: {saved.get(part, {}).get(key)!r} -> {current[part].get(key)!r}")
-      raise ValueError(f"--model_dir={model_dir} holds a checkpoint of a different model ({'; '.join(diffs)}); "
-                       "use a new --model_dir, or the gin configuration that model_dir was trained with.")
-  elif write:
-    tf.io.gfile.makedirs(model_dir)
-    with tf.io.gfile.GFile(path, "w") as f:
-      json.dump(current, f, indent=2, sort_keys=True)
+  if data is not None:
+    current["data"] = json.loads(json.dumps(data))
+  if not tf.io.gfile.exists(path):
+    if write:
+      tf.io.gfile.makedirs(model_dir)
+      _write(path, current)
+    return
+  with tf.io.gfile.GFile(path) as f:
+    saved = json.load(f)
+  diffs = []
+  for part in ("generator", "discriminator"):
+    for key in sorted(set(saved.get(part, {})) | set(current[part])):
+      if saved.get(part, {}).get(key) != current[part].get(key):
+        diffs.append(f"{part}.{key}: {saved.get(part, {}).get(key)!r} -> {current[part].get(key)!r}")
+  if diffs:
+    raise ValueError(f"--model_dir={model_dir} holds a checkpoint of a different model ({'; '.join(diffs)}); "
+                     "use a new --model_dir, or the gin configuration that model_dir was trained with.")
+  if data is None:
+    return
+  if "data" not in saved:  # written before the data were recorded
+    logging.info("%s has no data record (an older run); recording this run's data: %s", path, current["data"])
+  else:
+    changes = [f"{key}: {saved['data'].get(key)!r} -> {current['data'].get(key)!r}"
+               for key in sorted(set(saved["data"]) | set(current["data"]))
+               if saved["data"].get(key) != current["data"].get(key)]
+    if not changes:
+      return
+    if not allow_data_change:
+      raise ValueError(f"--model_dir={model_dir} was trained on other data ({'; '.join(changes)}); resume with "
+                       "the data settings it was trained with (train.dataset_fn, --data_dir, "
+                       "train.global_batch_size), use a new --model_dir, or, to continue training on the new "
+                       "data on purpose, pass --gin_param='train.allow_data_change = True'.")
+    logging.warning("Resuming %s on changed data (train.allow_data_change = True): %s", model_dir,
+                    "; ".join(changes))
+    current["previous_data"] = saved.get("previous_data", []) + [saved["data"]]
+  if write:
+    _write(path, {**saved, **current})
 
 
 def variables_by_path(model):

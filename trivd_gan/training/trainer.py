@@ -76,6 +76,7 @@ class Trainer:
     self.jit_compile = bool(jit_compile)
     self.inject_nan_at_step = inject_nan_at_step
     self.seed = int(seed)
+    self.dataset_fn, self.data_dir = dataset_fn, data_dir  # recorded in model_config.json by restore()
 
     # Reproducible initial weights (Keras initializers draw from the global seed).
     keras.utils.set_random_seed(self.seed)
@@ -134,10 +135,16 @@ class Trainer:
     self._d_grads, self._g_grads = jit(self._d_grads_fn), jit(self._g_grads_fn)
 
   # ---------------------------------------------------------------------------------------------- restore
-  def restore(self):
-    """Resumes from the newest checkpoint of model_dir, if any; returns the restored step (0 if none)."""
+  def restore(self, allow_data_change=False):
+    """Resumes from the newest checkpoint of model_dir, if any; returns the restored step (0 if none).
+
+    Raises ValueError if model_dir holds another architecture, or (unless allow_data_change) was trained on
+    other data (dataset function, data_dir, batch size, clip length, resolution: model_config.json "data").
+    """
+    data = checkpoints.data_config(self.dataset_fn, self.data_dir, self.global_batch_size, self.num_frames,
+                                   self.resolution)
     checkpoints.check_or_write_model_config(self.model_dir, self.generator, self.discriminator,
-                                            write=self.is_chief)
+                                            write=self.is_chief, data=data, allow_data_change=allow_data_change)
     latest = self.manager.latest_checkpoint
     if latest is None:
       return 0
@@ -296,7 +303,7 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
           g_learning_rate=1e-4, d_learning_rate=5e-4, adam_beta1=0.0, adam_beta2=0.999, adam_epsilon=1e-8,
           orthogonal_reg_weight=1e-4, ema_decay=0.9999, ema_start_step=20000, seed=0, jit_compile=False,
           max_checkpoints_to_keep=5, checkpoint_iterator=False, inject_nan_at_step=None, run_eagerly=False,
-          reconstruction_weight=0.0):
+          reconstruction_weight=0.0, allow_data_change=False):
   """Trains TrIVD-GAN-FP until `num_steps` (resuming from model_dir); the gin-configurable `train`.
 
   Args:
@@ -317,6 +324,8 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
       faster for tiny models whose step is dominated by tracing, e.g. gin/tiny.gin), reconstruction_weight
       (0 = the paper's eq. 14 alone; > 0 adds that times the L1 error of the predicted frames to G's loss, a
       departure for small-scale training explained in docs/learning.md).
+    allow_data_change: resume a model_dir on other data than it was trained on (another dataset_fn, data_dir,
+      batch size, clip length or resolution; model_config.json records them). Off: such a resume is refused.
 
   Returns:
     {"step": the final step, "losses": the last step's {name: float}, "steps_per_sec": float}.
@@ -338,7 +347,7 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
     trainer = Trainer(model_dir, strategy=strategy, **trainer_kwargs)
   finally:
     keras.mixed_precision.set_global_policy(previous_policy)
-  start = trainer.restore()
+  start = trainer.restore(allow_data_change=allow_data_change)
   operative = lambda: operative_config_fn() if operative_config_fn else None
   writer = (tf.summary.create_file_writer(os.path.join(model_dir, "train")) if trainer.is_chief else
             tf.summary.create_noop_writer())
