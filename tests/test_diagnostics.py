@@ -88,3 +88,10 @@ def test_gradient_norms_reach_the_encoder():
   assert out["encoder_relative"] > 0 and out["rest_relative"] > 0
   with_l1 = diagnostics.gradient_norms(g, d, video, reconstruction_weight=10.0)
   assert with_l1["encoder"] != pytest.approx(out["encoder"])
+
+
+def test_per_clip_scores_take_the_mixed_projection_diagonal():
+  o = np.arange(2 * 2 * 3, dtype=np.float32).reshape(2, 2, 3)  # [B, B, T]
+  scores = diagnostics.per_clip_scores({"mixed": tf.constant(o), "projection": tf.constant([1.0, -1.0])})
+  np.testing.assert_allclose(scores["mixed"], [o[0, 0].mean(), o[1, 1].mean()])
+  np.testing.assert_allclose(scores["projection"], [1.0, -1.0])

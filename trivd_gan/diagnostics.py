@@ -41,9 +41,21 @@ def swap_futures(video, num_context, shift=1):
 
 
 def per_clip_scores(outputs):
-  """{name: logits [B, ...]} -> {name: [B] float32}, each clip's mean output (eq. 15's o_{b,b',t} over b', t)."""
-  return {name: tf.reduce_mean(tf.reshape(tf.cast(out, tf.float32), [tf.shape(out)[0], -1]), axis=1)
-          for name, out in outputs.items()}
+  """{name: logits} -> {name: [B] float32}: each clip's own score.
+
+  Projection heads give [B]. The mixed projection head (eq. 15) gives o_{b,b',t} = r_x^{b,t} +
+  sum_t' r_xy^{b',t'} [B, B, T]; averaging over b' would add a batch-wide constant to every clip (then the
+  scores of two batches differ by a shift that has nothing to do with each clip), so a clip's score is its own
+  diagonal, the mean over t of o_{b,b,t}. Other shapes: the mean over all but the first axis.
+  """
+  out = {}
+  for name, logits in outputs.items():
+    logits = tf.cast(logits, tf.float32)
+    if logits.shape.rank == 3 and logits.shape[0] == logits.shape[1]:
+      logits = tf.linalg.diag_part(tf.transpose(logits, [2, 0, 1]))  # [T, B]: o_{b,b,t}
+      logits = tf.transpose(logits)
+    out[name] = tf.reduce_mean(tf.reshape(logits, [tf.shape(logits)[0], -1]), axis=1)
+  return out
 
 
 def context_swap_probe(discriminator, video, num_context, seed=0, labels=None):
@@ -65,7 +77,9 @@ def context_swap_probe(discriminator, video, num_context, seed=0, labels=None):
   out = {}
   for name in real:
     r, s = real[name].numpy(), swapped[name].numpy()
-    out[name] = {"real": float(r.mean()), "swapped": float(s.mean()), "margin": float((r - s).mean()),
+    margin = float((r - s).mean())
+    out[name] = {"real": float(r.mean()), "swapped": float(s.mean()), "margin": margin,
+                 "margin_in_std": margin / max(float(r.std()), 1e-12),
                  "accuracy": float(np.mean(r > s) + 0.5 * np.mean(r == s))}
   return out
 
