@@ -10,8 +10,11 @@ shuffling, batching and prefetching. Use it with `strategy.distribute_datasets_f
 and batches `input_context.get_per_replica_batch_size(batch_size)` clips.
 """
 
+import atexit
+import gc
 from typing import Optional
 
+from absl import logging
 import tensorflow as tf
 
 from trivd_gan.data import kinetics
@@ -20,6 +23,30 @@ from trivd_gan.data import preprocessing
 from trivd_gan.data import synthetic
 from trivd_gan.data import tfds_sources
 from trivd_gan.data import video_folder
+
+
+
+def release_iterators():
+  """Destroys every tf.data iterator still alive, while Python can still run (registered with atexit).
+
+  An iterator destroyed during interpreter shutdown waits forever in its destructor for an in-flight call into
+  Python (video_folder's decoding generator, the numpy_function sources): such a call cannot take the GIL back
+  once finalization has begun, so a program that ends with a live iterator logs its last line and hangs.
+  Destroyed here instead, the iterator waits for those calls and they finish. Programs should still drop their
+  iterators before they exit (`trainer.Trainer.close`); this catches the ones they keep (a module global, a
+  suspended generator, a traceback). Iterators are unusable afterwards.
+  """
+  gc.collect()
+  released = 0
+  for obj in gc.get_objects():
+    if isinstance(obj, tf.data.Iterator) and obj.__dict__.pop("_iterator_resource", None) is not None:
+      released += 1  # the resource's last reference: its destructor runs now
+  gc.collect()
+  if released:
+    logging.debug("Released %d tf.data iterator(s) at exit.", released)
+
+
+atexit.register(release_iterators)
 
 SOURCES = {
     "synthetic": synthetic.make_clips,

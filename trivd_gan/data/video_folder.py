@@ -14,12 +14,10 @@ while decoding). Everything is counted in `DecodeStats` and reported in one absl
 first full pass over the files.
 """
 
-import atexit
 import collections
 import concurrent.futures
 import os
 import threading
-import time
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from absl import logging
@@ -30,72 +28,6 @@ import tensorflow as tf
 from trivd_gan.data import preprocessing
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".webm", ".mkv", ".mov", ".gif", ".m4v")
-
-
-class _ExitGuard:
-  """Lets the interpreter exit while a tf.data pipeline is decoding videos.
-
-  tf.data runs the clip generator (`Dataset.from_generator`) on its own threads. A call still inside Python
-  when the interpreter finalizes never returns (the thread cannot take the GIL back), and the iterator's
-  destructor then waits for it forever: the program logs its last line and hangs. At exit (atexit, before
-  finalization) the guard ends every generator and waits for the calls in progress. Programs should still
-  release their iterators before exiting (`trainer.Trainer.close`); this covers those that do not.
-  """
-
-  def __init__(self):
-    self._exiting = False
-    self._live = 0  # wrapped generators not yet ended
-    self._in_progress = 0
-    self._calls = 0
-    self._condition = threading.Condition()
-
-  def wrap(self, iterator: Iterator) -> Iterator:
-    """Yields from the generator `iterator` until it ends or the interpreter starts exiting."""
-    with self._condition:
-      self._live += 1
-    try:
-      while True:
-        with self._condition:
-          self._calls += 1
-          if self._exiting:
-            return
-          self._in_progress += 1
-        try:
-          item = next(iterator, _END)
-        finally:
-          with self._condition:
-            self._in_progress -= 1
-            self._condition.notify_all()
-        if item is _END:
-          return
-        yield item
-    finally:
-      iterator.close()  # now, not at some later collection: shuts its decoding threads down
-      with self._condition:
-        self._live -= 1
-
-  def drain(self, timeout: float = 60.0, quiet: float = 0.5):
-    """Stops every wrapped generator and waits (at most `timeout` s) until no call is in progress.
-
-    tf.data's own Python code runs around each call (and once more to finalize an ended generator), so the
-    pipeline counts as drained only after `quiet` seconds without a call.
-    """
-    deadline = time.monotonic() + timeout
-    with self._condition:
-      self._exiting = True
-      if not self._live:  # no pipeline is reading videos: nothing to wait for
-        return
-      while time.monotonic() < deadline:
-        self._condition.wait_for(lambda: self._in_progress == 0, max(0.0, deadline - time.monotonic()))
-        calls = self._calls
-        self._condition.wait(quiet)
-        if self._in_progress == 0 and self._calls == calls:
-          return
-
-
-_END = object()
-_EXIT_GUARD = _ExitGuard()
-atexit.register(_EXIT_GUARD.drain)
 
 
 class VideoDecodeError(Exception):
@@ -322,8 +254,8 @@ class VideoFolderSource:
     """Unbatched {"video": [num_frames, image_size, image_size, 3] float32 in [-1, 1], "label": int32}."""
 
     def gen():
-      return _EXIT_GUARD.wrap(self.iter_clips(num_frames, frame_stride, training, seed, clips_per_video,
-                                              image_size, shard_index, num_shards, repeat))
+      return self.iter_clips(num_frames, frame_stride, training, seed, clips_per_video, image_size, shard_index,
+                             num_shards, repeat)
 
     ds = tf.data.Dataset.from_generator(gen,
                                         output_signature=(tf.TensorSpec([num_frames, None, None, 3],
