@@ -15,9 +15,10 @@ from PIL import Image
 from trivd_gan import predict
 from trivd_gan.models import generator as generator_lib
 from trivd_gan.training import checkpoints
+from tests import data_paths
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VIDEO = "/work/shared/data/video/realshort.mp4"
+VIDEO = data_paths.REALSHORT_MP4
 T_IN, T_OUT = 2, 3
 
 

@@ -1,4 +1,8 @@
-"""Moving MNIST (Srivastava et al.) from the shared MNIST files: loading, digits inside the frame, bounces."""
+"""Moving MNIST (Srivastava et al.): loading both file formats, digits inside the frame, bounces.
+
+MNIST-format files (IDX3 and CSV) of synthetic digit-like strokes are written here, so these tests need no
+data outside the repository; one test checks the real MNIST files of the shared data folder when present.
+"""
 
 import gzip
 import os
@@ -8,22 +12,64 @@ import pytest
 
 from trivd_gan import data
 from trivd_gan.data import moving_mnist as mm
+from tests import data_paths
 
-MNIST_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "mnist")
-if not os.path.isdir(MNIST_DIR):
-  MNIST_DIR = "/work/shared/data/mnist"
+
+def fake_digits(count, seed):
+  """[count, 28, 28] uint8 digit-like images: a bright ring and a stroke on a black border (like MNIST)."""
+  rng = np.random.default_rng(seed)
+  y, x = np.mgrid[:28, :28].astype(np.float32)
+  digits = np.zeros((count, 28, 28), np.uint8)
+  for i in range(count):
+    cy, cx, ry, rx = rng.uniform(12, 16), rng.uniform(12, 16), rng.uniform(4, 8), rng.uniform(3, 6)
+    ring = np.abs(np.hypot((y - cy) / ry, (x - cx) / rx) - 1.0) * min(ry, rx)
+    stroke = np.abs(x - cx - (y - cy) * rng.uniform(-0.5, 0.5)) + np.maximum(np.abs(y - cy) - 9, 0) * 4
+    ink = np.clip(1.5 - np.minimum(ring, stroke), 0.0, 1.0)
+    ink[:3], ink[-3:], ink[:, :3], ink[:, -3:] = 0, 0, 0, 0
+    digits[i] = np.round(255 * ink).astype(np.uint8)
+  return digits
+
+
+def write_idx3_gz(path, digits):
+  header = np.array([2051, len(digits), 28, 28], ">u4").tobytes()
+  with gzip.open(path, "wb") as f:
+    f.write(header + digits.tobytes())
+
+
+def write_csv_gz(path, digits):
+  rows = np.concatenate([digits.reshape(len(digits), -1), np.arange(len(digits))[:, None] % 10], axis=1)
+  with gzip.open(path, "wt") as f:
+    np.savetxt(f, rows, fmt="%d", delimiter=",")
 
 
 @pytest.fixture(scope="module")
-def train_digits():
-  return mm.load_digits(os.path.join(MNIST_DIR, "mnist_5k.csv.gz"))
+def mnist_dir(tmp_path_factory):
+  """A folder with mnist_5k.csv.gz (200 training digits) and t10k-images-idx3-ubyte.gz (100 test digits)."""
+  root = tmp_path_factory.mktemp("mnist")
+  write_csv_gz(str(root / "mnist_5k.csv.gz"), fake_digits(200, seed=0))
+  write_idx3_gz(str(root / "t10k-images-idx3-ubyte.gz"), fake_digits(100, seed=1))
+  return str(root)
 
 
-def test_load_both_formats(train_digits):
-  assert train_digits.shape == (5000, 28, 28) and train_digits.dtype == np.uint8
-  test = mm.load_digits(os.path.join(MNIST_DIR, "t10k-images-idx3-ubyte.gz"))
-  assert test.shape == (10000, 28, 28)
-  for digits in (train_digits, test):  # Real digits: dark borders, bright strokes.
+@pytest.fixture(scope="module")
+def train_digits(mnist_dir):
+  return mm.load_digits(os.path.join(mnist_dir, "mnist_5k.csv.gz"))
+
+
+def test_load_both_formats(mnist_dir, train_digits):
+  np.testing.assert_array_equal(train_digits, fake_digits(200, seed=0))
+  test = mm.load_digits(os.path.join(mnist_dir, "t10k-images-idx3-ubyte.gz"))
+  np.testing.assert_array_equal(test, fake_digits(100, seed=1))
+  for digits in (train_digits, test):  # Digit-like: dark borders, bright strokes.
+    assert digits.max() == 255 and digits[:, 0, :].mean() < 1 and 20 < digits.mean() < 50
+
+
+def test_shared_mnist_files():
+  mnist = data_paths.shared_data("mnist")  # the real digits (not in the repository)
+  train = mm.load_digits(os.path.join(mnist, "mnist_5k.csv.gz"))
+  test = mm.load_digits(os.path.join(mnist, "t10k-images-idx3-ubyte.gz"))
+  assert train.shape == (5000, 28, 28) and train.dtype == np.uint8 and test.shape == (10000, 28, 28)
+  for digits in (train, test):  # Real digits: dark borders, bright strokes.
     assert digits.max() == 255 and digits[:, 0, :].mean() < 1 and 20 < digits.mean() < 50
 
 
@@ -77,15 +123,15 @@ def test_digits_bounce_off_edges(train_digits):
   assert bounces > 10
 
 
-def test_dataset_shapes_and_deterministic_eval():
-  kwargs = dict(data_dir=MNIST_DIR, batch_size=4, num_frames=10, num_examples=8)
+def test_dataset_shapes_and_deterministic_eval(mnist_dir):
+  kwargs = dict(data_dir=mnist_dir, batch_size=4, num_frames=10, num_examples=8)
   a = [b["video"].numpy() for b in data.make_dataset("moving_mnist", "test", **kwargs)]
   b = [b["video"].numpy() for b in data.make_dataset("moving_mnist", "test", **kwargs)]
   assert len(a) == 2 and a[0].shape == (4, 10, 64, 64, 3)
   np.testing.assert_array_equal(a[0], b[0])
   assert a[0].min() == -1 and a[0].max() <= 1
   np.testing.assert_array_equal(a[0][..., 0], a[0][..., 2])  # Grayscale repeated to RGB.
-  train = next(iter(data.make_dataset("moving_mnist", "train", data_dir=MNIST_DIR, batch_size=2)))
+  train = next(iter(data.make_dataset("moving_mnist", "train", data_dir=mnist_dir, batch_size=2)))
   assert train["video"].shape == (2, 16, 64, 64, 3)
   with pytest.raises(ValueError, match="sequence_length"):
-    data.make_dataset("moving_mnist", "test", data_dir=MNIST_DIR, batch_size=2, num_frames=21)
+    data.make_dataset("moving_mnist", "test", data_dir=mnist_dir, batch_size=2, num_frames=21)

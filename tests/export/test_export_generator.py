@@ -12,9 +12,10 @@ import tensorflow as tf
 from trivd_gan.data import video_folder
 from trivd_gan.models import generator as generator_lib
 from trivd_gan.training import checkpoints
+from tests import data_paths
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VIDEO = "/work/shared/data/video/realshort.mp4"
+VIDEO = data_paths.REALSHORT_MP4
 T_IN, T_OUT = 2, 3
 SEED = [3, 4]
 
