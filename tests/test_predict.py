@@ -106,6 +106,19 @@ def test_bad_input_errors(tmp_path):
     predict.run(model=str(tmp_path), input_path=VIDEO, output=str(tmp_path / "o.gif"))
 
 
+def test_input_and_output_are_checked_before_the_model_loads(tmp_path):
+  # --model_dir does not exist: loading the model would fail with "does not exist"; these errors come first.
+  bogus = tmp_path / "bogus.mp4"
+  bogus.write_text("not a video")
+  common = dict(model_dir=str(tmp_path / "no_such_run"))
+  with pytest.raises(ValueError, match="cannot decode"):
+    predict.run(input_path=str(bogus), output=str(tmp_path / "o.gif"), **common)
+  with pytest.raises(FileNotFoundError, match="output folder .*missing_folder.* does not exist"):
+    predict.run(input_path=VIDEO, output=str(tmp_path / "missing_folder" / "o.gif"), **common)
+  with pytest.raises(ValueError, match="has 36 frame"):
+    predict.run(input_path=VIDEO, output=str(tmp_path / "o.gif"), start_frame=36, **common)
+
+
 def test_predict_to_gif_in_process(model_dir, tmp_path):
   out = str(tmp_path / "pred.gif")
   video = predict.run(model_dir=model_dir, input_path=VIDEO, output=out, num_samples=2, start_frame=1)

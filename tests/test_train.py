@@ -60,6 +60,17 @@ def test_video_folder_run_exits_promptly(tmp_path):
                    f"--model_dir={tmp_path / 'run'}", timeout=240)
   assert result.returncode == 0, result.stderr[-3000:]
   assert "Done: step 2" in result.stderr
+  assert "First (eager) step done in" in result.stderr  # the first step's time is reported
+
+
+def test_missing_data_dir_is_refused_before_building_models(tmp_path):
+  # The paper's model takes minutes to build: the data arguments are checked first.
+  result = run_cli("--gin_file=gin/trivd_gan_fp_kinetics600.gin", f"--model_dir={tmp_path / 'k600'}")
+  assert_one_line_error(result, "the kinetics600 data set needs --data_dir")
+  assert not os.path.exists(tmp_path / "k600")  # restore() never wrote model_config.json
+  result = run_cli(*TINY, "--gin_file=gin/video_folder.gin", f"--data_dir={tmp_path / 'nope'}",
+                   f"--model_dir={tmp_path / 'vf'}")
+  assert_one_line_error(result, "is not a folder; the video_folder data set needs a folder of video files")
 
 
 # ------------------------------------------------------------------------------------ slow: full runs

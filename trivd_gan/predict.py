@@ -99,6 +99,19 @@ def load_video_clip(path, num_frames, start_frame=0, image_size=64):
   return np.clip(np.round(clip.numpy()), 0, 255).astype(np.uint8)
 
 
+def check_video_decodes(path, num_frames):
+  """Raises ValueError unless `path` decodes to at least `num_frames` frames (decoding stops there)."""
+  from trivd_gan.data import video_folder  # pylint: disable=import-outside-toplevel
+
+  try:
+    frames = video_folder.decode_video(path, image_size=None, max_frames=num_frames)
+  except video_folder.VideoDecodeError as e:
+    raise ValueError(f"cannot decode {path!r} as a video: {e}") from e
+  if len(frames) < num_frames:
+    raise ValueError(f"{path!r} has {len(frames)} frame(s); --start_frame={num_frames - 1} needs at least "
+                     f"{num_frames}.")
+
+
 class Predictor:
   """One interface over an exported SavedModel (`--model`) and a training model_dir (`--model_dir`).
 
@@ -247,6 +260,13 @@ def run(model=None, model_dir=None, input_path=None, output=None, num_samples=1,
     raise ValueError(f"--output must end in {' or '.join(OUTPUT_EXTENSIONS)}, got {output!r}.")
   if not os.path.isfile(input_path):
     raise FileNotFoundError(f"input video {input_path!r} does not exist.")
+  # Input and output are checked before the (slow) model loading; the frame count once T_in is known.
+  parent = os.path.dirname(os.path.abspath(output))
+  if not os.path.isdir(parent):
+    raise FileNotFoundError(f"output folder {parent!r} does not exist; create it or choose another --output.")
+  if start_frame < 0:
+    raise ValueError(f"--start_frame must be >= 0, got {start_frame}.")
+  check_video_decodes(input_path, start_frame + 1)
   predictor = Predictor(model=model, model_dir=model_dir)
   context = load_video_clip(input_path, predictor.num_context_frames, start_frame, predictor.resolution)
   batch = np.repeat(context[None], num_samples, axis=0)

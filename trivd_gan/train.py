@@ -32,10 +32,27 @@ def _one_line(error):
   return text if len(text) < 600 else text[:600] + " ..."
 
 
+def _gin_value(gin, name, default=None):
+  try:
+    return gin.query_parameter(name)
+  except ValueError:  # not bound
+    return default
+
+
+def _dataset_name(gin):
+  """The data source train.dataset_fn names in the parsed gin configuration ("synthetic" when unbound)."""
+  reference = _gin_value(gin, "train.dataset_fn")
+  selector = getattr(reference, "selector", "synthetic_dataset").split(".")[-1]
+  if selector == "make_dataset":
+    return _gin_value(gin, "make_dataset.name", "synthetic")
+  return selector[:-len("_dataset")] if selector.endswith("_dataset") else selector
+
+
 def run(argv_flags):
   """Parses gin, builds the strategy and trains; returns train()'s result. Raises on bad input."""
   import gin  # pylint: disable=g-import-not-at-top
   from trivd_gan import configurables  # pylint: disable=g-import-not-at-top
+  from trivd_gan import data as data_lib  # pylint: disable=g-import-not-at-top
   from trivd_gan.training import strategy as strategy_lib  # pylint: disable=g-import-not-at-top
 
   for path in argv_flags.gin_file:
@@ -46,6 +63,9 @@ def run(argv_flags):
   except (ValueError, KeyError, SyntaxError) as e:
     raise ValueError(f"bad gin configuration: {_one_line(e)}; check the binding names against "
                      "trivd_gan/configurables.py and docs/training.md.") from e
+  # Checked before the (possibly minutes-long) model building.
+  data_dir = argv_flags.data_dir if argv_flags.data_dir is not None else _gin_value(gin, "train.data_dir")
+  data_lib.check_data_dir(_dataset_name(gin), data_dir)
   # Multi-worker and TPU strategies must exist before any other TF op.
   strategy = strategy_lib.make_strategy(argv_flags.strategy, argv_flags.tpu)
   kwargs = {}

@@ -5,6 +5,7 @@ Entry point: `make_dataset(name, split, data_dir, batch_size, ...)` -> batches o
 """
 
 from trivd_gan.data.pipeline import bair_dataset
+from trivd_gan.data.pipeline import check_data_dir
 from trivd_gan.data.pipeline import kinetics600_dataset
 from trivd_gan.data.pipeline import make_dataset
 from trivd_gan.data.pipeline import moving_mnist_dataset
@@ -14,6 +15,6 @@ from trivd_gan.data.pipeline import ucf101_dataset
 from trivd_gan.data.pipeline import video_folder_dataset
 
 __all__ = [
-    "make_dataset", "SOURCES", "synthetic_dataset", "moving_mnist_dataset", "video_folder_dataset",
+    "make_dataset", "check_data_dir", "SOURCES", "synthetic_dataset", "moving_mnist_dataset", "video_folder_dataset",
     "kinetics600_dataset", "ucf101_dataset", "bair_dataset"
 ]

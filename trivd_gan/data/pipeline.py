@@ -12,6 +12,7 @@ and batches `input_context.get_per_replica_batch_size(batch_size)` clips.
 
 import atexit
 import gc
+import os
 from typing import Optional
 
 from absl import logging
@@ -140,6 +141,30 @@ def make_dataset(name: str = "synthetic",
   options = tf.data.Options()
   options.deterministic = not training
   return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+# Sources that read the user's files, with what --data_dir must be. ucf101 and bair may download into a new
+# folder (download=True), so their folder need not exist yet.
+DATA_DIR_NEEDED = {
+    "moving_mnist": "a folder holding the MNIST files (mnist_5k.csv.gz or train-images-idx3-ubyte.gz, t10k-...)",
+    "video_folder": "a folder of video files",
+    "kinetics600": "the tensorflow-datasets folder holding the built kinetics600 (trivd_gan.data.kinetics)",
+    "ucf101": "the tensorflow-datasets folder holding ucf101",
+    "bair": "the tensorflow-datasets folder holding bair_robot_pushing_small",
+}
+DATA_DIR_MUST_EXIST = ("moving_mnist", "video_folder", "kinetics600")
+
+
+def check_data_dir(name: str, data_dir: Optional[str]):
+  """Raises ValueError, before any model is built, if source `name` needs a --data_dir that is missing."""
+  if name not in DATA_DIR_NEEDED:
+    return
+  if not data_dir:
+    raise ValueError(f"the {name} data set needs --data_dir: {DATA_DIR_NEEDED[name]} (or bind train.data_dir "
+                     "in a gin file).")
+  if name in DATA_DIR_MUST_EXIST and not os.path.isdir(os.path.expanduser(data_dir)):
+    raise ValueError(f"--data_dir={data_dir!r} is not a folder; the {name} data set needs "
+                     f"{DATA_DIR_NEEDED[name]}.")
 
 
 def synthetic_dataset(**kwargs) -> tf.data.Dataset:

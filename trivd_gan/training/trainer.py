@@ -356,12 +356,16 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
   if start >= num_steps:
     logging.info("model_dir %s is already at step %d >= num_steps %d; nothing to do.", model_dir, start,
                  num_steps)
+  elif not run_eagerly:  # tracing and compiling the step takes minutes for large models: say so
+    logging.info("Building the training step graph (the first step traces and compiles it) ...")
   t_start = t_last = time.perf_counter()
   last_logged = start
   for step in range(start + 1, num_steps + 1):
     values = trainer.train_step()
     if step == start + 1:
       # The first step includes tracing/compilation: measure speed from here on.
+      logging.info("%s in %.1f s.", "First (eager) step done" if run_eagerly else "Training step graph built",
+                   time.perf_counter() - t_start)
       t_start = t_last = time.perf_counter()
       last_logged = step
     if step % log_every == 0 or step == num_steps:
