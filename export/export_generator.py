@@ -231,6 +231,19 @@ def standing_batches_from_videos(generator, data, batch_size, seed=0):
   return batch
 
 
+def check_output(output, overwrite):
+  """Refuses to replace an existing --output unless `overwrite`, and then only an export (saved_model.pb)."""
+  if not tf.io.gfile.exists(output) or not tf.io.gfile.listdir(output):
+    return
+  is_export = tf.io.gfile.exists(os.path.join(output, "saved_model.pb"))
+  if not overwrite:
+    raise ValueError(f"--output={output!r} already exists and is not empty; pass --overwrite to replace "
+                     f"{'that export' if is_export else 'it'}, or choose a new --output.")
+  if not is_export:
+    raise ValueError(f"--output={output!r} is a non-empty folder without saved_model.pb (not an export): "
+                     "--overwrite replaces only exports; choose another --output.")
+
+
 def main(argv):
   from absl import flags  # pylint: disable=import-outside-toplevel
   from absl import logging  # pylint: disable=import-outside-toplevel
@@ -246,6 +259,7 @@ def main(argv):
       raise ValueError("--standing_stats_batches needs --standing_stats_data (a video or a folder of videos).")
     if not os.path.isdir(flags_.model_dir):
       raise FileNotFoundError(f"--model_dir {flags_.model_dir!r} does not exist.")
+    check_output(flags_.output, flags_.overwrite)
     from trivd_gan.training import checkpoints  # pylint: disable=import-outside-toplevel
     generator = checkpoints.load_generator(flags_.model_dir, use_ema=True)
     if flags_.standing_stats_batches:
@@ -253,6 +267,8 @@ def main(argv):
       batches = standing_batches_from_videos(generator, flags_.standing_stats_data,
                                              flags_.standing_stats_batch_size)
       standing_stats.apply_standing_statistics(generator, batches, flags_.standing_stats_batches)
+    if flags_.overwrite and tf.io.gfile.exists(flags_.output):
+      tf.io.gfile.rmtree(flags_.output)  # no stale variable shards or assets of the old export stay behind
     export_generator(generator, flags_.output, flags_.truncation, flags_.model_dir,
                      flags_.standing_stats_batches)
   except (ValueError, FileNotFoundError) as e:
@@ -264,7 +280,9 @@ def main(argv):
 def define_flags():
   from absl import flags  # pylint: disable=import-outside-toplevel
   flags.DEFINE_string("model_dir", None, "Training run folder (model_config.json + checkpoints).")
-  flags.DEFINE_string("output", None, "Export folder (SavedModel + README.md + module.md).")
+  flags.DEFINE_string("output", None, "Export folder (SavedModel + README.md + module.md); must be new or "
+                      "empty unless --overwrite.")
+  flags.DEFINE_bool("overwrite", False, "Replace an existing export in --output.")
   flags.DEFINE_float("truncation", 0.8, "Default truncation written in the description (paper: 0.8).")
   flags.DEFINE_integer("standing_stats_batches", 0,
                        "Batches of standing statistics (E.2: 100); 0 keeps saved ones.")

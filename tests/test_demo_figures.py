@@ -1,5 +1,9 @@
 """demo_figures: scalars read back from real TensorBoard events, curves drawn, GIF frames tiled."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import imageio.v3 as iio
 import pytest
@@ -36,3 +40,23 @@ def test_sample_grid(tmp_path):
   grid = demo_figures.sample_grid(tmp_path / "s.gif")
   assert grid.shape == (16, 32, 3)
   assert abs(int(grid[0, 24, 0]) - 60) <= 2 and abs(int(grid[8, 24, 0]) - 160) <= 2
+
+
+def test_cli_writes_into_the_run_by_default(tmp_path):
+  # The default used to be docs/images: running it from the repository overwrote the README's pictures.
+  run = tmp_path / "run"
+  (run / "samples").mkdir(parents=True)
+  frames = np.stack([np.full((8, 16, 3), 20 * t, np.uint8) for t in range(3)])
+  iio.imwrite(run / "samples" / "step_00000002_ema.gif", frames)
+  writer = tf.summary.create_file_writer(str(run / "train"))
+  with writer.as_default():
+    for step in range(3):
+      tf.summary.scalar("g_loss/total", 1.0 + step, step=step)
+  writer.flush()
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  result = subprocess.run([sys.executable, "-m", "trivd_gan.demo_figures", f"--model_dir={run}"],
+                          cwd=str(tmp_path), env={**os.environ, "PYTHONPATH": root}, capture_output=True,
+                          text=True, timeout=300, check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert (run / "samples.png").exists() and (run / "losses.png").exists()
+  assert sorted(os.listdir(tmp_path)) == ["run"]

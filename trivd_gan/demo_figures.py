@@ -1,8 +1,9 @@
 """Pictures of a training run for the README: sample frames and loss curves from a model_dir.
 
-    python -m trivd_gan.demo_figures --model_dir=runs/demo --output_dir=docs/images
+    python -m trivd_gan.demo_figures --model_dir=runs/demo [--output_dir=docs/images]
 
-Writes `samples.png` (the newest samples/*.gif: one row per video, its context then predicted frames) and
+Writes, into --output_dir (default: the run's own --model_dir, so nothing tracked is overwritten by accident),
+`samples.png` (the newest samples/*.gif: one row per video, its context then predicted frames) and
 `losses.png` (every `d_loss/...` and `g_loss/...` scalar of the TensorBoard events against the step).
 Pure NumPy + PIL.
 """
@@ -78,25 +79,40 @@ def sample_grid(gif_path, max_frames=16):
   return np.concatenate(rows, axis=0)
 
 
-def main(argv):
-  del argv
-  model_dir, out = pathlib.Path(FLAGS.model_dir), pathlib.Path(FLAGS.output_dir)
-  out.mkdir(parents=True, exist_ok=True)
+def write_figures(model_dir, output_dir=None):
+  """Writes samples.png and losses.png of the run in model_dir into output_dir (default: model_dir).
+
+  Returns:
+    (samples.png path, losses.png path, the samples GIF used).
+  """
+  model_dir = pathlib.Path(model_dir)
+  out = pathlib.Path(output_dir) if output_dir else model_dir
   gifs = sorted((model_dir / "samples").glob("*.gif"))
   if not gifs:
-    raise SystemExit(f"error: no samples/*.gif in {model_dir}; train with train.sample_every > 0 first.")
+    raise ValueError(f"no samples/*.gif in {model_dir}; train with train.sample_every > 0 first.")
+  out.mkdir(parents=True, exist_ok=True)
   strip = sample_grid(gifs[-1])
   big = Image.fromarray(strip).resize((strip.shape[1] * 2, strip.shape[0] * 2), Image.NEAREST)
   big.save(out / "samples.png")
   Image.fromarray(plot_curves(read_scalars(model_dir / "train"))).save(out / "losses.png")
-  print(f"wrote {out / 'samples.png'} ({gifs[-1].name}) and {out / 'losses.png'}")
+  return out / "samples.png", out / "losses.png", gifs[-1]
+
+
+def main(argv):
+  del argv
+  try:
+    samples, losses, gif = write_figures(FLAGS.model_dir, FLAGS.output_dir)
+  except ValueError as e:
+    raise SystemExit(f"error: {e}") from e
+  print(f"wrote {samples} ({gif.name}) and {losses}")
 
 
 def define_flags():
   """Defines the command-line flags (only when run as a program: importing defines none, so the
   module can be imported beside other programs that have flags of the same names)."""
   flags.DEFINE_string("model_dir", "runs/demo", "A training run's --model_dir.")
-  flags.DEFINE_string("output_dir", "docs/images", "Where samples.png and losses.png go.")
+  flags.DEFINE_string("output_dir", None,
+                      "Where samples.png and losses.png go (default: --model_dir; the README's: docs/images).")
 
 
 if __name__ == "__main__":

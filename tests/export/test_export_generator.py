@@ -242,6 +242,24 @@ def test_export_cli_bad_flags(tmp_path):
   assert result.stderr.strip().splitlines()[-1].startswith("Error: ") and "Traceback" not in result.stderr
 
 
+def test_existing_output_is_not_replaced_without_overwrite(exported, tmp_path):
+  model_dir, out = exported
+  pb = os.path.join(out, "saved_model.pb")
+  before = os.stat(pb).st_mtime_ns
+  script = os.path.join(ROOT, "export", "export_generator.py")
+  result = subprocess.run([sys.executable, script, f"--model_dir={model_dir}", f"--output={out}"],
+                          capture_output=True, text=True, env=clean_env(), check=False)
+  assert result.returncode == 2
+  assert "already exists and is not empty; pass --overwrite" in result.stderr.strip().splitlines()[-1]
+  assert os.stat(pb).st_mtime_ns == before
+  # --overwrite replaces exports only, never another non-empty folder.
+  (tmp_path / "notes.txt").write_text("mine")
+  result = subprocess.run([sys.executable, script, f"--model_dir={model_dir}", f"--output={tmp_path}",
+                           "--overwrite"], capture_output=True, text=True, env=clean_env(), check=False)
+  assert result.returncode == 2 and "not an export" in result.stderr
+  assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
 def test_predict_cli_runs_from_the_export(exported, tmp_path):
   from trivd_gan import predict  # pylint: disable=import-outside-toplevel
   from PIL import Image  # pylint: disable=import-outside-toplevel
