@@ -1,14 +1,16 @@
 """Exports the EMA generator of a training run as a self-contained SavedModel (TF-Hub style).
 
   python export/export_generator.py --model_dir=DIR --output=EXPORT_DIR [--truncation=0.8]
-      [--standing_stats_batches=N --standing_stats_data=VIDEO_OR_FOLDER]
+      [--standing_stats_batches=N --standing_stats_data=VIDEO_OR_FOLDER] [--overwrite]
 
-Signatures (batch size B free, T_in / T_out / 64 fixed by the model; paper 3.2, 4.4, appendix E.2):
-  predict(context [B, T_in, 64, 64, 3] float32 in [-1, 1], seed [2] int64, truncation [] float32 >= 0) ->
-    {"frames": [B, T_out, 64, 64, 3] float32 in [-1, 1],
-     "motion_field": [B, T_out, 64, 64, 2] float32 (dy, dx) in pixels, combined over the recurrent levels,
-     "motion_level_<i>": [B, T_out, 8*2^i, 8*2^i, 2] float32 (dy, dx) per recurrent level i = 0, 1, 2}
-  predict_uint8(context [B, T_in, 64, 64, 3] uint8, seed, truncation) -> {"frames": [B, T_out, 64, 64, 3] uint8}
+Signatures (batch size B free; T_in, T_out and the frame size R are the model's own, e.g. 5, 11 and 64 for
+the paper's Kinetics-600 model; paper 3.2, 4.4, appendix E.2):
+  predict(context [B, T_in, R, R, 3] float32 in [-1, 1], seed [2] int64, truncation [] float32 >= 0) ->
+    {"frames": [B, T_out, R, R, 3] float32 in [-1, 1],
+     "motion_field": [B, T_out, R, R, 2] float32 (dy, dx) in pixels, combined over the recurrent levels,
+     "motion_level_<i>": [B, T_out, R/8*2^i, R/8*2^i, 2] float32 (dy, dx) per recurrent level i = 0, 1, 2}
+  predict_uint8(context [B, T_in, R, R, 3] uint8, seed, truncation) -> {"frames": [B, T_out, R, R, 3] uint8}
+The export's README.md states the model's T_in, T_out and R.
 Loading needs only TensorFlow: `tf.saved_model.load(EXPORT_DIR).predict(context, seed, truncation)`.
 Paper: ../shared/paper/trivd_gan_fp.txt.
 """
@@ -18,6 +20,9 @@ import sys
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
   sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if __name__ == "__main__":  # before TensorFlow is imported
+  from trivd_gan import cli_setup  # pylint: disable=g-import-not-at-top
+  cli_setup.quiet_tensorflow_logs()
 
 import numpy as np  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
@@ -188,7 +193,7 @@ def export_generator(generator, output, truncation=0.8, model_dir="(in-memory ge
 
 
 def standing_batches_from_videos(generator, data, batch_size, seed=0):
-  """A callable i -> (context [batch, T_in, 64, 64, 3] in [-1, 1], z) of random windows of the videos in `data`.
+  """A callable i -> (context [batch, T_in, R, R, 3] in [-1, 1], z) of random windows of the videos in `data`.
 
   Windows, crops and z are drawn from `seed` alone: the same seed gives the same batches (a reproducible
   export).

@@ -1,5 +1,6 @@
 """The train CLI: bad input gives a one-line error; slow tests run every unit/decomposition and strategy."""
 
+import glob
 import json
 import os
 import shutil
@@ -71,6 +72,24 @@ def test_missing_data_dir_is_refused_before_building_models(tmp_path):
   result = run_cli(*TINY, "--gin_file=gin/video_folder.gin", f"--data_dir={tmp_path / 'nope'}",
                    f"--model_dir={tmp_path / 'vf'}")
   assert_one_line_error(result, "is not a folder; the video_folder data set needs a folder of video files")
+
+
+def test_gin_include_from_another_directory_and_trimmed_messages(tmp_path):
+  # trivd_gan_fp_kinetics600.gin includes 'gin/base.gin': found from any working directory. Parsing succeeds,
+  # so the run stops at the data check.
+  env = {**os.environ, "PYTHONPATH": ROOT}
+  env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+  result = subprocess.run([sys.executable, "-m", "trivd_gan.train",
+                           f"--gin_file={ROOT}/gin/trivd_gan_fp_kinetics600.gin",
+                           f"--model_dir={tmp_path / 'a'}"],
+                          cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=600)
+  assert_one_line_error(result, "the kinetics600 data set needs --data_dir")
+  if not glob.glob("/dev/nvidia[0-9]*"):
+    assert "cuInit" not in result.stderr  # TensorFlow's C++ noise is off on machines without a GPU
+  # An error raised inside train() ends without gin's "In call to configurable 'train' (<function ...>)".
+  result = run_cli(*TINY, "--gin_param=train.global_batch_size = 0", f"--model_dir={tmp_path / 'b'}")
+  assert_one_line_error(result, "global_batch_size and d_steps_per_g_step must be >= 1, got 0 and 2.")
+  assert "In call to configurable" not in result.stderr.strip().splitlines()[-1]
 
 
 # ------------------------------------------------------------------------------------ slow: full runs

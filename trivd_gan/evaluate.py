@@ -487,6 +487,9 @@ def parse_gin(gin_files, gin_params, model_dir):
                        key=lambda p: int(p.rsplit("-", 1)[1].split(".")[0]) if p.rsplit("-", 1)[1].split(".")[0]
                        .isdigit() else -1)
     files = operative[-1:]
+  from trivd_gan import cli_setup  # pylint: disable=g-import-not-at-top
+  for folder in cli_setup.gin_search_paths(files):
+    gin.add_config_file_search_path(folder)
   try:
     gin.parse_config_files_and_bindings(files, gin_params, skip_unknown=False)
   except (ValueError, KeyError, SyntaxError) as e:
@@ -495,7 +498,8 @@ def parse_gin(gin_files, gin_params, model_dir):
 
 
 def _fail(message):
-  sys.stderr.write(f"error: {' '.join(str(message).split())}\n")
+  from trivd_gan import cli_setup  # pylint: disable=g-import-not-at-top
+  sys.stderr.write(f"error: {' '.join(cli_setup.trim_gin_message(message).split())}\n")
   sys.exit(2)
 
 
@@ -542,4 +546,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  from trivd_gan import cli_setup  # pylint: disable=g-import-not-at-top
+  cli_setup.quiet_tensorflow_logs()  # TensorFlow is imported lazily, in main
   app.run(main, flags_parser=_parse_flags)

@@ -4,24 +4,30 @@
       --motion_fields
   python -m trivd_gan.predict --model_dir=TRAIN_DIR --input=video.mp4 --output=out.mp4
 
-The input video is decoded with PyAV, resized so its smallest side is 64 (bilinear) and center-cropped to 64x64
-(the evaluation preprocessing of appendix E.2); T_in frames from --start_frame are the context. The output shows
+The input video is decoded with PyAV, resized so its smallest side is the model's frame size R (64 for the
+paper's models; bilinear) and center-cropped to RxR (the evaluation preprocessing of appendix E.2); T_in frames
+(the model's number of context frames) from --start_frame are the context. The output shows
 context | prediction (| motion field) side by side, one row per sample (diversity of futures); during the
 context part the prediction and motion columns hold the last context frame and white (no motion).
 
 Paper: ../shared/paper/trivd_gan_fp.txt.
 """
 
+import logging as std_logging
 import os
 import sys
 
-import numpy as np
-import tensorflow as tf
-from absl import app
-from absl import flags
-from absl import logging
+if __name__ == "__main__":  # before TensorFlow is imported
+  from trivd_gan import cli_setup  # pylint: disable=g-import-not-at-top
+  cli_setup.quiet_tensorflow_logs()
 
-from trivd_gan import visualization
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import app  # pylint: disable=wrong-import-position
+from absl import flags  # pylint: disable=wrong-import-position
+from absl import logging  # pylint: disable=wrong-import-position
+
+from trivd_gan import visualization  # pylint: disable=wrong-import-position
 
 FLAGS = flags.FLAGS
 
@@ -71,7 +77,7 @@ def load_video_clip(path, num_frames, start_frame=0, image_size=64):
     path: a video file.
     num_frames: T_in.
     start_frame: first frame index.
-    image_size: 64: smallest side resized to it (bilinear), then a center crop to image_size x image_size.
+    image_size: the model's frame size R: smallest side resized to it (bilinear), then a center crop to RxR.
 
   Returns:
     [num_frames, image_size, image_size, 3] uint8.
@@ -112,11 +118,23 @@ def check_video_decodes(path, num_frames):
                      f"{num_frames}.")
 
 
+class _DropMessages(std_logging.Filter):
+  """Drops log records whose message contains `text`."""
+
+  def __init__(self, text):
+    super().__init__()
+    self.text = text
+
+  def filter(self, record):
+    return self.text not in record.getMessage()
+
+
 class Predictor:
   """One interface over an exported SavedModel (`--model`) and a training model_dir (`--model_dir`).
 
-  `predict(context_uint8 [B, T_in, 64, 64, 3], seed [2], truncation)` -> dict with "frames"
-  [B, T_out, 64, 64, 3] float32 in [-1, 1] and "motion_field" [B, T_out, 64, 64, 2] (dy, dx) in pixels.
+  `predict(context_uint8 [B, T_in, R, R, 3], seed [2], truncation)` -> dict with "frames"
+  [B, T_out, R, R, 3] float32 in [-1, 1] and "motion_field" [B, T_out, R, R, 2] (dy, dx) in pixels; T_in, T_out
+  and R (`resolution`) are the model's.
   """
 
   def __init__(self, model=None, model_dir=None):
@@ -126,7 +144,13 @@ class Predictor:
       if not os.path.isfile(os.path.join(model, "saved_model.pb")):
         raise ValueError(f"--model={model} is not a SavedModel folder (no saved_model.pb); write one with "
                          "export/export_generator.py.")
-      self._module = tf.saved_model.load(model)
+      # The export leaves custom gradients out on purpose (inference only): no warning per function on load.
+      drop = _DropMessages("unsaved custom gradients")
+      logging.get_absl_logger().addFilter(drop)
+      try:
+        self._module = tf.saved_model.load(model)
+      finally:
+        logging.get_absl_logger().removeFilter(drop)
       self.num_context_frames = int(self._module.num_context_frames.numpy())
       self.num_predicted_frames = int(self._module.num_predicted_frames.numpy())
       self.resolution = int(self._module.resolution.numpy())
@@ -246,7 +270,7 @@ def run(model=None, model_dir=None, input_path=None, output=None, num_samples=1,
   """Predicts `num_samples` futures of a clip of `input_path` and writes the side-by-side video to `output`.
 
   Returns:
-    The written video, [T_in + T_out, num_samples * 64, C * 64, 3] uint8.
+    The written video, [T_in + T_out, num_samples * R, C * R, 3] uint8 (R: the model's frame size).
   """
   if not input_path or not output:
     raise ValueError("--input and --output are required.")

@@ -15,6 +15,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from trivd_gan import cli_setup
+
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string("gin_file", [],
                           "Gin config files, applied in order (e.g. gin/base.gin gin/tiny.gin).")
@@ -28,7 +30,7 @@ flags.DEFINE_string("data_dir", None, "The data set's folder (passed to the data
 
 
 def _one_line(error):
-  text = " ".join(str(error).split())
+  text = " ".join(cli_setup.trim_gin_message(error).split())
   return text if len(text) < 600 else text[:600] + " ..."
 
 
@@ -58,6 +60,8 @@ def run(argv_flags):
   for path in argv_flags.gin_file:
     if not os.path.exists(path):
       raise ValueError(f"gin file {path!r} not found; pass an existing file, e.g. --gin_file=gin/demo.gin.")
+  for folder in cli_setup.gin_search_paths(argv_flags.gin_file):
+    gin.add_config_file_search_path(folder)
   try:
     gin.parse_config_files_and_bindings(argv_flags.gin_file, argv_flags.gin_param)
   except (ValueError, KeyError, SyntaxError) as e:
@@ -107,4 +111,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  cli_setup.quiet_tensorflow_logs()
   app.run(main)

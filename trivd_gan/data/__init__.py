@@ -15,6 +15,6 @@ from trivd_gan.data.pipeline import ucf101_dataset
 from trivd_gan.data.pipeline import video_folder_dataset
 
 __all__ = [
-    "make_dataset", "check_data_dir", "SOURCES", "synthetic_dataset", "moving_mnist_dataset", "video_folder_dataset",
-    "kinetics600_dataset", "ucf101_dataset", "bair_dataset"
+    "make_dataset", "check_data_dir", "SOURCES", "synthetic_dataset", "moving_mnist_dataset",
+    "video_folder_dataset", "kinetics600_dataset", "ucf101_dataset", "bair_dataset"
 ]

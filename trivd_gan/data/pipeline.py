@@ -146,7 +146,7 @@ def make_dataset(name: str = "synthetic",
 # Sources that read the user's files, with what --data_dir must be. ucf101 and bair may download into a new
 # folder (download=True), so their folder need not exist yet.
 DATA_DIR_NEEDED = {
-    "moving_mnist": "a folder holding the MNIST files (mnist_5k.csv.gz or train-images-idx3-ubyte.gz, t10k-...)",
+    "moving_mnist": "a folder of MNIST files (mnist_5k.csv.gz or train-images-idx3-ubyte.gz, t10k-...)",
     "video_folder": "a folder of video files",
     "kinetics600": "the tensorflow-datasets folder holding the built kinetics600 (trivd_gan.data.kinetics)",
     "ucf101": "the tensorflow-datasets folder holding ucf101",
