@@ -40,6 +40,7 @@ def define_flags():
   flags.DEFINE_integer("batch_size", 32, "Clips per batch.")
   flags.DEFINE_float("truncation", 0.0, "z truncation: 0 = z = 0 (the mode, D.3; best for PSNR/SSIM).")
   flags.DEFINE_boolean("every_checkpoint", False, "Score every checkpoint of --model_dir (learning curves).")
+  flags.DEFINE_list("steps", [], "Score only the checkpoints of these steps (e.g. 100,500,1000).")
   flags.DEFINE_boolean("diagnostics", False, "Also run the context probes (needs --model_dir).")
   flags.DEFINE_integer("standing_stats_batches", 20, "Standing-statistics passes (E.2 uses 100 of 256 clips).")
   flags.DEFINE_integer("standing_stats_batch_size", 16, "Clips per standing-statistics pass.")
@@ -53,12 +54,19 @@ def checkpoint_step(prefix):
   return int(match.group(1)) if match else -1
 
 
-def list_checkpoints(model_dir, every):
-  """Checkpoint prefixes of model_dir, oldest first (only the newest unless `every`)."""
+def list_checkpoints(model_dir, every, steps=()):
+  """Checkpoint prefixes of model_dir, oldest first: those of `steps`, else all if `every`, else the newest."""
   prefixes = sorted({p[:-len(".index")] for p in glob.glob(os.path.join(model_dir, "ckpt-*.index"))},
                     key=checkpoint_step)
   if not prefixes:
     raise ValueError(f"--model_dir={model_dir} holds no checkpoint; train first (python -m trivd_gan.train).")
+  if steps:
+    wanted = {int(s) for s in steps}
+    missing = wanted - {checkpoint_step(p) for p in prefixes}
+    if missing:
+      raise ValueError(f"--model_dir={model_dir} has no checkpoint of step(s) {sorted(missing)}; it has "
+                       f"{[checkpoint_step(p) for p in prefixes]}.")
+    return [p for p in prefixes if checkpoint_step(p) in wanted]
   return prefixes if every else prefixes[-1:]
 
 
@@ -164,7 +172,7 @@ def probe_run(f):
 
   with open(os.path.join(f.model_dir, "model_config.json")) as fh:
     config = json_lib.load(fh)
-  prefixes = list_checkpoints(f.model_dir, f.every_checkpoint)
+  prefixes = list_checkpoints(f.model_dir, f.every_checkpoint, getattr(f, "steps", ()))
   g_config, d_config = config["generator"], config["discriminator"]
   ema_g = generator_lib.Generator(**g_config).build_for_shapes(1)
   tc, tp, res = g_config["num_context_frames"], g_config["num_predicted_frames"], g_config["resolution"]

@@ -83,3 +83,11 @@ def test_reconstruction_weight_adds_the_l1_term_to_g_only(tmp_path):
   assert not any("reconstruction" in name for name in values if name.startswith("d_loss"))
   with pytest.raises(ValueError, match="reconstruction_weight"):
     trainer.Trainer(str(tmp_path / "bad"), reconstruction_weight=-1.0, **kwargs)
+
+
+def test_wall_clock_budget_stops_with_a_checkpoint(tmp_path):
+  model_dir = str(tmp_path / "budget")
+  # A budget of 0 s is spent as soon as the first (graph-building) step ends.
+  result = trainer.train(model_dir, num_steps=5, max_train_seconds=0.0, **TINY)
+  assert result["step"] == 1
+  assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-1")

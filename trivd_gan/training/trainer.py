@@ -303,7 +303,7 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
           g_learning_rate=1e-4, d_learning_rate=5e-4, adam_beta1=0.0, adam_beta2=0.999, adam_epsilon=1e-8,
           orthogonal_reg_weight=1e-4, ema_decay=0.9999, ema_start_step=20000, seed=0, jit_compile=False,
           max_checkpoints_to_keep=5, checkpoint_iterator=False, inject_nan_at_step=None, run_eagerly=False,
-          reconstruction_weight=0.0, allow_data_change=False):
+          reconstruction_weight=0.0, max_train_seconds=None, allow_data_change=False):
   """Trains TrIVD-GAN-FP until `num_steps` (resuming from model_dir); the gin-configurable `train`.
 
   Args:
@@ -324,6 +324,9 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
       faster for tiny models whose step is dominated by tracing, e.g. gin/tiny.gin), reconstruction_weight
       (0 = the paper's eq. 14 alone; > 0 adds that times the L1 error of the predicted frames to G's loss, a
       departure for small-scale training explained in docs/learning.md).
+    max_train_seconds: a wall-clock budget: stop (with a checkpoint) at the first step that ends after this many
+      seconds of this invocation's training, counted from the end of the first (graph-building) step. None: no
+      budget. For comparisons at equal wall-clock time (docs/learning.md).
     allow_data_change: resume a model_dir on other data than it was trained on (another dataset_fn, data_dir,
       batch size, clip length or resolution; model_config.json records them). Off: such a resume is refused.
 
@@ -392,7 +395,10 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
       logging.info("Wrote sample videos to %s", path)
     if step % checkpoint_every == 0 and step != num_steps:
       trainer.save(operative())
-  if num_steps > start:
+    if max_train_seconds is not None and time.perf_counter() - t_start >= max_train_seconds:
+      logging.info("Stopping at step %d: the wall-clock budget of %.0f s is spent.", step, max_train_seconds)
+      break
+  if num_steps > start and int(trainer.step.numpy()) > start:
     trainer.save(operative())
   writer.flush()
   overall = (step - start - 1) / (time.perf_counter() - t_start) if step > start + 1 else 0.0
