@@ -2,6 +2,8 @@
 
   python export/export_generator.py --model_dir=DIR --output=EXPORT_DIR [--truncation=0.8]
       [--standing_stats_batches=N --standing_stats_data=VIDEO_OR_FOLDER] [--overwrite]
+  python export/export_generator.py --model_dir=DIR --output=EXPORT_DIR --standing_stats_batches=N \
+      --standing_stats_dataset=moving_mnist --data_dir=MNIST_DIR   (contexts from a data set's training split)
 
 Signatures (batch size B free; T_in, T_out and the frame size R are the model's own, e.g. 5, 11 and 64 for
 the paper's Kinetics-600 model; paper 3.2, 4.4, appendix E.2):
@@ -260,8 +262,11 @@ def main(argv):
       raise ValueError("--model_dir and --output are required.")
     if flags_.standing_stats_batches < 0:
       raise ValueError(f"--standing_stats_batches must be >= 0, got {flags_.standing_stats_batches}.")
-    if flags_.standing_stats_batches and not flags_.standing_stats_data:
-      raise ValueError("--standing_stats_batches needs --standing_stats_data (a video or a folder of videos).")
+    if flags_.standing_stats_batches and not (flags_.standing_stats_data or flags_.standing_stats_dataset):
+      raise ValueError("--standing_stats_batches needs --standing_stats_data (a video or a folder of videos) or "
+                       "--standing_stats_dataset (a data set name, with --data_dir).")
+    if flags_.standing_stats_data and flags_.standing_stats_dataset:
+      raise ValueError("pass one of --standing_stats_data and --standing_stats_dataset, not both.")
     if not os.path.isdir(flags_.model_dir):
       raise FileNotFoundError(f"--model_dir {flags_.model_dir!r} does not exist.")
     check_output(flags_.output, flags_.overwrite)
@@ -269,8 +274,12 @@ def main(argv):
     generator = checkpoints.load_generator(flags_.model_dir, use_ema=True)
     if flags_.standing_stats_batches:
       from trivd_gan.training import standing_stats  # pylint: disable=import-outside-toplevel
-      batches = standing_batches_from_videos(generator, flags_.standing_stats_data,
-                                             flags_.standing_stats_batch_size)
+      if flags_.standing_stats_dataset:
+        batches = standing_stats.dataset_batches(flags_.standing_stats_dataset, flags_.data_dir, generator,
+                                                 flags_.standing_stats_batches, flags_.standing_stats_batch_size)
+      else:
+        batches = standing_batches_from_videos(generator, flags_.standing_stats_data,
+                                               flags_.standing_stats_batch_size)
       standing_stats.apply_standing_statistics(generator, batches, flags_.standing_stats_batches)
     if flags_.overwrite and tf.io.gfile.exists(flags_.output):
       tf.io.gfile.rmtree(flags_.output)  # no stale variable shards or assets of the old export stay behind
@@ -293,6 +302,9 @@ def define_flags():
                        "Batches of standing statistics (E.2: 100); 0 keeps saved ones.")
   flags.DEFINE_string("standing_stats_data", None, "Video file or folder for the standing statistics passes.")
   flags.DEFINE_integer("standing_stats_batch_size", 16, "Clips per standing statistics batch.")
+  flags.DEFINE_string("standing_stats_dataset", None, "Instead of --standing_stats_data: contexts from this data "
+                      "set's training split (e.g. moving_mnist; the folder is --data_dir).")
+  flags.DEFINE_string("data_dir", None, "The folder of --standing_stats_dataset.")
 
 
 if __name__ == "__main__":

@@ -111,22 +111,6 @@ def held_out_clips(dataset, data_dir, split, num_clips, batch_size, num_frames, 
   return batches
 
 
-def standing_batches(dataset, data_dir, generator, num_batches, batch_size, seed):
-  """A callable i -> (context, z) of training-split contexts and z ~ N(0, I) (the training distribution)."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from trivd_gan import data  # pylint: disable=import-outside-toplevel
-  from trivd_gan.models import generator as generator_lib  # pylint: disable=import-outside-toplevel
-  ds = data.make_dataset(dataset, split="train", data_dir=data_dir, batch_size=batch_size,
-                         num_frames=generator.num_context_frames, image_size=generator.resolution, seed=seed)
-  contexts = [b["video"] for b in ds.take(num_batches)]
-
-  def batch(i):
-    z = generator_lib.sample_latents(batch_size, generator.latent_dim, seed=tf.constant([seed, i], tf.int64))
-    return contexts[i], z
-
-  return batch
-
-
 def _load(model_dir, prefix, **models):
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from trivd_gan.training import checkpoints  # pylint: disable=import-outside-toplevel
@@ -177,8 +161,8 @@ def probe_run(f):
   ema_g = generator_lib.Generator(**g_config).build_for_shapes(1)
   tc, tp, res = g_config["num_context_frames"], g_config["num_predicted_frames"], g_config["resolution"]
   batches = held_out_clips(f.dataset, f.data_dir, f.split, f.num_clips, f.batch_size, tc + tp, res)
-  stand = (standing_batches(f.dataset, f.data_dir, ema_g, f.standing_stats_batches, f.standing_stats_batch_size,
-                            f.seed)
+  stand = (standing_stats.dataset_batches(f.dataset, f.data_dir, ema_g, f.standing_stats_batches,
+                                          f.standing_stats_batch_size, f.seed)
            if f.standing_stats_batches else None)
   if f.diagnostics:
     raw_g = generator_lib.Generator(**g_config).build_for_shapes(1)

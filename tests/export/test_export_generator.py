@@ -240,6 +240,11 @@ def test_export_cli_bad_flags(tmp_path):
                           capture_output=True, text=True, env=clean_env(), check=False)
   assert result.returncode == 2
   assert result.stderr.strip().splitlines()[-1].startswith("Error: ") and "Traceback" not in result.stderr
+  result = subprocess.run([sys.executable, os.path.join(ROOT, "export", "export_generator.py"),
+                           f"--model_dir={tmp_path}", f"--output={tmp_path / 'out'}", "--standing_stats_batches=2",
+                           "--standing_stats_data=x.mp4", "--standing_stats_dataset=moving_mnist"],
+                          capture_output=True, text=True, env=clean_env(), check=False)
+  assert result.returncode == 2 and "not both" in result.stderr.strip().splitlines()[-1]
 
 
 def test_existing_output_is_not_replaced_without_overwrite(exported, tmp_path):

@@ -66,3 +66,16 @@ def test_finds_every_batch_norm_of_the_generator():
   # G's output BN plus the conditional BNs of its GBlocks (two per block, six blocks).
   assert len(bns) >= 13
   assert len(standing_stats.spectral_norm_vectors(g)) > 10
+
+
+def test_dataset_batches_reads_training_contexts_once():
+  from trivd_gan.models import generator as generator_lib  # pylint: disable=import-outside-toplevel
+  g = generator_lib.Generator(channel_multiplier=1, num_context_frames=2, num_predicted_frames=2, resolution=32)
+  batches = standing_stats.dataset_batches("synthetic", None, g, num_batches=3, batch_size=2, seed=5)
+  context, z = batches(1)
+  assert context.shape == (2, 2, 32, 32, 3) and z.shape == (2, g.latent_dim)
+  assert float(tf.reduce_max(tf.abs(context))) <= 1.0
+  again, z_again = batches(1)
+  np.testing.assert_array_equal(context.numpy(), again.numpy())  # read once, up front
+  np.testing.assert_array_equal(z.numpy(), z_again.numpy())  # z is a function of (seed, i)
+  assert not np.array_equal(batches(0)[0].numpy(), context.numpy())

@@ -7,8 +7,10 @@ so that the EMA of the weights is not confounded with the BN moving averages.
 
 import tensorflow as tf
 
+from trivd_gan import data
 from trivd_gan.layers import normalization
 from trivd_gan.layers import spectral_norm
+from trivd_gan.models import generator as generator_lib
 
 
 def batch_norms(model):
@@ -79,3 +81,26 @@ def apply_standing_statistics(generator, batches, num_batches=100):
   if passes == 0:
     raise ValueError("apply_standing_statistics got no batch; pass a callable or a non-empty iterable.")
   return passes
+
+
+def dataset_batches(dataset, data_dir, generator, num_batches, batch_size, seed=0):
+  """A callable i -> (context, z) for `apply_standing_statistics`: training-split contexts of a data set.
+
+  Args:
+    dataset: a `data.SOURCES` name (e.g. "moving_mnist"); data_dir: its folder.
+    generator: the built `Generator` (its context length and resolution are used).
+    num_batches, batch_size: the batches are read once, up front (the same contexts for every call).
+    seed: data order and z; z ~ N(0, I) untruncated, the training distribution.
+
+  Returns:
+    batch(i) -> (context [batch_size, Tc, R, R, 3] float32 in [-1, 1], z [batch_size, latent_dim]).
+  """
+  ds = data.make_dataset(dataset, split="train", data_dir=data_dir, batch_size=batch_size,
+                         num_frames=generator.num_context_frames, image_size=generator.resolution, seed=seed)
+  contexts = [b["video"] for b in ds.take(num_batches)]
+
+  def batch(i):
+    z = generator_lib.sample_latents(batch_size, generator.latent_dim, seed=tf.constant([seed, i], tf.int64))
+    return contexts[i], z
+
+  return batch
