@@ -40,8 +40,11 @@ def release_iterators():
   gc.collect()
   released = 0
   for obj in gc.get_objects():
-    if isinstance(obj, tf.data.Iterator) and obj.__dict__.pop("_iterator_resource", None) is not None:
-      released += 1  # the resource's last reference: its destructor runs now
+    try:  # isinstance may touch a proxy's __class__ (lazy modules): nothing may fail at exit
+      if isinstance(obj, tf.data.Iterator) and obj.__dict__.pop("_iterator_resource", None) is not None:
+        released += 1  # the resource's last reference: its destructor runs now
+    except Exception:  # pylint: disable=broad-except
+      continue
   gc.collect()
   if released:
     logging.debug("Released %d tf.data iterator(s) at exit.", released)
