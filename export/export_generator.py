@@ -263,8 +263,8 @@ def main(argv):
     if flags_.standing_stats_batches < 0:
       raise ValueError(f"--standing_stats_batches must be >= 0, got {flags_.standing_stats_batches}.")
     if flags_.standing_stats_batches and not (flags_.standing_stats_data or flags_.standing_stats_dataset):
-      raise ValueError("--standing_stats_batches needs --standing_stats_data (a video or a folder of videos) or "
-                       "--standing_stats_dataset (a data set name, with --data_dir).")
+      raise ValueError("--standing_stats_batches needs --standing_stats_data (a video or a folder of videos) "
+                       "or --standing_stats_dataset (a data set name, with --data_dir).")
     if flags_.standing_stats_data and flags_.standing_stats_dataset:
       raise ValueError("pass one of --standing_stats_data and --standing_stats_dataset, not both.")
     if not os.path.isdir(flags_.model_dir):
@@ -275,8 +275,9 @@ def main(argv):
     if flags_.standing_stats_batches:
       from trivd_gan.training import standing_stats  # pylint: disable=import-outside-toplevel
       if flags_.standing_stats_dataset:
-        batches = standing_stats.dataset_batches(flags_.standing_stats_dataset, flags_.data_dir, generator,
-                                                 flags_.standing_stats_batches, flags_.standing_stats_batch_size)
+        batches = standing_stats.dataset_batches(
+            flags_.standing_stats_dataset, flags_.data_dir, generator, flags_.standing_stats_batches,
+            flags_.standing_stats_batch_size)
       else:
         batches = standing_batches_from_videos(generator, flags_.standing_stats_data,
                                                flags_.standing_stats_batch_size)
@@ -302,8 +303,8 @@ def define_flags():
                        "Batches of standing statistics (E.2: 100); 0 keeps saved ones.")
   flags.DEFINE_string("standing_stats_data", None, "Video file or folder for the standing statistics passes.")
   flags.DEFINE_integer("standing_stats_batch_size", 16, "Clips per standing statistics batch.")
-  flags.DEFINE_string("standing_stats_dataset", None, "Instead of --standing_stats_data: contexts from this data "
-                      "set's training split (e.g. moving_mnist; the folder is --data_dir).")
+  flags.DEFINE_string("standing_stats_dataset", None, "Instead of --standing_stats_data: contexts from this "
+                      "data set's training split (e.g. moving_mnist; the folder is --data_dir).")
   flags.DEFINE_string("data_dir", None, "The folder of --standing_stats_dataset.")
 
 
