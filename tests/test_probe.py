@@ -64,3 +64,19 @@ def test_probe_run_scores_every_checkpoint(tmp_path):
   assert report["entries"][0]["scores"]["model"] != report["entries"][1]["scores"]["model"]
   assert os.path.getsize(png) > 0
   json.dumps(report)  # the report is JSON-serializable
+
+
+def test_markdown_report_tables():
+  def scores(offset):
+    one = lambda base: {"psnr": [base, base + 1], "ssim": [0.5, 0.25], "mse": [10.0, 20.0],
+                        "mean_psnr": base + 0.5, "mean_ssim": 0.375, "mean_mse": 15.0}
+    return {"num_clips": 8, "model": one(20 + offset), "copy_last_frame": one(10), "context_mean": one(12)}
+
+  text = probe.markdown_report({"entries": [{"step": 100, "scores": scores(0)},
+                                            {"step": 200, "scores": scores(2)}]})
+  lines = text.splitlines()
+  assert lines[0] == "Held-out clips: 8."
+  assert "| 2 | 23.00 | 11.00 | 13.00 | 0.250 | 0.250 | 0.250 |" in lines  # the last entry, frame 2
+  assert "| mean | **22.50** | **10.50** | **12.50** | **0.375** | **0.375** | **0.375** |" in lines
+  assert "| 100 | 20.50 | 10.50 | 0.375 | 0.375 | 15.0 | 15.0 |" in lines
+  assert "| 200 | 22.50 | 10.50 | 0.375 | 0.375 | 15.0 | 15.0 |" in lines

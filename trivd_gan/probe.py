@@ -46,6 +46,7 @@ def define_flags():
   flags.DEFINE_integer("standing_stats_batch_size", 16, "Clips per standing-statistics pass.")
   flags.DEFINE_string("json", None, "Report path (default: MODEL_DIR/probe.json or MODEL/probe.json).")
   flags.DEFINE_string("samples_png", None, "Optional PNG of samples of the last scored checkpoint.")
+  flags.DEFINE_string("markdown", None, "Optional Markdown tables: per frame (last checkpoint) and per step.")
   flags.DEFINE_integer("seed", 0, "Seed of z and of the standing-statistics batches.")
 
 
@@ -220,6 +221,36 @@ def probe_saved_model(f):
   return report
 
 
+def markdown_report(report):
+  """Markdown tables of a probe report: per predicted frame (last scored entry) and the learning curves."""
+  names = {"model": "model", "copy_last_frame": "copy last frame", "context_mean": "context mean"}
+  last = report["entries"][-1]["scores"]
+  num_predicted = len(last["model"]["psnr"])
+  lines = [f"Held-out clips: {last['num_clips']}.", "",
+           "| predicted frame | " + " | ".join(f"PSNR {n}" for n in names.values()) + " | " +
+           " | ".join(f"SSIM {n}" for n in names.values()) + " |",
+           "|---" * (1 + 2 * len(names)) + "|"]
+  for t in range(num_predicted):
+    lines.append(f"| {t + 1} | " + " | ".join(f"{last[k]['psnr'][t]:.2f}" for k in names) + " | " +
+                 " | ".join(f"{last[k]['ssim'][t]:.3f}" for k in names) + " |")
+  lines.append("| mean | " + " | ".join(f"**{last[k]['mean_psnr']:.2f}**" for k in names) + " | " +
+               " | ".join(f"**{last[k]['mean_ssim']:.3f}**" for k in names) + " |")
+  lines += ["", "| predicted frame | " + " | ".join(f"MSE {n}" for n in names.values()) + " |",
+            "|---" * (1 + len(names)) + "|"]
+  for t in range(num_predicted):
+    lines.append(f"| {t + 1} | " + " | ".join(f"{last[k]['mse'][t]:.1f}" for k in names) + " |")
+  lines.append("| mean | " + " | ".join(f"**{last[k]['mean_mse']:.1f}**" for k in names) + " |")
+  if len(report["entries"]) > 1 or "step" in report["entries"][0]:
+    lines += ["", "| step | PSNR model | PSNR copy last | SSIM model | SSIM copy last | MSE model | "
+              "MSE copy last |",
+              "|---|---|---|---|---|---|---|"]
+    for entry in report["entries"]:
+      m, c = entry["scores"]["model"], entry["scores"]["copy_last_frame"]
+      lines.append(f"| {entry.get('step', '-')} | {m['mean_psnr']:.2f} | {c['mean_psnr']:.2f} | "
+                   f"{m['mean_ssim']:.3f} | {c['mean_ssim']:.3f} | {m['mean_mse']:.1f} | {c['mean_mse']:.1f} |")
+  return "\n".join(lines) + "\n"
+
+
 def main(argv):
   if len(argv) > 1:
     sys.exit(f"error: unexpected arguments {argv[1:]}; use --flag=value.")
@@ -236,6 +267,10 @@ def main(argv):
   with open(path, "w") as fh:
     json.dump(report, fh, indent=1)
   logging.info("Report written to %s.", path)
+  if FLAGS.markdown:
+    with open(FLAGS.markdown, "w") as fh:
+      fh.write(markdown_report(report))
+    logging.info("Tables written to %s.", FLAGS.markdown)
 
 
 if __name__ == "__main__":
