@@ -15,7 +15,8 @@ from trivd_gan.training import trainer
 
 def flags_for(**kwargs):
   values = dict(model_dir=None, model=None, dataset="synthetic", data_dir=None, split="test", num_clips=4,
-                batch_size=2, truncation=0.0, every_checkpoint=True, diagnostics=True, standing_stats_batches=2,
+                batch_size=2, truncation=0.0, every_checkpoint=True, steps=[], diagnostics=True,
+                standing_stats_batches=2,
                 standing_stats_batch_size=2, json=None, samples_png=None, seed=0)
   values.update(kwargs)
   return types.SimpleNamespace(**values)

@@ -148,7 +148,6 @@ def write_samples_png(path, video, predictions, num_context):
 
 def probe_run(f):
   """The report of a training run: one entry per scored checkpoint."""
-  import json as json_lib  # pylint: disable=import-outside-toplevel,reimported
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from trivd_gan import diagnostics  # pylint: disable=import-outside-toplevel
   from trivd_gan.models import decompositions  # pylint: disable=import-outside-toplevel
@@ -156,8 +155,8 @@ def probe_run(f):
   from trivd_gan.training import standing_stats  # pylint: disable=import-outside-toplevel
 
   with open(os.path.join(f.model_dir, "model_config.json")) as fh:
-    config = json_lib.load(fh)
-  prefixes = list_checkpoints(f.model_dir, f.every_checkpoint, getattr(f, "steps", ()))
+    config = json.load(fh)
+  prefixes = list_checkpoints(f.model_dir, f.every_checkpoint, f.steps)
   g_config, d_config = config["generator"], config["discriminator"]
   ema_g = generator_lib.Generator(**g_config).build_for_shapes(1)
   tc, tp, res = g_config["num_context_frames"], g_config["num_predicted_frames"], g_config["resolution"]
