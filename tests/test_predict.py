@@ -13,6 +13,7 @@ import tensorflow as tf
 from PIL import Image
 
 from trivd_gan import predict
+from trivd_gan import visualization
 from trivd_gan.models import generator as generator_lib
 from trivd_gan.training import checkpoints
 from tests import data_paths
@@ -121,7 +122,8 @@ def test_input_and_output_are_checked_before_the_model_loads(tmp_path):
 
 def test_predict_to_gif_in_process(model_dir, tmp_path):
   out = str(tmp_path / "pred.gif")
-  video = predict.run(model_dir=model_dir, input_path=VIDEO, output=out, num_samples=2, start_frame=1)
+  video = predict.run(model_dir=model_dir, input_path=VIDEO, output=out, num_samples=2, start_frame=1, scale=1,
+                      captions=False)
   assert video.shape == (T_IN + T_OUT, 128, 128, 3)
   with Image.open(out) as gif:
     assert gif.n_frames == T_IN + T_OUT and gif.size == (128, 128)
@@ -144,8 +146,12 @@ def test_cli_mp4_with_motion_fields(model_dir, tmp_path):
   with av.open(out) as container:
     frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
   assert len(frames) == T_IN + T_OUT
-  assert frames[0].shape == (128, 192, 3)  # 2 samples x (context | prediction | motion field)
-  assert frames[0][:, 128:].min() > 200  # context frames: no motion, white
+  # 64-pixel frames are shown at x2 by default, under a caption bar: 2 samples x (context | prediction | motion).
+  bar = frames[0].shape[0] - 2 * 128
+  assert frames[0].shape[1] == 3 * 128 and 20 <= bar <= 40
+  assert frames[0][bar + 128:, 256:].min() > 200  # context frames: no motion, white (the legend is in row 1)
+  assert frames[0][bar:bar + 128, 256:].min() < 100  # ... where the colour wheel legend is drawn
+  assert "full colour at --max_flow=4 px" in result.stderr  # the fields' largest motion is stated
 
 
 def test_cli_bad_input_is_one_line(tmp_path):
@@ -155,3 +161,49 @@ def test_cli_bad_input_is_one_line(tmp_path):
   assert "Traceback" not in result.stderr
   assert (result.stderr.strip().splitlines()[-1] ==
           f"Error: input video {str(tmp_path / 'missing.mp4')!r} does not exist.")
+
+
+def test_motion_colours_use_a_fixed_scale():
+  # A 0.15-pixel field was coloured relative to its own maximum: full colour, as if it were a large motion.
+  context = np.zeros((T_IN, 8, 8, 3), np.uint8)
+  frames = np.zeros((1, T_OUT, 8, 8, 3), np.uint8)
+  small = np.zeros((1, T_OUT, 8, 8, 2), np.float32)
+  small[..., 1] = 0.15
+  cell = predict.compose_rows(context, frames, small)[T_IN, :, 16:]
+  assert cell.min() > 230  # 0.15 px of predict.DEFAULT_MAX_FLOW (4 px): nearly white
+  large = small * 40.0  # 6 px: beyond the scale, saturated red (rightwards)
+  np.testing.assert_array_equal(predict.compose_rows(context, frames, large)[T_IN, 0, 16], [255, 0, 0])
+  np.testing.assert_array_equal(predict.compose_rows(context, frames, small, max_flow=0.15)[T_IN, 0, 16],
+                                [255, 0, 0])
+  with pytest.raises(ValueError, match="max_flow must be > 0"):
+    predict.compose_rows(context, frames, small, max_flow=0)
+
+
+def test_render_enlarges_and_captions_every_frame():
+  context = np.zeros((T_IN, 32, 32, 3), np.uint8)
+  frames = np.full((2, T_OUT, 32, 32, 3), 128, np.uint8)
+  video = predict.compose_rows(context, frames, np.zeros((2, T_OUT, 32, 32, 2)))
+  shown = predict.render(video, T_IN, 32, motion=True, scale=4)
+  bar = shown.shape[1] - 2 * 128
+  assert shown.shape == (T_IN + T_OUT, bar + 256, 3 * 128, 3) and bar > 0
+  bare = predict.render(video, T_IN, 32, motion=True, scale=4, captions=False)
+  np.testing.assert_array_equal(bare, np.repeat(np.repeat(video, 4, axis=1), 4, axis=2))
+  np.testing.assert_array_equal(shown[T_IN:, bar:], bare[T_IN:])  # predicted frames: nothing drawn over them
+  assert shown[:, :bar].min() < 80  # text in every caption bar
+  assert np.any(shown[0, :bar] != shown[T_IN, :bar])  # "frame 1/5: context" vs "frame 3/5: predicted 1/3"
+  legend = shown[0, bar:bar + 128, 256:]  # row 1's motion cell during the context: the colour wheel
+  assert len(np.unique(legend.reshape(-1, 3), axis=0)) > 50
+  assert predict.render(video, T_IN, 32, motion=True, scale=1).shape[2] == 96
+
+
+def test_cli_defaults_to_readable_size(model_dir, tmp_path):
+  assert visualization.auto_scale(32) == 4 and visualization.auto_scale(64) == 2
+  assert visualization.auto_scale(128) == 1 and visualization.auto_scale(100) == 2
+  out = str(tmp_path / "pred.gif")
+  video = predict.run(model_dir=model_dir, input_path=VIDEO, output=out, fps=8.0)
+  assert video.shape[2] == 2 * 128  # 64-pixel frames at x2
+  with Image.open(out) as gif:
+    gif.seek(1)
+    assert gif.info["duration"] >= 100  # 1000 / fps ms, in GIF's 10-ms units
+  with pytest.raises(ValueError, match="scale must be"):
+    predict.run(model_dir=model_dir, input_path=VIDEO, output=out, scale=0)

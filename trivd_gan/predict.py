@@ -10,6 +10,11 @@ paper's models; bilinear) and center-cropped to RxR (the evaluation preprocessin
 context | prediction (| motion field) side by side, one row per sample (diversity of futures); during the
 context part the prediction and motion columns hold the last context frame and white (no motion).
 
+Readability: frames are enlarged (nearest neighbour) by --scale, by default to at least 128 pixels; a caption bar
+above the video names the frame ("frame 7/16: predicted 2/11") and the columns; motion is coloured on the
+Middlebury wheel with a fixed scale (--max_flow pixels, at the model's frame size, is full saturation; the
+caption and a wheel legend in the motion column's context frames state it), so fields of two runs compare.
+
 Paper: ../shared/paper/trivd_gan_fp.txt.
 """
 
@@ -208,26 +213,34 @@ def make_predict_fn(generator):
   return fn
 
 
-def compose_rows(context_u8, frames_u8, motion=None):
+# Full colour at 4 pixels per frame: a typical per-frame motion at 64x64 is 0.5-4 px (a TSRU's largest field is
+# 14 px: 1 px at each of the three warping levels, 8 + 4 + 2 at the frame size).
+DEFAULT_MAX_FLOW = 4.0
+
+
+def compose_rows(context_u8, frames_u8, motion=None, max_flow=DEFAULT_MAX_FLOW):
   """Lays samples out as a video: one row per sample, columns context | prediction (| motion field).
 
   Args:
     context_u8: [T_in, R, R, 3] uint8, the shared context.
     frames_u8: [N, T_out, R, R, 3] uint8 predictions (N samples).
-    motion: None or [N, T_out, R, R, 2] float (dy, dx) flows, coloured with the Middlebury wheel, one scale
-      (the largest magnitude over all samples) so colours are comparable.
+    motion: None or [N, T_out, R, R, 2] float (dy, dx) flows in pixels, coloured with the Middlebury wheel on a
+      fixed scale: `max_flow` pixels is full saturation (larger motions saturate), 0 is white.
+    max_flow: > 0, in pixels at the model's frame size R.
 
   Returns:
     [T_in + T_out, N * R, C * R, 3] uint8 with C = 2 or 3 columns. During the context frames the prediction
     column repeats the context (with no motion: white); afterwards the context column holds its last frame.
   """
+  if max_flow <= 0:
+    raise ValueError(f"--max_flow must be > 0 pixels, got {max_flow}.")
   n, t_out, res = frames_u8.shape[0], frames_u8.shape[1], frames_u8.shape[2]
   t_in = context_u8.shape[0]
   ctx_col = np.concatenate([context_u8, np.repeat(context_u8[-1:], t_out, axis=0)])  # [T, R, R, 3]
   rows = []
   colours = None
   if motion is not None:
-    colours = visualization.flow_to_color(motion)  # [N, T_out, R, R, 3]
+    colours = visualization.flow_to_color(motion, max_flow=max_flow)  # [N, T_out, R, R, 3]
   for i in range(n):
     pred_col = np.concatenate([context_u8, frames_u8[i]])
     cols = [ctx_col, pred_col]
@@ -235,6 +248,40 @@ def compose_rows(context_u8, frames_u8, motion=None):
       cols.append(np.concatenate([np.full((t_in, res, res, 3), 255, np.uint8), colours[i]]))
     rows.append(np.concatenate(cols, axis=2))
   return np.concatenate(rows, axis=1)
+
+
+def render(video, num_context_frames, resolution, motion=False, max_flow=DEFAULT_MAX_FLOW, scale=1,
+           captions=True):
+  """Makes `compose_rows`' video readable: enlarged, with a caption bar and a motion legend.
+
+  Args:
+    video: `compose_rows`' [T, N * R, C * R, 3] uint8 (T = T_in + T_out).
+    num_context_frames: T_in. resolution: R.
+    motion: whether the third column is the motion field (it is named, and gets the wheel legend).
+    max_flow: the motion colour scale in pixels (stated in the caption and the legend).
+    scale: integer enlargement >= 1 (nearest neighbour).
+    captions: add the caption bar (frame index, column names) and the legend.
+
+  Returns:
+    [T, bar + N * R * scale, C * R * scale, 3] uint8; bar = 0 without captions.
+  """
+  video = visualization.upscale(video, scale)
+  if not captions:
+    return video
+  cell = resolution * scale
+  total, t_in = video.shape[0], num_context_frames
+  if motion and cell >= 32:
+    # The motion cell of the first row is white during the context: the legend fits there without hiding data.
+    legend = visualization.flow_legend(cell, max_flow, font_size=max(9, min(12, cell // 10)))
+    video = video.copy()
+    video[:t_in, :cell, 2 * cell:3 * cell] = legend
+  names = ["context", "prediction"] + ([f"motion (max {max_flow:g} px)"] if motion else [])
+  columns = [(c * cell, name) for c, name in enumerate(names)]
+  lines = []
+  for t in range(total):
+    where = "context" if t < t_in else f"predicted {t - t_in + 1}/{total - t_in}"
+    lines.append([[(0, f"frame {t + 1}/{total}: {where}")], columns])
+  return visualization.add_caption_bar(video, lines, font_size=12)
 
 
 def write_video(path, video, fps=8.0):
@@ -246,9 +293,7 @@ def write_video(path, video, fps=8.0):
   if not os.path.isdir(parent):
     raise FileNotFoundError(f"output folder {parent!r} does not exist.")
   if ext == ".gif":
-    from PIL import Image  # pylint: disable=import-outside-toplevel
-    images = [Image.fromarray(f) for f in video]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=int(round(1000 / fps)), loop=0)
+    visualization.write_gif(path, video, frame_duration_ms=1000.0 / fps)
     return
   import av  # pylint: disable=import-outside-toplevel
   from fractions import Fraction  # pylint: disable=import-outside-toplevel
@@ -266,11 +311,15 @@ def write_video(path, video, fps=8.0):
 
 
 def run(model=None, model_dir=None, input_path=None, output=None, num_samples=1, truncation=0.8, start_frame=0,
-        motion_fields_column=False, seed=0, fps=8.0):
+        motion_fields_column=False, seed=0, fps=8.0, scale=None, captions=True, max_flow=DEFAULT_MAX_FLOW):
   """Predicts `num_samples` futures of a clip of `input_path` and writes the side-by-side video to `output`.
 
+  scale: integer enlargement; None: `visualization.auto_scale` (frames of at least 128 pixels). captions: the
+  caption bar and motion legend (`render`). max_flow: motion in pixels at full colour (fixed scale).
+
   Returns:
-    The written video, [T_in + T_out, num_samples * R, C * R, 3] uint8 (R: the model's frame size).
+    The written video, [T_in + T_out, bar + num_samples * R * s, C * R * s, 3] uint8 (R: the model's frame size,
+    s: the scale, bar: the caption bar's height, 0 without captions).
   """
   if not input_path or not output:
     raise ValueError("--input and --output are required.")
@@ -280,6 +329,10 @@ def run(model=None, model_dir=None, input_path=None, output=None, num_samples=1,
     raise ValueError(f"--truncation must be >= 0 (0.8 in the paper), got {truncation}.")
   if fps <= 0:
     raise ValueError(f"--fps must be > 0, got {fps}.")
+  if scale is not None and scale < 1:
+    raise ValueError(f"--scale must be an integer >= 1 (1: the model's size), got {scale}.")
+  if max_flow <= 0:
+    raise ValueError(f"--max_flow must be > 0 pixels, got {max_flow}.")
   if os.path.splitext(output)[1].lower() not in OUTPUT_EXTENSIONS:
     raise ValueError(f"--output must end in {' or '.join(OUTPUT_EXTENSIONS)}, got {output!r}.")
   if not os.path.isfile(input_path):
@@ -296,9 +349,19 @@ def run(model=None, model_dir=None, input_path=None, output=None, num_samples=1,
   batch = np.repeat(context[None], num_samples, axis=0)
   result = predictor.predict(batch, [seed, 0], truncation)
   frames = visualization.to_uint8(result["frames"])
-  video = compose_rows(context, frames, result["motion_field"] if motion_fields_column else None)
+  motion = result["motion_field"] if motion_fields_column else None
+  if motion is not None:
+    magnitude = np.sqrt(np.sum(np.square(motion), axis=-1))
+    logging.info("Motion fields: largest %.3f px, mean %.3f px per frame; full colour at --max_flow=%g px "
+                 "(%.1f%% of pixels saturate).", magnitude.max(), magnitude.mean(), max_flow,
+                 100.0 * np.mean(magnitude > max_flow))
+  video = compose_rows(context, frames, motion, max_flow)
+  scale = visualization.auto_scale(predictor.resolution) if scale is None else int(scale)
+  video = render(video, predictor.num_context_frames, predictor.resolution, motion is not None, max_flow, scale,
+                 captions)
   write_video(output, video, fps)
-  logging.info("Wrote %s: %d frames of %dx%d.", output, video.shape[0], video.shape[2], video.shape[1])
+  logging.info("Wrote %s: %d frames of %dx%d (model frames %d px, shown at x%d).", output, video.shape[0],
+               video.shape[2], video.shape[1], predictor.resolution, scale)
   return video
 
 
@@ -309,7 +372,8 @@ def main(argv):
   try:
     run(model=FLAGS.model, model_dir=FLAGS.model_dir, input_path=FLAGS.input, output=FLAGS.output,
         num_samples=FLAGS.num_samples, truncation=FLAGS.truncation, start_frame=FLAGS.start_frame,
-        motion_fields_column=FLAGS.motion_fields, seed=FLAGS.seed, fps=FLAGS.fps)
+        motion_fields_column=FLAGS.motion_fields, seed=FLAGS.seed, fps=FLAGS.fps, scale=FLAGS.scale,
+        captions=FLAGS.captions, max_flow=FLAGS.max_flow)
   except (ValueError, FileNotFoundError) as e:
     print(f"Error: {e}", file=sys.stderr)
     sys.exit(2)
@@ -323,11 +387,23 @@ def define_flags():
   flags.DEFINE_string("input", None, "Input video (anything FFmpeg/PyAV reads, GIF included).")
   flags.DEFINE_string("output", None, "Output file: .gif or .mp4.")
   flags.DEFINE_integer("num_samples", 1, "Number of sampled futures (rows of the output).")
-  flags.DEFINE_float("truncation", 0.8, "Latent truncation (0: z = 0; 0.8 in the paper, D.1).")
+  flags.DEFINE_float("truncation", 0.8,
+                     "Latent truncation: |z| <= t (0: z = 0). Default 0.8, the paper's setting for the samples it "
+                     "shows (appendix D.1, D.3: truncation removes most implausible large motions and artefacts). "
+                     "Use a large value (e.g. 100) for samples from the training distribution, as evaluate does "
+                     "for FVD.")
   flags.DEFINE_integer("start_frame", 0, "Index of the first context frame in the input video.")
   flags.DEFINE_bool("motion_fields", False, "Add a column with the combined motion field (section 4.4).")
   flags.DEFINE_integer("seed", 0, "Random seed of the latents.")
-  flags.DEFINE_float("fps", 8.0, "Frames per second of the output.")
+  flags.DEFINE_float("fps", 8.0, "Frames per second of the output (a GIF frame lasts 1000 / fps ms).")
+  flags.DEFINE_integer("scale", None, "Integer enlargement of the frames (nearest neighbour); default: the "
+                       "smallest that shows frames of at least 128 pixels (x4 for 32-pixel models, x2 for 64). "
+                       "1: the model's size.")
+  flags.DEFINE_bool("captions", True, "Caption bar (frame index, context / prediction / motion) and the motion "
+                    "legend; --nocaptions for the bare video.")
+  flags.DEFINE_float("max_flow", DEFAULT_MAX_FLOW, "Motion colour scale: a motion of this many pixels (at the "
+                     "model's frame size) per frame is full colour, larger ones saturate; the same scale for "
+                     "every field, so fields compare. The largest motion is logged.")
 
 
 if __name__ == "__main__":
