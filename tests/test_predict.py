@@ -146,7 +146,8 @@ def test_cli_mp4_with_motion_fields(model_dir, tmp_path):
   with av.open(out) as container:
     frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
   assert len(frames) == T_IN + T_OUT
-  # 64-pixel frames are shown at x2 by default, under a caption bar: 2 samples x (context | prediction | motion).
+  # 64-pixel frames are shown at x2 by default, under a caption bar:
+  # 2 samples x (context | prediction | motion).
   bar = frames[0].shape[0] - 2 * 128
   assert frames[0].shape[1] == 3 * 128 and 20 <= bar <= 40
   assert frames[0][bar + 128:, 256:].min() > 200  # context frames: no motion, white (the legend is in row 1)

@@ -10,8 +10,8 @@ paper's models; bilinear) and center-cropped to RxR (the evaluation preprocessin
 context | prediction (| motion field) side by side, one row per sample (diversity of futures); during the
 context part the prediction and motion columns hold the last context frame and white (no motion).
 
-Readability: frames are enlarged (nearest neighbour) by --scale, by default to at least 128 pixels; a caption bar
-above the video names the frame ("frame 7/16: predicted 2/11") and the columns; motion is coloured on the
+Readability: frames are enlarged (nearest neighbour) by --scale, by default to at least 128 pixels; a caption
+bar above the video names the frame ("frame 7/16: predicted 2/11") and the columns; motion is coloured on the
 Middlebury wheel with a fixed scale (--max_flow pixels, at the model's frame size, is full saturation; the
 caption and a wheel legend in the motion column's context frames state it), so fields of two runs compare.
 
@@ -388,9 +388,9 @@ def define_flags():
   flags.DEFINE_string("output", None, "Output file: .gif or .mp4.")
   flags.DEFINE_integer("num_samples", 1, "Number of sampled futures (rows of the output).")
   flags.DEFINE_float("truncation", 0.8,
-                     "Latent truncation: |z| <= t (0: z = 0). Default 0.8, the paper's setting for the samples it "
-                     "shows (appendix D.1, D.3: truncation removes most implausible large motions and artefacts). "
-                     "Use a large value (e.g. 100) for samples from the training distribution, as evaluate does "
+                     "Latent truncation: |z| <= t (0: z = 0). Default 0.8, the paper's setting for the samples "
+                     "it shows (appendix D.1, D.3: truncation removes most implausible large motions and "
+                     "artefacts). A large value (e.g. 100) samples the training distribution, as evaluate does "
                      "for FVD.")
   flags.DEFINE_integer("start_frame", 0, "Index of the first context frame in the input video.")
   flags.DEFINE_bool("motion_fields", False, "Add a column with the combined motion field (section 4.4).")
