@@ -247,7 +247,11 @@ def _distributed_check():
   """Forward + backward of every decomposition on 2 logical CPUs; prints a JSON summary on the last line.
 
   strategy.run is called eagerly: tracing these graphs for 2 replicas costs ~10x more CPU than running them.
+  Initializers are seeded: at channel multiplier 1 a block has 1-2 channels, and an unseeded draw can leave
+  one all dead on these few frames, so that its kernel gets an exactly zero gradient (seen in CI for
+  mocogan_like_k1, whose frame view sees only 2 frames per replica).
   """
+  keras.utils.set_random_seed(0)
   strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
   num_frames, size, per_replica, global_batch = 4, 32, 2, 4
   real = np.random.default_rng(0).uniform(-1, 1, (global_batch, num_frames, size, size, 3)).astype(np.float32)
