@@ -24,12 +24,34 @@ def test_read_scalars_and_plot(tmp_path):
   steps, values = series["d_loss/total"]
   assert steps == [0, 1, 2, 3, 4]
   np.testing.assert_allclose(values, [2.0, 1.9, 1.8, 1.7, 1.6], rtol=1e-6)
-  image = demo_figures.plot_curves(series, width=200, height=100, margin=10)
-  assert image.shape == (100, 200, 3)
+  image = demo_figures.plot_curves(series, width=400, panel_height=150, font_size=10)
+  assert image.shape == (150 + 10 + 12, 400, 3)
   # The curve's colour is drawn somewhere inside the frame.
   assert np.any(np.all(image == demo_figures.COLORS[0], axis=-1))
   with pytest.raises(ValueError, match="No scalars"):
     demo_figures.plot_curves({})
+
+
+def test_every_series_has_its_own_colour_and_family_its_own_panel():
+  # The demo has 9 loss series; with 8 colours the ninth was drawn in the first one's colour.
+  views = ("total", "frame_downsampled", "video_downsampled", "video_cropped")
+  names = [f"d_loss/{v}" for v in views] + [f"g_loss/{v}" for v in views + ("orthogonal_reg",)]
+  colors = demo_figures.series_colors(names)
+  assert len(set(colors.values())) == len(names) == 9
+  series = {name: ([0, 100, 200], [i, i + 1.0, i + 0.5]) for i, name in enumerate(names)}
+  image = demo_figures.plot_curves(series, width=600, panel_height=200)
+  assert image.shape[0] == 2 * 200 + 13 + 12  # one panel for d_loss, one for g_loss, the x-axis label below
+  for name in names:
+    assert np.any(np.all(image == colors[name], axis=-1)), name
+
+
+def test_nice_ticks_label_the_axes_between_the_ends():
+  # The x axis was labelled only at its two ends ("step 10", "step 400").
+  assert demo_figures.nice_ticks(10, 400, max_ticks=9) == [50, 100, 150, 200, 250, 300, 350, 400]
+  assert demo_figures.nice_ticks(-0.18, 5.51) == [0, 2, 4]
+  assert demo_figures.nice_ticks(-0.18, 5.51, max_ticks=8) == [0, 1, 2, 3, 4, 5]
+  assert demo_figures.nice_ticks(0, 0.025) == pytest.approx([0, 0.005, 0.01, 0.015, 0.02, 0.025])
+  assert demo_figures.nice_ticks(3, 3) == [3]
 
 
 def test_sample_grid(tmp_path):

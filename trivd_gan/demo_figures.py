@@ -4,8 +4,8 @@
 
 Writes, into --output_dir (default: the run's own --model_dir, so nothing tracked is overwritten by accident),
 `samples.png` (the newest samples/*.gif: one row per video, its context then predicted frames) and
-`losses.png` (every `d_loss/...` and `g_loss/...` scalar of the TensorBoard events against the step).
-Pure NumPy + PIL.
+`losses.png` (every `d_loss/...` and `g_loss/...` scalar of the TensorBoard events against the training step:
+one panel per family, its own colour and legend entry per series, round ticks on both axes). NumPy + PIL.
 """
 
 import pathlib
@@ -20,8 +20,12 @@ import tensorflow as tf
 
 FLAGS = flags.FLAGS
 
+# 20 colours that stay apart from each other (matplotlib's tab10, then its darker / lighter companions), so that
+# every loss series of a run has its own colour (the demo has 9; 8 colours repeated one).
 COLORS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
-          (227, 119, 194), (127, 127, 127)]
+          (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207), (0, 0, 0), (174, 199, 232),
+          (152, 223, 138), (255, 152, 150), (197, 176, 213), (196, 156, 148), (247, 182, 210), (219, 219, 141),
+          (158, 218, 229), (255, 187, 120)]
 
 
 def read_scalars(events_dir, prefixes=("d_loss/", "g_loss/")):
@@ -38,32 +42,99 @@ def read_scalars(events_dir, prefixes=("d_loss/", "g_loss/")):
   return series
 
 
-def plot_curves(series, width=720, height=360, margin=48):
-  """A line plot of {name: (steps, values)} as an RGB uint8 [height, width, 3] image, with a legend."""
+def nice_ticks(low, high, max_ticks=6):
+  """Round tick values (steps of 1, 2, 2.5 or 5 x 10^k) inside [low, high]: at least 2 when low < high."""
+  if not (np.isfinite(low) and np.isfinite(high)):
+    raise ValueError(f"tick range must be finite, got [{low}, {high}].")
+  if high <= low:
+    return [float(low)]
+  raw = (high - low) / max(1, max_ticks - 1)
+  magnitude = 10.0 ** np.floor(np.log10(raw))
+  step = next(m * magnitude for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * magnitude >= raw)
+  first = np.ceil(low / step - 1e-9) * step
+  ticks = [float(t) + 0.0 for t in np.arange(first, high + step * 1e-6, step)]  # + 0.0: no "-0" label
+  return ticks if len(ticks) >= 2 else [float(low), float(high)]
+
+
+def _tick_label(value):
+  return f"{int(round(value))}" if abs(value - round(value)) < 1e-9 else f"{value:.3g}"
+
+
+def series_colors(names):
+  """{name: RGB}: a different colour for every name (sorted order), cycling only past len(COLORS) names."""
+  return {name: COLORS[i % len(COLORS)] for i, name in enumerate(sorted(names))}
+
+
+def plot_curves(series, width=960, panel_height=260, font_size=13):
+  """Loss curves as an RGB image: one panel per tag prefix (d_loss, g_loss), each on its own y axis.
+
+  Every series has its own colour (`series_colors`) and a legend entry to the right of its panel (outside the
+  data); both axes have round tick values with grid lines, and the x axis is labelled "training step".
+
+  Args:
+    series: {tag: ([steps], [values])}, tags like "d_loss/total".
+    width: image width in pixels; panel_height: pixels per panel; font_size: text height in pixels.
+
+  Returns:
+    [panels * panel_height + font_size + 12, width, 3] uint8.
+  """
   if not series:
     raise ValueError("No scalars to plot: is --model_dir a training run with TensorBoard events?")
+  from trivd_gan import visualization  # pylint: disable=import-outside-toplevel
+  face = visualization.font(font_size)
+  colors = series_colors(series)
+  groups = {}
+  for name in sorted(series):
+    groups.setdefault(name.split("/")[0], []).append(name)
+  all_steps = [s for steps, _ in series.values() for s in steps]
+  x0, x1 = min(all_steps), max(all_steps)
+  span_x = max(x1 - x0, 1)
+  left, right, top, bottom = 8 * font_size // 2 + 12, 16 * font_size + 16, font_size + 10, 2 * font_size + 8
+  height = len(groups) * panel_height + font_size + 12
   image = Image.new("RGB", (width, height), "white")
   draw = ImageDraw.Draw(image)
-  all_steps = [s for steps, _ in series.values() for s in steps]
-  all_values = [v for _, values in series.values() for v in values if np.isfinite(v)]
-  x0, x1, y0, y1 = min(all_steps), max(all_steps), min(all_values), max(all_values)
-  span_x, span_y = max(x1 - x0, 1), max(y1 - y0, 1e-9)
+  x_ticks = nice_ticks(x0, x1, max_ticks=9)
+  for p, (prefix, names) in enumerate(groups.items()):
+    oy = p * panel_height
+    area = (left, oy + top, width - right, oy + panel_height - bottom)  # the data area of this panel
+    values = [v for name in names for v in series[name][1] if np.isfinite(v)]
+    y0, y1 = (min(values), max(values)) if values else (0.0, 1.0)
+    if y1 - y0 < 1e-9:
+      y0, y1 = y0 - 0.5, y1 + 0.5
+    span_y = y1 - y0
 
-  def to_px(step, value):
-    return (margin + (step - x0) / span_x * (width - 2 * margin),
-            height - margin - (value - y0) / span_y * (height - 2 * margin))
+    def to_px(step, value, area=area, y0=y0, span_y=span_y):
+      return (area[0] + (step - x0) / span_x * (area[2] - area[0]),
+              area[3] - (value - y0) / span_y * (area[3] - area[1]))
 
-  draw.rectangle([margin, margin, width - margin, height - margin], outline="black")
-  draw.text((margin, height - margin + 8), f"step {x0}", fill="black")
-  draw.text((width - margin - 60, height - margin + 8), f"step {x1}", fill="black")
-  draw.text((4, margin), f"{y1:.2f}", fill="black")
-  draw.text((4, height - margin - 10), f"{y0:.2f}", fill="black")
-  for i, (name, (steps, values)) in enumerate(sorted(series.items())):
-    color = COLORS[i % len(COLORS)]
-    points = [to_px(s, v) for s, v in zip(steps, values) if np.isfinite(v)]
-    if len(points) > 1:
-      draw.line(points, fill=color, width=2)
-    draw.text((margin + 8, margin + 6 + 12 * i), name, fill=color)
+    for tick in nice_ticks(y0, y1):
+      y = to_px(x0, tick)[1]
+      draw.line([(area[0], y), (area[2], y)], fill=(225, 225, 225))
+      label = _tick_label(tick)
+      draw.text((area[0] - 6 - draw.textlength(label, font=face), y - font_size / 2 - 1), label, fill="black",
+                font=face)
+    for tick in x_ticks:
+      x = to_px(tick, y0)[0]
+      draw.line([(x, area[1]), (x, area[3])], fill=(225, 225, 225))
+      draw.line([(x, area[3]), (x, area[3] + 4)], fill="black")
+      label = _tick_label(tick)
+      draw.text((x - draw.textlength(label, font=face) / 2, area[3] + 5), label, fill="black", font=face)
+    draw.rectangle(area, outline="black")
+    draw.text((area[0], oy + 3), prefix, fill="black", font=face)
+    for i, name in enumerate(names):
+      points = [to_px(s, v) for s, v in zip(*series[name]) if np.isfinite(v)]
+      if len(points) > 1:
+        draw.line(points, fill=colors[name], width=2)
+      elif points:
+        (x, y), = points
+        draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=colors[name])
+      ly = area[1] + 4 + i * (font_size + 6)
+      draw.line([(area[2] + 10, ly + font_size / 2), (area[2] + 34, ly + font_size / 2)], fill=colors[name],
+                width=4)
+      draw.text((area[2] + 40, ly), name.split("/", 1)[-1], fill="black", font=face)
+  label = "training step"
+  draw.text(((left + width - right - draw.textlength(label, font=face)) / 2, height - font_size - 6), label,
+            fill="black", font=face)
   return np.asarray(image)
 
 
