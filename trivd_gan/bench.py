@@ -2,7 +2,8 @@ r"""Benchmark: the real training step per discriminator decomposition and recurr
 
   python -m trivd_gan.bench --gin_file=gin/base.gin [--gin_file=F2 ...] \
       [--gin_param='Generator.channel_multiplier=4']
-      [--decompositions=all|a,b] [--recurrent=all|a,b] [--jit_compile=gin|0|1|0,1] --steps=N [--json=PATH]
+      [--decompositions=all|a,b] [--recurrent=all|a,b] [--jit_compile=gin|0|1|0,1]
+      [--precision=gin|float32|mixed_bfloat16|float32,mixed_bfloat16] --steps=N [--json=PATH]
 
 What is measured (one row per configuration, each in a fresh subprocess so that peak memory does not mix):
 - the trainer's own step function (`Trainer.train_step`: d_steps_per_g_step = 2 D updates and one G update, the
@@ -16,8 +17,10 @@ What is measured (one row per configuration, each in a fresh subprocess so that 
   `mem_peak_gb` the absolute peak (includes the TF runtime, ~0.5-1 GB).
 - FLOPs of one step: tf.compat.v1.profiler "float_ops" over the traced step's graph (registered op FLOP
   statistics: convolutions, matmuls, elementwise ops with known shapes); achieved FLOP/s = FLOPs / step time,
-  and the model FLOPs utilization (MFU) = achieved / the measured peak of a large float32 tf.matmul on the same
-  device (`--matmul_size`).
+  and the model FLOPs utilization (MFU) = achieved / the measured peak of a large tf.matmul on the same device
+  (`--matmul_size`) in the row's compute dtype: float32 rows against the float32 peak, mixed_bfloat16 rows (the
+  Keras "mixed_bfloat16" policy: bfloat16 compute, float32 variables; `train.mixed_precision`) against the
+  bfloat16 peak, both measured in the same run.
 Ratios are to dvd_gan_fp (decomposition rows) and to convgru (recurrent rows), beside the paper's ratios
 (Table 1 ms; App. F.4: ConvGRU 284 ms, TSRU 354 ms; TPUv3, batch 512 over many replicas, XLA): only ordering and
 rough ratios are comparable. Markdown goes to the console, everything to --json.
@@ -42,10 +45,13 @@ flags.DEFINE_multi_string("gin_param", [], "Extra gin bindings, e.g. 'Generator.
 flags.DEFINE_string("decompositions", "", "'all', a comma list, or '' (only the gin file's decomposition).")
 flags.DEFINE_string("recurrent", "", "'all', a comma list, or '' (only the gin file's recurrent unit).")
 flags.DEFINE_string("jit_compile", "gin", "'gin' (the file's train.jit_compile), '0', '1' or '0,1' (both).")
+flags.DEFINE_string("precision", "gin", "'gin' (the file's train.mixed_precision), 'float32', 'mixed_bfloat16' "
+                    "or a comma list of both (one row each).")
 flags.DEFINE_integer("steps", 5, "Timed training steps per configuration.")
 flags.DEFINE_integer("warmup", 1, "Untimed steps first (tracing / XLA compilation).")
 flags.DEFINE_integer("batch_size", 8, "Global batch size of the step (E.3: 8).")
-flags.DEFINE_integer("matmul_size", 2048, "N of the N x N float32 matmul that measures the device's peak.")
+flags.DEFINE_integer("matmul_size", 2048, "N of the N x N matmuls (float32 and bfloat16) that measure the "
+                     "device's peaks.")
 flags.DEFINE_bool("flops", True, "Count the step's FLOPs (tf.compat.v1.profiler) for the MFU.")
 flags.DEFINE_string("json", None, "Write the results (rows, matmul peak, machine) to this JSON file, updated "
                     "after each configuration; re-running with the same file and settings skips finished rows.")
@@ -58,6 +64,7 @@ PAPER_TABLE1 = {"clip": (488, 3.49), "downsampled": (370, 3.01), "cropped": (371
                 "mocogan_like_k8": (660, 3.95),
                 "dvd_gan_fp": (537, 3.53), "dvd_gan_fp_faster": (453, 3.54), "dvd_gan_fp_stronger": (548, 3.65)}
 PAPER_F4_MS = {"convgru": 284, "tsru_p": 354, "tsru_c": 354, "tsru_s": 354}
+PRECISIONS = ("float32", "mixed_bfloat16")
 GOALS = (("dvd_gan_fp_faster", "dvd_gan_fp", 0.84), ("dvd_gan_fp_stronger", "dvd_gan_fp", 1.02),
          ("tsru_p", "convgru", 1.15))
 
@@ -84,11 +91,11 @@ def _parse_gin(files, params):
   return gin
 
 
-def matmul_peak_flops(n=2048, reps=10):
-  """Measured FLOP/s of an [n, n] x [n, n] float32 tf.matmul on the default device (2 n^3 FLOPs each)."""
+def matmul_peak_flops(n=2048, reps=10, dtype="float32"):
+  """Measured FLOP/s of an [n, n] x [n, n] tf.matmul in `dtype` on the default device (2 n^3 FLOPs each)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  a = tf.random.normal([n, n])
-  b = tf.random.normal([n, n])
+  a = tf.random.normal([n, n], dtype=dtype)
+  b = tf.random.normal([n, n], dtype=dtype)
 
   @tf.function(autograph=False)  # a plain Python loop: nothing to convert
   def run(a, b):
@@ -135,6 +142,8 @@ def run_worker(spec):
       f"Generator.recurrent_unit = '{spec['recurrent']}'"]
   if spec["jit_compile"] is not None:
     params.append(f"train.jit_compile = {bool(spec['jit_compile'])}")
+  if spec["precision"] is not None:
+    params.append(f"train.mixed_precision = {spec['precision'] == 'mixed_bfloat16'}")
   gin = _parse_gin(spec["gin_file"], params)
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from trivd_gan import configurables  # pylint: disable=g-import-not-at-top
@@ -160,7 +169,9 @@ def run_worker(spec):
       mem = {"mem_peak_gb": peak, "mem_step_gb": peak, "mem_source": "get_memory_info(GPU:0)"}
     step_s = sum(times) / len(times)
     return {**{k: spec[k] for k in ("decomposition", "recurrent", "table")},
-            "jit_compile": trainer.jit_compile, "batch_size": trainer.global_batch_size,
+            "jit_compile": trainer.jit_compile,
+            "precision": "mixed_bfloat16" if gin.query_parameter("train.mixed_precision") else "float32",
+            "batch_size": trainer.global_batch_size,
             "g_channel_multiplier": gin.query_parameter("Generator.channel_multiplier"),
             "d_channel_multiplier": gin.query_parameter("DiscriminatorEnsemble.channel_multiplier"),
             "step_ms": 1e3 * step_s, "step_ms_min": 1e3 * min(times), "steps": len(times), **mem,
@@ -190,7 +201,11 @@ def _configurations(gin_files, gin_params):
   rows += [("recurrent", base_d, u)
            for u in pick(FLAGS.recurrent, recurrent.RECURRENT_UNITS, base_u, "recurrent") if FLAGS.recurrent]
   jits = [None] if FLAGS.jit_compile == "gin" else [bool(int(j)) for j in FLAGS.jit_compile.split(",")]
-  return [(t, d, u, j) for t, d, u in rows for j in jits]
+  precisions = [None] if FLAGS.precision == "gin" else FLAGS.precision.split(",")
+  bad = [p for p in precisions if p is not None and p not in PRECISIONS]
+  if bad:
+    raise ValueError(f"unknown precision {bad}; allowed: gin or a comma list of {', '.join(PRECISIONS)}.")
+  return [(t, d, u, j, p) for t, d, u in rows for j in jits for p in precisions]
 
 
 def _ratio(a, b):
@@ -207,8 +222,11 @@ def _paper_ms(paper, name):
   return value[0] if isinstance(value, tuple) else value
 
 
-def summarize(rows, peak):
-  """Adds ratios and MFU to the rows; returns the Markdown tables (str)."""
+def summarize(rows, peaks):
+  """Adds ratios and MFU to the rows; returns the Markdown tables (str) and the goals.
+
+  peaks: {precision: measured matmul FLOP/s in that precision's compute dtype}; a row's MFU is against its own.
+  """
   lines = []
   for table, ref, paper in (("decomposition", "dvd_gan_fp", PAPER_TABLE1),
                             ("recurrent", "convgru", PAPER_F4_MS)):
@@ -218,36 +236,69 @@ def summarize(rows, peak):
     key = table  # the row field that names the configuration
     lines += [f"\n{'Table 1: decompositions' if table == 'decomposition' else 'Table 2: recurrent units'} "
               f"(ratios to {ref})\n",
-              f"| {key} | XLA | ms/step | x {ref} | paper ms | paper x {ref} | peak GB | step GB | GFLOP/step "
-              "| GFLOP/s | MFU |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+              f"| {key} | precision | XLA | ms/step | x {ref} | paper ms | paper x {ref} | peak GB | step GB "
+              "| GFLOP/step | GFLOP/s | MFU |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sel:
-      same = [x for x in sel if x[key] == ref and x["jit_compile"] == r["jit_compile"]]
+      r.setdefault("precision", "float32")  # rows of JSON files written before the precision column
+      same = [x for x in sel if x[key] == ref and x["jit_compile"] == r["jit_compile"]
+              and x.get("precision", "float32") == r["precision"]]
       r["ratio"] = _ratio(r["step_ms"], same[0]["step_ms"]) if same else None
       p_ms = _paper_ms(paper, r[key])
       r["paper_ms"], r["paper_ratio"] = p_ms, _ratio(p_ms, _paper_ms(paper, ref))
-      r["mfu"] = _ratio(r["achieved_flops_per_s"], peak)
-      lines.append(f"| {r[key]} | {'on' if r['jit_compile'] else 'off'} | {r['step_ms']:.0f} | "
+      r["mfu"] = _ratio(r["achieved_flops_per_s"], peaks.get(r["precision"]))
+      xla = "on" if r["jit_compile"] else "off"
+      lines.append(f"| {r[key]} | {r['precision']} | {xla} | {r['step_ms']:.0f} | "
                    f"{_fmt(r['ratio'])} | "
                    f"{_fmt(p_ms, '.0f')} | {_fmt(r['paper_ratio'])} | {r['mem_peak_gb']:.2f} | "
                    f"{r['mem_step_gb']:.2f} | {_fmt(r['step_flops'] and r['step_flops'] / 1e9, '.1f')} | "
                    f"{_fmt(r['achieved_flops_per_s'] and r['achieved_flops_per_s'] / 1e9, '.1f')} | "
                    f"{_fmt(r['mfu'] and 100 * r['mfu'], '.1f')}% |")
-  lines.append(f"\nmatmul peak: {peak / 1e9:.1f} GFLOP/s")
+  speedups = _precision_speedups(rows)
+  if speedups:
+    lines += ["\nPrecision: float32 / mixed_bfloat16 step time (same configuration, same run)\n",
+              "| table | decomposition | recurrent | XLA | float32 ms | mixed_bfloat16 ms | speed-up |",
+              "|---|---|---|---|---|---|---|"]
+    lines += [f"| {s['table']} | {s['decomposition']} | {s['recurrent']} | "
+              f"{'on' if s['jit_compile'] else 'off'} | {s['float32_ms']:.0f} | {s['bfloat16_ms']:.0f} | "
+              f"{s['speedup']:.2f} |" for s in speedups]
+  lines.append("\nmatmul peak: " + ", ".join(f"{p} {v / 1e9:.1f} GFLOP/s" for p, v in peaks.items()))
   goals = []
   for name, ref, limit in GOALS:
     for r in rows:
       if name in (r["decomposition"], r["recurrent"]) and r.get("ratio") is not None and (
           r["table"] == ("recurrent" if ref == "convgru" else "decomposition")):
         goals.append({"goal": f"{name} <= {limit} x {ref}", "jit_compile": r["jit_compile"],
-                      "measured": r["ratio"], "met": r["ratio"] <= limit})
+                      "precision": r["precision"], "measured": r["ratio"], "met": r["ratio"] <= limit})
   for r in rows:
     if r.get("mfu") is not None and r["device"] == "CPU":
       goals.append({"goal": f"CPU step >= 40% of matmul peak ({r['decomposition']}, {r['recurrent']})",
-                    "jit_compile": r["jit_compile"], "measured": r["mfu"], "met": r["mfu"] >= 0.4})
+                    "jit_compile": r["jit_compile"], "precision": r["precision"], "measured": r["mfu"],
+                    "met": r["mfu"] >= 0.4})
+  for s in speedups:
+    config = f"{s['decomposition']}, {s['recurrent']}, ch {s['g_channel_multiplier']}"
+    goals.append({"goal": f"mixed_bfloat16 >= 2.5 x faster than float32 ({config})",
+                  "jit_compile": s["jit_compile"], "precision": "mixed_bfloat16", "measured": s["speedup"],
+                  "met": s["speedup"] >= 2.5})
   for g in goals:
-    lines.append(f"goal {g['goal']} (XLA {'on' if g['jit_compile'] else 'off'}): {g['measured']:.3f} -> "
-                 f"{'met' if g['met'] else 'NOT met'}")
+    lines.append(f"goal {g['goal']} ({g['precision']}, XLA {'on' if g['jit_compile'] else 'off'}): "
+                 f"{g['measured']:.3f} -> {'met' if g['met'] else 'NOT met'}")
   return "\n".join(lines), goals
+
+
+def _precision_speedups(rows):
+  """float32 step time / mixed_bfloat16 step time for every configuration measured in both precisions."""
+  out = []
+  for r in rows:
+    if r.get("precision") != "float32":
+      continue
+    for b in rows:
+      if b.get("precision") == "mixed_bfloat16" and all(
+          b[k] == r[k] for k in ("table", "decomposition", "recurrent", "jit_compile")):
+        out.append({**{k: r[k] for k in ("table", "decomposition", "recurrent", "jit_compile",
+                                         "g_channel_multiplier")},
+                    "float32_ms": r["step_ms"], "bfloat16_ms": b["step_ms"],
+                    "speedup": r["step_ms"] / b["step_ms"]})
+  return out
 
 
 def _settings():
@@ -269,14 +320,16 @@ def _load_partial(path):
   if previous.get("settings") != _settings():
     logging.warning("%s was written with other settings; starting afresh (it will be overwritten).", path)
     return {}
-  return {(r["table"], r["decomposition"], r["recurrent"], r["requested_jit_compile"]): r
-          for r in previous.get("rows", [])}
+  return {(r["table"], r["decomposition"], r["recurrent"], r["requested_jit_compile"],
+           r.get("requested_precision")): r for r in previous.get("rows", [])}
 
 
-def _write_json(path, rows, failed, peak=None, goals=None):
+def _write_json(path, rows, failed, peaks=None, goals=None):
   load = os.getloadavg() if hasattr(os, "getloadavg") else None
-  result = {"settings": _settings(), "complete": peak is not None, "rows": rows, "failed": failed,
-            "matmul_peak_flops_per_s": peak, "goals": goals or [],
+  peaks = peaks or {}
+  result = {"settings": _settings(), "complete": bool(peaks), "rows": rows, "failed": failed,
+            "matmul_peak_flops_per_s": peaks.get("float32"),
+            "matmul_peak_bfloat16_flops_per_s": peaks.get("mixed_bfloat16"), "goals": goals or [],
             "machine": {"cpu_count": os.cpu_count(), "loadavg": load,
                         "device": rows[0]["device"] if rows else None}}
   tmp = path + ".tmp"
@@ -300,35 +353,40 @@ def main(argv):
   done = _load_partial(FLAGS.json)
   rows, failed = [], []
   env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-  for table, d, u, jit in configs:
-    key = (table, d, u, jit)
+  for table, d, u, jit, precision in configs:
+    key = (table, d, u, jit, precision)
+    what = f"{d} / {u} (jit_compile={jit}, precision={precision or 'gin'})"
     if key in done:
-      logging.info("%s / %s (jit_compile=%s): reusing the row in %s", d, u, jit, FLAGS.json)
+      logging.info("%s: reusing the row in %s", what, FLAGS.json)
       rows.append(done[key])
       continue
-    spec = dict(table=table, decomposition=d, recurrent=u, jit_compile=jit, gin_file=_gin_paths(FLAGS.gin_file),
-                gin_param=FLAGS.gin_param, steps=FLAGS.steps, warmup=FLAGS.warmup, batch_size=FLAGS.batch_size,
-                flops=FLAGS.flops)
-    logging.info("benchmarking %s / %s (jit_compile=%s)", d, u, jit)
+    spec = dict(table=table, decomposition=d, recurrent=u, jit_compile=jit, precision=precision,
+                gin_file=_gin_paths(FLAGS.gin_file), gin_param=FLAGS.gin_param, steps=FLAGS.steps,
+                warmup=FLAGS.warmup, batch_size=FLAGS.batch_size, flops=FLAGS.flops)
+    logging.info("benchmarking %s", what)
     proc = subprocess.run([sys.executable, "-m", "trivd_gan.bench", "--worker=" + json.dumps(spec)],
                           capture_output=True, text=True, env=env, check=False)
     out = [l for l in proc.stdout.splitlines() if l.startswith("BENCH_JSON ")]
     if proc.returncode or not out:
       # One configuration failing (e.g. out of memory) does not cost the others.
       error = (proc.stderr.strip().splitlines() or ["(no output)"])[-1][:500]
-      logging.error("configuration %s / %s (jit_compile=%s) failed: %s", d, u, jit, error)
-      failed.append({"table": table, "decomposition": d, "recurrent": u, "jit_compile": jit, "error": error})
+      logging.error("configuration %s failed: %s", what, error)
+      failed.append({"table": table, "decomposition": d, "recurrent": u, "jit_compile": jit,
+                     "precision": precision, "error": error})
     else:
-      rows.append({**json.loads(out[-1][len("BENCH_JSON "):]), "requested_jit_compile": jit})
+      rows.append({**json.loads(out[-1][len("BENCH_JSON "):]), "requested_jit_compile": jit,
+                   "requested_precision": precision})
     if FLAGS.json:
       _write_json(FLAGS.json, rows, failed)
-  peak = matmul_peak_flops(FLAGS.matmul_size)
-  text, goals = summarize(rows, peak)
+  peaks = {"float32": matmul_peak_flops(FLAGS.matmul_size, dtype="float32"),
+           "mixed_bfloat16": matmul_peak_flops(FLAGS.matmul_size, dtype="bfloat16")}
+  text, goals = summarize(rows, peaks)
   print(text)
   for f in failed:
-    print(f"FAILED {f['decomposition']} / {f['recurrent']} (XLA {f['jit_compile']}): {f['error']}")
+    print(f"FAILED {f['decomposition']} / {f['recurrent']} (XLA {f['jit_compile']}, {f['precision']}): "
+          f"{f['error']}")
   if FLAGS.json:
-    _write_json(FLAGS.json, rows, failed, peak, goals)
+    _write_json(FLAGS.json, rows, failed, peaks, goals)
   if failed:
     sys.exit(1)
 
