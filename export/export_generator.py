@@ -298,7 +298,11 @@ def define_flags():
   flags.DEFINE_string("output", None, "Export folder (SavedModel + README.md + module.md); must be new or "
                       "empty unless --overwrite.")
   flags.DEFINE_bool("overwrite", False, "Replace an existing export in --output.")
-  flags.DEFINE_float("truncation", 0.8, "Default truncation written in the description (paper: 0.8).")
+  flags.DEFINE_float("truncation", 0.8,
+                     "Truncation the description recommends (callers pass their own to predict). 0.8: the "
+                     "paper's setting for the samples it shows (appendix D.1, D.3: truncation removes most "
+                     "implausible motions and artefacts); an exported model serves predictions to look at. For "
+                     "FVD / IS use trivd_gan.evaluate, which samples without truncation.")
   flags.DEFINE_integer("standing_stats_batches", 0,
                        "Batches of standing statistics (E.2: 100); 0 keeps saved ones.")
   flags.DEFINE_string("standing_stats_data", None, "Video file or folder for the standing statistics passes.")

@@ -111,6 +111,15 @@ def test_dataset_cache_key_separates_frames_size_and_folder():
       "kinetics600", 16, 64, "/data/b")
 
 
+def test_no_truncation_by_default_and_help_says_why():
+  # FVD / IS compare sample and data distributions: no truncation; predict and the exporter show samples at 0.8.
+  assert evaluate.FLAGS["truncation"].default is None
+  result = _run_cli("--help")
+  text = " ".join(result.stdout.split())
+  assert "--truncation: Latent truncation; default: none" in text, text[-2000:]
+  assert "D.1-D.3" in text and "predict's and the exporter's default" in text
+
+
 def _run_cli(*args, timeout=120):
   env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
   return subprocess.run([sys.executable, "-m", "trivd_gan.evaluate", *args], cwd=ROOT, env=env,

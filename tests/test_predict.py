@@ -155,6 +155,13 @@ def test_cli_mp4_with_motion_fields(model_dir, tmp_path):
   assert "full colour at --max_flow=4 px" in result.stderr  # the fields' largest motion is stated
 
 
+def test_cli_help_says_why_truncation_is_0_8():
+  result = _cli("--help")
+  text = " ".join(result.stdout.split())
+  assert "(default: '0.8')" in text, text[-2000:]  # absl's --help exits with status 1
+  assert "the paper's setting for the samples it shows (appendix D.1, D.3" in text and "for FVD" in text
+
+
 def test_cli_bad_input_is_one_line(tmp_path):
   result = _cli(f"--model_dir={tmp_path}", f"--input={tmp_path / 'missing.mp4'}",
                 f"--output={tmp_path / 'o.gif'}")

@@ -44,7 +44,11 @@ flags.DEFINE_string("dataset", None,
                     "Data set name (trivd_gan.data.SOURCES); default: train.dataset_fn of gin.")
 flags.DEFINE_string("split", "test", "Evaluation split (e.g. test, validation).")
 flags.DEFINE_string("data_dir", None, "The data set's folder (default: train.data_dir of gin, if bound).")
-flags.DEFINE_float("truncation", None, "Latent truncation: unset for none, 0 for z = 0, t > 0 for |z| <= t.")
+flags.DEFINE_float("truncation", None,
+                  "Latent truncation; default: none (z ~ N(0, I), the training distribution), because FVD and "
+                  "IS measure how the distribution of samples matches the data's and the paper's tables state "
+                  "no truncation; the paper truncates (0.8, or z = 0) only for the samples it shows (appendix "
+                  "D.1-D.3), which is predict's and the exporter's default. 0: z = 0; t > 0: |z| <= t.")
 flags.DEFINE_integer("best_of_l", 0, "BAIR best-of-l SSIM (C.1): samples per context; 0 skips it.")
 flags.DEFINE_integer("batch_size", 16, "Clips per generator / I3D batch.")
 flags.DEFINE_integer("i3d_batch_size", 8, "Clips per I3D call (each 224x224 clip is large).")

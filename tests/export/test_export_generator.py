@@ -248,6 +248,15 @@ def test_export_cli_bad_flags(tmp_path):
   assert result.returncode == 2 and "not both" in result.stderr.strip().splitlines()[-1]
 
 
+def test_help_says_why_the_default_truncation_is_0_8():
+  # evaluate samples without truncation, the exporter and predict with 0.8: each --help gives the reason.
+  result = subprocess.run([sys.executable, os.path.join(ROOT, "export", "export_generator.py"), "--help"],
+                          capture_output=True, text=True, env=clean_env(), timeout=120, check=False)
+  text = " ".join(result.stdout.split())
+  assert "--truncation: Truncation the description recommends" in text, text[-2000:]
+  assert "(default: '0.8')" in text and "D.1" in text and "without truncation" in text
+
+
 def test_existing_output_is_not_replaced_without_overwrite(exported, tmp_path):
   model_dir, out = exported
   pb = os.path.join(out, "saved_model.pb")
@@ -271,7 +280,8 @@ def test_predict_cli_runs_from_the_export(exported, tmp_path, caplog):
   from PIL import Image  # pylint: disable=import-outside-toplevel
 
   out = str(tmp_path / "from_export.gif")
-  video = predict.run(model=exported[1], input_path=VIDEO, output=out, num_samples=2, motion_fields_column=True)
+  video = predict.run(model=exported[1], input_path=VIDEO, output=out, num_samples=2, motion_fields_column=True,
+                      scale=1, captions=False)
   # The export has no custom gradients on purpose: loading it does not warn about them.
   assert not [r for r in caplog.records if "unsaved custom gradients" in r.getMessage()]
   assert video.shape == (T_IN + T_OUT, 128, 192, 3)
