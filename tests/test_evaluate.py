@@ -150,6 +150,35 @@ def test_bad_input_is_one_line_exit_2(tmp_path, case):
   assert len(lines) == 1, result.stderr
 
 
+def test_num_samples_larger_than_the_split_is_refused_before_the_model_loads(tmp_path):
+  # 5000 clips of the 1024-clip synthetic test split used to start, with an ETA of over an hour.
+  run = tmp_path / "run"
+  run.mkdir()
+  (run / "checkpoint").write_text("")  # no real checkpoint: loading the model would fail with another message
+  (run / "model_config.json").write_text(json.dumps(
+      {"generator": {"num_context_frames": 2, "num_predicted_frames": 2, "resolution": 32}}))
+  result = _run_cli(f"--model_dir={run}", "--i3d=random", "--dataset=synthetic", "--num_samples=5000")
+  assert result.returncode == 2, result.stderr[-3000:]
+  assert "Traceback" not in result.stderr
+  assert result.stderr.strip().splitlines()[-1] == (
+      "error: --num_samples=5000 is larger than the 'test' split of synthetic (1024 clips); pass "
+      "--num_samples <= 1024, or another --split / data set with more clips.")
+
+
+def test_split_size_unknown_up_front_is_left_to_the_run():
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+  def folder_like(**kwargs):  # a from_generator pipeline (video folders): size unknown until read
+    del kwargs
+    return tf.data.Dataset.from_generator(lambda: iter([1, 2]), output_signature=tf.TensorSpec([], tf.int32))
+
+  assert evaluate.check_num_samples(folder_like, "video_folder", "test", None, 50, 4, 32) is None
+  sized = lambda **kw: tf.data.Dataset.range(10).batch(kw["batch_size"])
+  assert evaluate.check_num_samples(sized, "x", "test", None, 10, 4, 32) == 10
+  with pytest.raises(ValueError, match=r"\(10 clips\); pass --num_samples <= 10"):
+    evaluate.check_num_samples(sized, "x", "test", None, 11, 4, 32)
+
+
 @pytest.mark.slow
 def test_end_to_end_tiny_model_with_random_i3d(tmp_path):
   """Trains tiny.gin for one step with the trainer's CLI, then evaluates it (random I3D, 4 clips, 2 runs)."""

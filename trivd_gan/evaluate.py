@@ -302,6 +302,44 @@ def _clip_batches(dataset_fn, split, data_dir, batch_size, num_frames, image_siz
     raise ValueError(f"the {split!r} split has only {seen} clips; use --num_samples <= {seen}.")
 
 
+def model_clip_shape(model_dir):
+  """(Tc, Tp, R) from model_dir/model_config.json without building the model, or None if it cannot be read."""
+  from trivd_gan.training import checkpoints  # pylint: disable=g-import-not-at-top
+
+  try:
+    with open(os.path.join(model_dir, checkpoints.MODEL_CONFIG)) as f:
+      config = json.load(f)["generator"]
+    return (int(config["num_context_frames"]), int(config["num_predicted_frames"]), int(config["resolution"]))
+  except (OSError, ValueError, KeyError, TypeError):
+    return None
+
+
+def check_num_samples(dataset_fn, name, split, data_dir, num_samples, num_frames, image_size):
+  """Refuses, before any model is built, a --num_samples larger than the evaluation split.
+
+  The split's size is known without reading it for sources with a fixed number of evaluation clips (synthetic:
+  1024, moving_mnist: 10000); for the others (video folders, tensorflow-datasets sources, which drop too-short
+  videos) it is found only by reading the split, and a too-large N is reported when the split runs out.
+
+  Returns:
+    The split's number of clips, or None when it is not known up front.
+
+  Raises:
+    ValueError: num_samples > the split's size, with the size and how to fix it.
+  """
+  ds = dataset_fn(split=split, data_dir=data_dir, batch_size=1, num_frames=num_frames, image_size=image_size,
+                  training=False)
+  size = int(ds.cardinality())
+  if size < 0:  # tf.data.UNKNOWN_CARDINALITY or INFINITE_CARDINALITY
+    logging.info("The %r split of %s has a size known only once read; --num_samples=%d is checked then.", split,
+                 name, num_samples)
+    return None
+  if num_samples > size:
+    raise ValueError(f"--num_samples={num_samples} is larger than the {split!r} split of {name} ({size} "
+                     f"clips); pass --num_samples <= {size}, or another --split / data set with more clips.")
+  return size
+
+
 def make_generate_fn(generator, strategy=None):
   """(context, z, labels|None) -> predicted frames, spread over the strategy's replicas if it has several."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -348,6 +386,9 @@ def evaluate(model_dir, i3d, num_samples, runs, dataset=None, split="test", data
 
   t0 = time.perf_counter()
   name, dataset_fn, data_dir = resolve_dataset(dataset, data_dir)
+  shape = model_clip_shape(model_dir)
+  if shape is not None:  # else load_generator below says what is wrong with model_dir
+    check_num_samples(dataset_fn, name, split, data_dir, num_samples, shape[0] + shape[1], shape[2])
   checkpoint = checkpoints.latest_checkpoint(model_dir)
   g = checkpoints.load_generator(model_dir, use_ema=use_ema)
   tc, tp, res = g.num_context_frames, g.num_predicted_frames, g.resolution
@@ -363,8 +404,9 @@ def evaluate(model_dir, i3d, num_samples, runs, dataset=None, split="test", data
                                         seed=tf.constant([run_seed, index], tf.int64))
 
   if standing_stats_batches > 0:
-    logging.info("Standing statistics (E.2): %d passes of %d clips from the %r split.", standing_stats_batches,
-                 standing_stats_batch_size, standing_stats_split)
+    logging.info("Standing statistics (E.2): %d passes of %d clips from the %r split (progress every 10 "
+                 "passes; --standing_stats_batches / --standing_stats_batch_size make it shorter).",
+                 standing_stats_batches, standing_stats_batch_size, standing_stats_split)
     ds = dataset_fn(split=standing_stats_split, data_dir=data_dir, batch_size=standing_stats_batch_size,
                     num_frames=tc, image_size=res, training=True)
 

@@ -5,6 +5,9 @@ the batch moments of `num_batches` forward passes in training mode (100 batches 
 so that the EMA of the weights is not confounded with the BN moving averages.
 """
 
+import time
+
+from absl import logging
 import tensorflow as tf
 
 from trivd_gan import data
@@ -27,7 +30,7 @@ def spectral_norm_vectors(model):
           if isinstance(layer, spectral_norm._SpectralNormMixin) and getattr(layer, "sn_u", None) is not None]
 
 
-def apply_standing_statistics(generator, batches, num_batches=100):
+def apply_standing_statistics(generator, batches, num_batches=100, log_every=10):
   """Sets every BatchNorm's moving statistics to the mean of `num_batches` batches' moments.
 
   For the n-th pass (n = 0, 1, ...) momentum is set to n / (n + 1), so that after N passes
@@ -39,6 +42,8 @@ def apply_standing_statistics(generator, batches, num_batches=100):
     batches: either a callable i -> (context, z) or (context, z, labels), or an iterable of such tuples;
       context [B, Tc, H, W, 3] float32 in [-1, 1], z [B, latent_dim], labels [B] int32 or None.
     num_batches: N (100 in the paper).
+    log_every: a progress line (passes done, seconds per pass, ETA) every `log_every` passes and after the
+      last; 0 logs nothing. 100 x 256 clips take minutes on a CPU: without it the program looks stuck.
 
   Returns:
     The number of passes made (num_batches, or fewer if the iterable ran out).
@@ -59,6 +64,7 @@ def apply_standing_statistics(generator, batches, num_batches=100):
     bn.moving_variance.assign(tf.zeros_like(bn.moving_variance))
   iterator = None if callable(batches) else iter(batches)
   passes = 0
+  start = time.perf_counter()
   try:
     for n in range(num_batches):
       if iterator is None:
@@ -73,6 +79,10 @@ def apply_standing_statistics(generator, batches, num_batches=100):
         bn.momentum.assign(n / (n + 1.0))
       forward(context, z, labels)
       passes += 1
+      if log_every and (passes % log_every == 0 or passes == num_batches):
+        seconds = time.perf_counter() - start
+        logging.info("Standing statistics: pass %d/%d, %.2f s per pass, ETA %s.", passes, num_batches,
+                     seconds / passes, _format_seconds(seconds / passes * (num_batches - passes)))
   finally:
     for bn, momentum in zip(bns, saved_momentum):
       bn.momentum.assign(momentum)
@@ -81,6 +91,11 @@ def apply_standing_statistics(generator, batches, num_batches=100):
   if passes == 0:
     raise ValueError("apply_standing_statistics got no batch; pass a callable or a non-empty iterable.")
   return passes
+
+
+def _format_seconds(seconds):
+  seconds = int(round(seconds))
+  return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m{seconds % 60:02d}s"
 
 
 def dataset_batches(dataset, data_dir, generator, num_batches, batch_size, seed=0):
