@@ -162,6 +162,17 @@ def test_cli_help_says_why_truncation_is_0_8():
   assert "the paper's setting for the samples it shows (appendix D.1, D.3" in text and "for FVD" in text
 
 
+def test_cli_undecodable_input_is_one_clean_line(tmp_path):
+  # The message used to name the file three times and end in a raw "(InvalidDataError(1094995529, ...))".
+  bogus = tmp_path / "bogus.mp4"
+  bogus.write_text("not a video")
+  result = _cli(f"--model_dir={tmp_path}", f"--input={bogus}", f"--output={tmp_path / 'o.gif'}")
+  assert result.returncode == 2 and "Traceback" not in result.stderr
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith(f"Error: cannot decode {str(bogus)!r} as a video: no decodable frame"), last
+  assert last.count(str(bogus)) == 1 and "Error(" not in last
+
+
 def test_cli_bad_input_is_one_line(tmp_path):
   result = _cli(f"--model_dir={tmp_path}", f"--input={tmp_path / 'missing.mp4'}",
                 f"--output={tmp_path / 'o.gif'}")

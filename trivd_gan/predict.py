@@ -100,7 +100,7 @@ def load_video_clip(path, num_frames, start_frame=0, image_size=64):
   try:
     frames = video_folder.decode_video(path, image_size=image_size, max_frames=start_frame + num_frames)
   except video_folder.VideoDecodeError as e:
-    raise ValueError(f"cannot decode {path!r} as a video: {e}") from e
+    raise ValueError(f"cannot decode {path!r} as a video: {e.reason}.") from e
   if len(frames) < start_frame + num_frames:
     raise ValueError(f"{path!r} has {len(frames)} frame(s); the model needs {num_frames} context frames from "
                      f"--start_frame={start_frame}, i.e. at least {start_frame + num_frames} frames.")
@@ -117,7 +117,7 @@ def check_video_decodes(path, num_frames):
   try:
     frames = video_folder.decode_video(path, image_size=None, max_frames=num_frames)
   except video_folder.VideoDecodeError as e:
-    raise ValueError(f"cannot decode {path!r} as a video: {e}") from e
+    raise ValueError(f"cannot decode {path!r} as a video: {e.reason}.") from e
   if len(frames) < num_frames:
     raise ValueError(f"{path!r} has {len(frames)} frame(s); --start_frame={num_frames - 1} needs at least "
                      f"{num_frames}.")

@@ -97,8 +97,13 @@ def test_truncated_file_keeps_decoded_frames(messy_dir):
   stats = vf.DecodeStats()
   video = vf.decode_video(os.path.join(messy_dir, "truncated.avi"), stats=stats)
   assert 16 <= len(video) < 120 and stats.counts["truncated"] + stats.counts["header_mismatch"] == 1
-  with pytest.raises(vf.VideoDecodeError):
-    vf.decode_video(os.path.join(messy_dir, "truncated.mp4"))
+  path = os.path.join(messy_dir, "truncated.mp4")
+  with pytest.raises(vf.VideoDecodeError) as error:
+    vf.decode_video(path)
+  # The reason is one plain line: no path (messages name the file themselves), no exception repr.
+  assert error.value.reason.startswith("no decodable frame") and path not in error.value.reason
+  assert "Error(" not in error.value.reason and "\n" not in error.value.reason
+  assert str(error.value) == f"{path}: {error.value.reason}" and error.value.path == path
 
 
 def test_training_dataset_runs_on_messy_dir_with_random_windows(messy_dir):

@@ -31,7 +31,22 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".webm", ".mkv", ".mov", ".gif", ".m4v")
 
 
 class VideoDecodeError(Exception):
-  """A file that yields no frames (corrupt, not a video, unreadable)."""
+  """A file that yields no frames (corrupt, not a video, unreadable).
+
+  `str(e)` is "<path>: <reason>" (for logs that list files); `e.reason` is the reason alone, one line, without
+  the path or a Python repr, for messages that name the file themselves.
+  """
+
+  def __init__(self, path: str, reason: str):
+    super().__init__(f"{path}: {reason}")
+    self.path, self.reason = path, reason
+
+
+def _error_text(error: Exception, path: str) -> str:
+  """A PyAV/FFmpeg exception as one plain line: FFmpeg's own text (strerror) if it has one, without the path."""
+  text = getattr(error, "strerror", None) or str(error) or type(error).__name__
+  text = " ".join(str(text).replace(f"'{path}'", "").replace(path, "").split()).strip(" :;,")
+  return text or type(error).__name__
 
 
 class DecodeStats:
@@ -94,7 +109,7 @@ def decode_video(path: str,
   try:
     with av.open(path) as container:
       if not container.streams.video:
-        raise VideoDecodeError(f"{path}: no video stream")
+        raise VideoDecodeError(path, "no video stream")
       stream = container.streams.video[0]
       stream.thread_type = "AUTO"  # FFmpeg's own frame/slice threads: parallel decode without the GIL.
       header_frames = stream.frames or 0
@@ -110,7 +125,8 @@ def decode_video(path: str,
   except Exception as e:  # pylint: disable=broad-except  (PyAV raises many error types on bad input.)
     error = e
   if not frames:
-    raise VideoDecodeError(f"{path}: no decodable frame ({error!r})")
+    reason = "no decodable frame" + (f" ({_error_text(error, path)})" if error is not None else "")
+    raise VideoDecodeError(path, reason)
   if error is not None and stats is not None:
     stats.add("truncated", path)
   if (stats is not None and max_frames is None and error is None and header_frames and
