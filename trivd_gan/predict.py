@@ -18,7 +18,6 @@ caption and a wheel legend in the motion column's context frames state it), so f
 Paper: ../shared/paper/trivd_gan_fp.txt.
 """
 
-import logging as std_logging
 import os
 import sys
 
@@ -123,17 +122,6 @@ def check_video_decodes(path, num_frames):
                      f"{num_frames}.")
 
 
-class _DropMessages(std_logging.Filter):
-  """Drops log records whose message contains `text`."""
-
-  def __init__(self, text):
-    super().__init__()
-    self.text = text
-
-  def filter(self, record):
-    return self.text not in record.getMessage()
-
-
 class Predictor:
   """One interface over an exported SavedModel (`--model`) and a training model_dir (`--model_dir`).
 
@@ -149,13 +137,10 @@ class Predictor:
       if not os.path.isfile(os.path.join(model, "saved_model.pb")):
         raise ValueError(f"--model={model} is not a SavedModel folder (no saved_model.pb); write one with "
                          "export/export_generator.py.")
+      from trivd_gan import cli_setup  # pylint: disable=import-outside-toplevel
       # The export leaves custom gradients out on purpose (inference only): no warning per function on load.
-      drop = _DropMessages("unsaved custom gradients")
-      logging.get_absl_logger().addFilter(drop)
-      try:
+      with cli_setup.dropped_log_messages("unsaved custom gradients"):
         self._module = tf.saved_model.load(model)
-      finally:
-        logging.get_absl_logger().removeFilter(drop)
       self.num_context_frames = int(self._module.num_context_frames.numpy())
       self.num_predicted_frames = int(self._module.num_predicted_frames.numpy())
       self.resolution = int(self._module.resolution.numpy())
