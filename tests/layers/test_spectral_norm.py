@@ -93,3 +93,39 @@ def test_bad_arguments():
     spectral_norm.SNConv2D(4, padding="reflect")
   with pytest.raises(ValueError, match="filters"):
     spectral_norm.SNConv3D(0)
+
+
+def test_kernels_shared_over_calls_run_one_power_iteration_per_block():
+  """Inside the block (a recurrent unit's unroll): one power iteration and one u update per forward pass."""
+  layer = spectral_norm.SNConv2D(4, 3)
+  x = tf.random.stateless_normal((2, 6, 6, 3), seed=[3, 4])
+  layer.build(x.shape)
+  w = layer.kernel.numpy().reshape(-1, 4).astype(np.float64)
+  u0 = layer.sn_u.numpy().astype(np.float64)
+  sigma1, u1 = numpy_sigma(w, u0)
+  with spectral_norm.kernels_shared_over_calls():
+    outputs = [layer(x, training=True).numpy() for _ in range(3)]
+  np.testing.assert_allclose(layer.sn_u.numpy(), u1, rtol=1e-5, atol=1e-6)  # updated once, not 3 times
+  for out in outputs:  # every call used the W / sigma of the block's first power iteration
+    np.testing.assert_allclose(out, outputs[0])
+  expected = tf.nn.conv2d(x, (w / sigma1).reshape(3, 3, 3, 4).astype(np.float32), 1, "SAME").numpy()
+  np.testing.assert_allclose(outputs[0], expected, rtol=1e-4, atol=1e-5)
+  # Outside a block every call iterates again: u moves on.
+  layer(x, training=True)
+  _, u2 = numpy_sigma(w, u1)
+  np.testing.assert_allclose(layer.sn_u.numpy(), u2, rtol=1e-5, atol=1e-6)
+  # In inference u never changes, so sharing gives exactly the unshared outputs.
+  with spectral_norm.kernels_shared_over_calls():
+    shared = layer(x).numpy()
+  np.testing.assert_array_equal(shared, layer(x).numpy())
+
+
+def test_kernels_shared_over_calls_never_cross_graphs():
+  """A kernel normalized in one tf.function graph is not reused by another (it would be an out-of-graph tensor)."""
+  layer = spectral_norm.SNDense(3)
+  x = tf.ones([2, 4])
+  layer.build(x.shape)
+  with spectral_norm.kernels_shared_over_calls():
+    eager = layer(x, training=False)
+    traced = tf.function(lambda v: layer(v, training=False) * 2.0)(x)
+  np.testing.assert_allclose(traced.numpy(), 2.0 * eager.numpy(), rtol=1e-6)

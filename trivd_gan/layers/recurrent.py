@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 
 from trivd_gan.layers.spectral_norm import SNConv2D
+from trivd_gan.layers.spectral_norm import kernels_shared_over_calls
 from trivd_gan.layers.warping import (FactorizedWarpingNetwork, PixelwiseWarpingNetwork, fused_sn_conv,
                                       kernel_warp)
 
@@ -282,11 +283,13 @@ def unroll(unit, inputs, initial_state, training=False):
   if inputs.shape.rank != 5 or inputs.shape[1] is None:
     raise ValueError(f"unroll needs inputs [B, T, H, W, Cx] with a static T, got shape {inputs.shape}.")
   # A Python loop: T is small and static (11 frames), and it lets XLA see the whole unrolled graph.
+  # One power iteration per forward pass, as for every other layer (BigGAN), not one per time step.
   h = initial_state
   outputs, weights = [], []
-  for t in range(inputs.shape[1]):
-    h, w = unit(inputs[:, t], h, training=training)
-    outputs.append(h)
-    weights.append(w)
+  with kernels_shared_over_calls():
+    for t in range(inputs.shape[1]):
+      h, w = unit(inputs[:, t], h, training=training)
+      outputs.append(h)
+      weights.append(w)
   warp = tf.stack(weights, axis=1) if unit.warps else None
   return tf.stack(outputs, axis=1), warp

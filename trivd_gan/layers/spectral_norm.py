@@ -10,8 +10,34 @@ training call, so the optimizer never sees W and no gradient flows through sigma
 All kernels are orthogonally initialized (paper E.2), biases start at zero.
 """
 
+import contextlib
+import threading
+
 import keras
 import tensorflow as tf
+
+# The normalized kernels of the innermost `kernels_shared_over_calls` block of this thread (None outside one).
+# Thread-local: MirroredStrategy traces each replica's step in its own thread, on its own copy of the weights.
+_SHARED = threading.local()
+
+
+@contextlib.contextmanager
+def kernels_shared_over_calls():
+  """Within the block, each layer computes W / sigma(W) once and reuses it in its later calls.
+
+  A recurrent unit unrolled over Tp time steps calls its layers Tp times in one forward pass. BigGAN's spectral
+  normalization runs one power iteration (and one update of u) per forward pass; without this block every call
+  would run its own, i.e. Tp power iterations and Tp updates of u per step, and Tp copies of those ops in the
+  step's graph (about 1,000 power iterations per demo training step; tracing them took a quarter of the step
+  graph's build time). With training=False, u does not change between calls, so outputs are identical either
+  way. Keyed by graph, so a tensor never leaks into another tf.function.
+  """
+  previous = getattr(_SHARED, "kernels", None)
+  _SHARED.kernels = {}
+  try:
+    yield
+  finally:
+    _SHARED.kernels = previous
 
 
 def spectral_sigma(kernel_matrix, u, epsilon=1e-12):
@@ -50,16 +76,26 @@ class _SpectralNormMixin:
           trainable=False, aggregation="only_first_replica", autocast=False)
 
   def normalized_kernel(self, training=False):
-    """Returns W / sigma(W) (or W when spectral_norm is off), updating u when training."""
+    """Returns W / sigma(W) (or W when spectral_norm is off), updating u when training.
+
+    Inside `kernels_shared_over_calls`, only the layer's first call computes it; later calls reuse that tensor.
+    """
     kernel = tf.convert_to_tensor(self.kernel)
     if not self.spectral_norm:
       return kernel
+    shared = getattr(_SHARED, "kernels", None)
+    key = (id(self), bool(training), None if tf.executing_eagerly() else id(tf.compat.v1.get_default_graph()))
+    if shared is not None and key in shared:
+      return shared[key]
     # The power iteration runs in float32 even under mixed precision: sigma is a ratio of small numbers.
     w32 = tf.cast(tf.reshape(kernel, [-1, self.units_]), tf.float32)
     sigma, u_new = spectral_sigma(w32, tf.convert_to_tensor(self.sn_u), self.sn_epsilon)
     if training:
       self.sn_u.assign(u_new)
-    return kernel / tf.cast(sigma, kernel.dtype)
+    normalized = kernel / tf.cast(sigma, kernel.dtype)
+    if shared is not None:
+      shared[key] = normalized
+    return normalized
 
   def _sn_config(self):
     return {"use_bias": self.use_bias, "spectral_norm": self.spectral_norm, "sn_epsilon": self.sn_epsilon}
