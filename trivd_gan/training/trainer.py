@@ -29,6 +29,7 @@ from trivd_gan.models import decompositions
 from trivd_gan.models import generator as generator_lib
 from trivd_gan.training import checkpoints
 from trivd_gan.training import ema as ema_lib
+from trivd_gan.training import fused_adam
 from trivd_gan.training import strategy as strategy_lib
 
 
@@ -92,9 +93,10 @@ class Trainer:
       self.ema_generator.build_for_shapes(2)
       self.discriminator(tf.zeros([2, self.num_frames, self.resolution, self.resolution, 3]), training=False,
                          seed=0)
-      self.g_optimizer = keras.optimizers.Adam(g_learning_rate, beta_1=adam_beta1, beta_2=adam_beta2,
+      # Keras' Adam, each variable's update fused into one kernel (fewer graph ops: faster graph building).
+      self.g_optimizer = fused_adam.FusedAdam(g_learning_rate, beta_1=adam_beta1, beta_2=adam_beta2,
                                                epsilon=adam_epsilon, name="g_adam")
-      self.d_optimizer = keras.optimizers.Adam(d_learning_rate, beta_1=adam_beta1, beta_2=adam_beta2,
+      self.d_optimizer = fused_adam.FusedAdam(d_learning_rate, beta_1=adam_beta1, beta_2=adam_beta2,
                                                epsilon=adam_epsilon, name="d_adam")
       # A Keras 3 optimizer used in a custom distributed loop must be built under the scope.
       self.g_optimizer.build(self.generator.trainable_variables)
