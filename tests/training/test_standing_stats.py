@@ -85,7 +85,7 @@ def test_logs_progress_with_an_eta(caplog):
   # 100 passes of 256 clips took minutes with a single log line before them.
   model = _model()
   zs = [np.full((3, 4), float(i), np.float32) for i in range(25)]
-  with caplog.at_level("INFO"):
+  with caplog.at_level("INFO", logger="absl"):  # the absl logger: an earlier test may have raised its level
     standing_stats.apply_standing_statistics(model, lambda i: (None, zs[i]), num_batches=25)
   lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Standing statistics: pass")]
   assert [line.split(",")[0] for line in lines] == ["Standing statistics: pass 10/25",
@@ -93,6 +93,6 @@ def test_logs_progress_with_an_eta(caplog):
                                                    "Standing statistics: pass 25/25"]
   assert "s per pass, ETA 0h00m" in lines[0] and lines[-1].endswith("ETA 0h00m00s.")
   caplog.clear()
-  with caplog.at_level("INFO"):
+  with caplog.at_level("INFO", logger="absl"):  # the absl logger: an earlier test may have raised its level
     standing_stats.apply_standing_statistics(model, lambda i: (None, zs[i]), num_batches=25, log_every=0)
   assert not [r for r in caplog.records if "Standing statistics" in r.getMessage()]
