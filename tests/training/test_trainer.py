@@ -4,6 +4,7 @@ import functools
 import os
 
 import numpy as np
+from PIL import Image
 import pytest
 import tensorflow as tf
 
@@ -53,7 +54,14 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
     # Bitwise equality is not reached on CPU even with op determinism (1-ulp differences in a few weights).
     np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6, err_msg=name)
   # Samples (GIF + TensorBoard), the model config and summaries were written.
-  assert [f for f in os.listdir(tmp_path / "full" / "samples") if f.endswith(".gif")]
+  gifs = [f for f in os.listdir(tmp_path / "full" / "samples") if f.endswith(".gif")]
+  assert gifs
+  with Image.open(tmp_path / "full" / "samples" / gifs[0]) as gif:  # a real frame duration (it was 0 ms)
+    durations = []
+    for i in range(gif.n_frames):
+      gif.seek(i)
+      durations.append(gif.info["duration"])
+  assert gif.n_frames > 1 and set(durations) == {250}, durations
   assert os.path.exists(tmp_path / "full" / "model_config.json")
   assert os.listdir(tmp_path / "full" / "train")
 
