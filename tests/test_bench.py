@@ -93,3 +93,16 @@ def test_bench_resumes_finished_rows_from_its_json(tmp_path):
                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
   assert proc.returncode != 0 and "unknown precision ['fp16']" in proc.stderr
   assert "mixed_bfloat16" in proc.stderr
+
+
+def test_graph_flops_counts_a_function_once_per_call():
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from trivd_gan import bench  # pylint: disable=import-outside-toplevel
+  inner = tf.function(lambda a, b: tf.matmul(a, b), autograph=False)
+  a = tf.ones([8, 16])
+  b = tf.ones([16, 4])
+  once = tf.function(lambda a, b: inner(a, b), autograph=False).get_concrete_function(a, b).graph
+  twice = tf.function(lambda a, b: inner(a, b) + inner(a, b), autograph=False).get_concrete_function(a, b).graph
+  matmul = 2 * 8 * 16 * 4
+  assert bench.graph_flops(once) == matmul
+  assert bench.graph_flops(twice) == 2 * matmul + 8 * 4  # two calls and the add

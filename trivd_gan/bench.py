@@ -112,26 +112,49 @@ def matmul_peak_flops(n=2048, reps=10, dtype="float32"):
   return 2.0 * n ** 3 * reps / best
 
 
-def count_step_flops(trainer):
-  """FLOPs of one traced training step (tf.compat.v1.profiler float_ops over the graph and its functions)."""
+def graph_flops(graph):
+  """FLOPs of one run of `graph`: its own ops plus, for every function call op, the called function's FLOPs.
+
+  A function called twice (e.g. the trainer's D update, once per D step) counts twice; nested calls recurse.
+  tf.compat.v1.profiler "float_ops" counts the ops of one graph only (registered op FLOP statistics).
+  """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  nan = tf.constant(0.0)
-  # pylint: disable-next=protected-access
-  concrete = trainer._train_step.get_concrete_function(trainer.iterator, nan)
+  functions = {}
+
+  def collect(g):
+    for name, fn in g._functions.items():  # pylint: disable=protected-access
+      if name not in functions and hasattr(fn, "graph"):
+        functions[name] = fn
+        collect(fn.graph)
+  collect(graph)
   opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
   opts["output"] = "none"
-  total = 0
-  graphs = [concrete.graph]
-  # Nested functions (e.g. XLA-compiled grads, while bodies) live in the graph's function library.
-  for fn in concrete.graph._functions.values():  # pylint: disable=protected-access
-    if hasattr(fn, "graph"):
-      graphs.append(fn.graph)
-  for g in graphs:
+  memo = {}
+
+  def flops(g):
+    if g.name in memo:
+      return memo[g.name]
     try:
-      total += tf.compat.v1.profiler.profile(g, options=opts).total_float_ops
+      total = tf.compat.v1.profiler.profile(g, options=opts).total_float_ops
     except Exception as e:  # pylint: disable=broad-except
       logging.warning("FLOP count of %s failed: %s", g.name, e)
-  return int(total)
+      total = 0
+    for op in g.get_operations():
+      if op.type in ("PartitionedCall", "StatefulPartitionedCall"):
+        called = functions.get(op.get_attr("f").name)
+        if called is not None:
+          total += flops(called.graph)
+    memo[g.name] = total
+    return total
+  return int(flops(graph))
+
+
+def count_step_flops(trainer):
+  """FLOPs of one traced training step (`graph_flops` of the step's graph)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  # pylint: disable-next=protected-access
+  concrete = trainer._train_step.get_concrete_function(trainer.iterator, tf.constant(0.0))
+  return graph_flops(concrete.graph)
 
 
 def run_worker(spec):

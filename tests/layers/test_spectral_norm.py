@@ -121,7 +121,7 @@ def test_kernels_shared_over_calls_run_one_power_iteration_per_block():
 
 
 def test_kernels_shared_over_calls_never_cross_graphs():
-  """A kernel normalized in one tf.function graph is not reused by another (it would be an out-of-graph tensor)."""
+  """A kernel normalized in one graph is not reused by another (it would be an out-of-graph tensor there)."""
   layer = spectral_norm.SNDense(3)
   x = tf.ones([2, 4])
   layer.build(x.shape)

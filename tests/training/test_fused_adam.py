@@ -38,7 +38,8 @@ def test_same_updates_and_slots_as_keras_adam(beta_1, graph):
   fused_opt, fused_vars = _run(fused_adam.FusedAdam, 5, beta_1, graph)
   for a, b in zip(keras_vars, fused_vars):
     np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6)
-  assert [v.path for v in fused_opt.variables] == [v.path.replace("adam", "fused_adam") for v in keras_opt.variables]
+  expected_paths = [v.path.replace("adam", "fused_adam") for v in keras_opt.variables]
+  assert [v.path for v in fused_opt.variables] == expected_paths
   for a, b in zip(keras_opt.variables, fused_opt.variables):
     np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6)
   assert int(fused_opt.iterations.numpy()) == 5
