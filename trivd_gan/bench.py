@@ -193,7 +193,7 @@ def run_worker(spec):
     step_s = sum(times) / len(times)
     return {**{k: spec[k] for k in ("decomposition", "recurrent", "table")},
             "jit_compile": trainer.jit_compile,
-            "precision": "mixed_bfloat16" if gin.query_parameter("train.mixed_precision") else "float32",
+            "precision": trainer.generator.dtype_policy.name,  # what "auto" chose, if it was asked
             "batch_size": trainer.global_batch_size,
             "g_channel_multiplier": gin.query_parameter("Generator.channel_multiplier"),
             "d_channel_multiplier": gin.query_parameter("DiscriminatorEnsemble.channel_multiplier"),

@@ -30,6 +30,7 @@ from trivd_gan.models import generator as generator_lib
 from trivd_gan.training import checkpoints
 from trivd_gan.training import ema as ema_lib
 from trivd_gan.training import fused_adam
+from trivd_gan.training import precision as precision_lib
 from trivd_gan.training import strategy as strategy_lib
 
 
@@ -315,7 +316,9 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
     log_every: steps between console progress lines and scalar summaries (summary_every for the latter).
     sample_every: steps between sample videos (TensorBoard images + samples/*.gif); 0 disables.
     checkpoint_every: steps between checkpoints (one is also written at the end).
-    mixed_precision: build the models under the "mixed_bfloat16" Keras policy (variables stay float32).
+    mixed_precision: True: build the models under the "mixed_bfloat16" Keras policy (bfloat16 compute, float32
+      variables); False: float32; "auto": mixed_bfloat16 where the device has bfloat16 matrix units (TPU,
+      GPU >= sm_80, AMX / AVX512-BF16 CPU), float32 elsewhere (`precision.choose`; one log line says which).
     operative_config_fn: returns the gin operative config string (the CLI passes gin.operative_config_str).
     The other arguments go to `Trainer` (explicit, so that gin rejects unknown bindings): generator_fn,
       discriminator_fn, dataset_fn, data_dir, global_batch_size (512, E.2), d_steps_per_g_step (2, E.1),
@@ -336,7 +339,9 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
     {"step": the final step, "losses": the last step's {name: float}, "steps_per_sec": float}.
   """
   previous_policy = keras.mixed_precision.global_policy()
-  if mixed_precision:
+  use_bfloat16, reason = precision_lib.choose(mixed_precision, strategy)
+  logging.info("Precision: %s (%s).", "mixed_bfloat16" if use_bfloat16 else "float32", reason)
+  if use_bfloat16:
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
   trainer_kwargs = dict(
       generator_fn=generator_fn, discriminator_fn=discriminator_fn, dataset_fn=dataset_fn, data_dir=data_dir,
