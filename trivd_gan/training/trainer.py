@@ -96,9 +96,9 @@ class Trainer:
                          seed=0)
       # Keras' Adam, each variable's update fused into one kernel (fewer graph ops: faster graph building).
       self.g_optimizer = fused_adam.FusedAdam(g_learning_rate, beta_1=adam_beta1, beta_2=adam_beta2,
-                                               epsilon=adam_epsilon, name="g_adam")
+                                              epsilon=adam_epsilon, name="g_adam")
       self.d_optimizer = fused_adam.FusedAdam(d_learning_rate, beta_1=adam_beta1, beta_2=adam_beta2,
-                                               epsilon=adam_epsilon, name="d_adam")
+                                              epsilon=adam_epsilon, name="d_adam")
       # A Keras 3 optimizer used in a custom distributed loop must be built under the scope.
       self.g_optimizer.build(self.generator.trainable_variables)
       self.d_optimizer.build(self.discriminator.trainable_variables)
