@@ -30,6 +30,8 @@ from absl import flags
 from absl import logging
 import numpy as np
 
+from trivd_gan import progress
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "The --model_dir of a `python -m trivd_gan.train` run.")
 flags.DEFINE_multi_string("gin_file", [], "Gin files naming the data (train.dataset_fn, train.data_dir); "
@@ -223,11 +225,6 @@ def time_repeat_factor(num_frames):
   return max(1, math.ceil(I3D_MIN_FRAMES / num_frames))
 
 
-def _format_eta(seconds):
-  seconds = int(seconds)
-  return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m{seconds % 60:02d}s"
-
-
 class _Progress:
   """absl logging progress lines (about every 10 s and at the end)."""
 
@@ -240,7 +237,7 @@ class _Progress:
       return
     self.last = now
     rate = done / now if now > 0 else 0.0
-    eta = _format_eta((self.total - done) / rate) if rate > 0 else "?"
+    eta = progress.format_duration((self.total - done) / rate) if rate > 0 else "?"
     logging.info("%s: %d/%d clips  %.2f clips/s  ETA %s", self.what, done, self.total, rate, eta)
 
 

@@ -11,6 +11,7 @@ from absl import logging
 import tensorflow as tf
 
 from trivd_gan import data
+from trivd_gan import progress
 from trivd_gan.layers import normalization
 from trivd_gan.layers import spectral_norm
 from trivd_gan.models import generator as generator_lib
@@ -82,7 +83,7 @@ def apply_standing_statistics(generator, batches, num_batches=100, log_every=10)
       if log_every and (passes % log_every == 0 or passes == num_batches):
         seconds = time.perf_counter() - start
         logging.info("Standing statistics: pass %d/%d, %.2f s per pass, ETA %s.", passes, num_batches,
-                     seconds / passes, _format_seconds(seconds / passes * (num_batches - passes)))
+                     seconds / passes, progress.format_duration(seconds / passes * (num_batches - passes)))
   finally:
     for bn, momentum in zip(bns, saved_momentum):
       bn.momentum.assign(momentum)
@@ -91,11 +92,6 @@ def apply_standing_statistics(generator, batches, num_batches=100, log_every=10)
   if passes == 0:
     raise ValueError("apply_standing_statistics got no batch; pass a callable or a non-empty iterable.")
   return passes
-
-
-def _format_seconds(seconds):
-  seconds = int(round(seconds))
-  return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m{seconds % 60:02d}s"
 
 
 def dataset_batches(dataset, data_dir, generator, num_batches, batch_size, seed=0):

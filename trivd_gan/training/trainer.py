@@ -11,7 +11,6 @@ optimizers sum the replicas' gradients; noise (z), D's random frames and crops u
 per step from a checkpointed tf.random.Generator, with the replica id folded in (different noise per replica).
 """
 
-import datetime
 import gc
 import math
 import os
@@ -25,6 +24,7 @@ from tensorflow.python.framework import config as tf_config  # is_op_determinism
 
 from trivd_gan import data as data_lib
 from trivd_gan import losses
+from trivd_gan import progress
 from trivd_gan.models import decompositions
 from trivd_gan.models import generator as generator_lib
 from trivd_gan.training import checkpoints
@@ -295,10 +295,6 @@ class Trainer:
     return path
 
 
-def _format_eta(seconds):
-  return str(datetime.timedelta(seconds=int(max(0, seconds))))
-
-
 def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_every=10, sample_every=1000,
           checkpoint_every=1000, mixed_precision=False, operative_config_fn=None,
           generator_fn=generator_lib.Generator, discriminator_fn=decompositions.DiscriminatorEnsemble,
@@ -386,7 +382,7 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
       eta = (num_steps - step) / overall if overall > 0 else float("nan")
       logging.info("step %d/%d  d_loss %.4f  g_loss %.4f  %.2f steps/s  %.1f clips/s  ETA %s", step, num_steps,
                    values["d_loss/total"], values["g_loss/total"], rate, rate * clips_per_step,
-                   _format_eta(eta) if math.isfinite(eta) else "?")
+                   progress.format_duration(eta) if math.isfinite(eta) else "?")
       with writer.as_default(step=step):
         if rate > 0:
           tf.summary.scalar("speed/steps_per_sec", rate)
