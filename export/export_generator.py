@@ -30,6 +30,7 @@ import numpy as np  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
 from trivd_gan import predict as predict_lib  # pylint: disable=wrong-import-position
+from trivd_gan.models import generator as generator_lib  # pylint: disable=wrong-import-position
 
 MODULE_DOC = "README.md"
 
@@ -91,7 +92,7 @@ class GeneratorModule(tf.Module):
   def _run(self, context, seed, truncation):
     g = self._holder.generator
     batch = tf.shape(context)[0]
-    z = predict_lib.truncated_latents(batch, g.latent_dim, truncation, seed)
+    z = generator_lib.truncated_latents(batch, g.latent_dim, truncation, seed)
     frames, weights = g.generate(context, z, training=False)
     combined, levels = predict_lib.motion_fields(g, weights, batch)
     out = {"frames": frames, "motion_field": combined}
@@ -236,7 +237,8 @@ def standing_batches_from_videos(generator, data, batch_size, seed=0):
       top, left = (int(rng.integers(n - res + 1)) for n in frames.shape[1:3])
       window = frames[start:start + t_in, top:top + res, left:left + res]
       contexts.append(preprocessing.preprocess_clip(tf.constant(window), res, training=False))
-    z = predict_lib.truncated_latents(batch_size, generator.latent_dim, 1e4, tf.constant([seed, i], tf.int64))
+    z = generator_lib.truncated_latents(batch_size, generator.latent_dim, 1e4,  # t = 1e4: untruncated
+                                        tf.constant([seed, i], tf.int64))
     return tf.stack(contexts), z
 
   return batch

@@ -32,6 +32,7 @@ from absl import flags  # pylint: disable=wrong-import-position
 from absl import logging  # pylint: disable=wrong-import-position
 
 from trivd_gan import visualization  # pylint: disable=wrong-import-position
+from trivd_gan.models import generator as generator_lib  # pylint: disable=wrong-import-position
 
 FLAGS = flags.FLAGS
 
@@ -161,28 +162,6 @@ class Predictor:
     return {k: v.numpy() for k, v in out.items()}
 
 
-def truncated_latents(batch_size, latent_dim, truncation, seed):
-  """`generator.sample_latents` with a tensor truncation (so one graph serves every t).
-
-  Args:
-    batch_size: int or scalar int32 tensor. latent_dim: int.
-    truncation: scalar float32 tensor t >= 0; 0 gives z = 0 ("extreme truncation", D.3).
-    seed: [2] int64 stateless seed.
-
-  Returns:
-    [batch_size, latent_dim] float32, equal to `sample_latents(batch, latent_dim, t, seed)` for t > 0.
-  """
-  shape = tf.stack([batch_size, latent_dim])
-  truncation = tf.cast(truncation, tf.float32)
-  uniform = tf.random.stateless_uniform(shape, seed=seed, dtype=tf.float32)
-  safe_t = tf.maximum(truncation, 1e-6)
-  cdf_t = 0.5 * (1.0 + tf.math.erf(safe_t / np.sqrt(2.0).astype(np.float32)))
-  p = (1.0 - cdf_t) + uniform * (2.0 * cdf_t - 1.0)
-  z = np.sqrt(2.0).astype(np.float32) * tf.math.erfinv(2.0 * p - 1.0)
-  z = tf.clip_by_value(z, -safe_t, safe_t)
-  return tf.where(truncation > 0, z, tf.zeros_like(z))
-
-
 def make_predict_fn(generator):
   """A tf.function (context uint8 [B, T_in, R, R, 3], seed [2] int64, truncation) -> frames + motion_field."""
 
@@ -190,7 +169,7 @@ def make_predict_fn(generator):
   def fn(context, seed, truncation):
     context = tf.cast(context, tf.float32) / 127.5 - 1.0
     batch = tf.shape(context)[0]
-    z = truncated_latents(batch, generator.latent_dim, truncation, seed)
+    z = generator_lib.truncated_latents(batch, generator.latent_dim, truncation, seed)
     frames, weights = generator.generate(context, z, training=False)
     combined, _ = motion_fields(generator, weights, batch)
     return {"frames": frames, "motion_field": combined}

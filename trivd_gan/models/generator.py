@@ -42,13 +42,31 @@ def sample_latents(batch_size, latent_dim=128, truncation=None, seed=None):
     seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int64)
   if truncation is None:
     return tf.random.stateless_normal(shape, seed=seed)
-  # Resampling beyond the threshold is exactly a truncated normal on [-t, t]; inverse-CDF sampling gives
-  # it in one pass with no data-dependent loop (XLA-friendly).
+  return truncated_latents(batch_size, latent_dim, tf.constant(truncation, tf.float32), seed)
+
+
+def truncated_latents(batch_size, latent_dim, truncation, seed):
+  """`sample_latents` with a tensor truncation t (so one traced graph serves every t): z on [-t, t].
+
+  Args:
+    batch_size: int or scalar int32 tensor. latent_dim: int.
+    truncation: scalar float32 tensor t >= 0; 0 gives z = 0 ("extreme truncation", D.3).
+    seed: [2] int64 stateless seed.
+
+  Returns:
+    [batch_size, latent_dim] float32: zeros for t = 0; else a standard normal truncated to [-t, t]. Redrawing
+    values beyond t gives exactly that distribution; inverse-CDF sampling gives it in one pass, with no
+    data-dependent loop (XLA-friendly).
+  """
+  shape = tf.stack([batch_size, latent_dim])
+  truncation = tf.cast(truncation, tf.float32)
   uniform = tf.random.stateless_uniform(shape, seed=seed, dtype=tf.float32)
-  cdf_t = tf.constant(0.5 * (1.0 + math.erf(truncation / math.sqrt(2.0))), tf.float32)
+  safe_t = tf.maximum(truncation, 1e-6)
+  cdf_t = 0.5 * (1.0 + tf.math.erf(safe_t / math.sqrt(2.0)))
   p = (1.0 - cdf_t) + uniform * (2.0 * cdf_t - 1.0)
   z = math.sqrt(2.0) * tf.math.erfinv(2.0 * p - 1.0)
-  return tf.clip_by_value(z, -truncation, truncation)
+  z = tf.clip_by_value(z, -safe_t, safe_t)
+  return tf.where(truncation > 0, z, tf.zeros_like(z))
 
 
 @keras.saving.register_keras_serializable(package="trivd_gan")
