@@ -10,7 +10,7 @@ Signatures:
     `fvd.frechet_distance_from_activations_tf`);
   inception_score(logits [N, C] float32) -> {"inception_score": [] float64} (one split).
 So evaluation needs only this folder and TensorFlow.
-Paper: ../shared/paper/trivd_gan_fp.txt.
+Paper: Luc et al., Transformation-based Adversarial Video Prediction on Large-Scale Data (2020).
 """
 
 import os

@@ -14,7 +14,7 @@ the paper's Kinetics-600 model; paper 3.2, 4.4, appendix E.2):
   predict_uint8(context [B, T_in, R, R, 3] uint8, seed, truncation) -> {"frames": [B, T_out, R, R, 3] uint8}
 The export's README.md states the model's T_in, T_out and R.
 Loading needs only TensorFlow: `tf.saved_model.load(EXPORT_DIR).predict(context, seed, truncation)`.
-Paper: ../shared/paper/trivd_gan_fp.txt.
+Paper: Luc et al., Transformation-based Adversarial Video Prediction on Large-Scale Data (2020).
 """
 
 import os

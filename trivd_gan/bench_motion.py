@@ -1,4 +1,4 @@
-"""Do TSRU's motion fields learn the true motion? (section 4.4, Figure 3; issue 7's sanity benchmark)
+"""Do TSRU's motion fields learn the true motion? (section 4.4, Figure 3; a sanity benchmark)
 
 Trains a small TSRU_p model on synthetic clips in which everything translates with one known velocity, then
 reads the generator's warping weights on held-out clips as expected flows (section 4.4), combines the three

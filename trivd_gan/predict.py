@@ -15,7 +15,7 @@ bar above the video names the frame ("frame 7/16: predicted 2/11") and the colum
 Middlebury wheel with a fixed scale (--max_flow pixels, at the model's frame size, is full saturation; the
 caption and a wheel legend in the motion column's context frames state it), so fields of two runs compare.
 
-Paper: ../shared/paper/trivd_gan_fp.txt.
+Paper: Luc et al., Transformation-based Adversarial Video Prediction on Large-Scale Data (2020).
 """
 
 import os

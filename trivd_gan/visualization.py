@@ -1,6 +1,6 @@
 """Optical-flow colouring (Baker et al., "A Database and Evaluation Methodology for Optical Flow", Middlebury).
 
-Used to draw the motion fields of section 4.4 / Figure 3 of the paper (../shared/paper/trivd_gan_fp.txt):
+Used to draw the motion fields of section 4.4 / Figure 3 of the paper (Luc et al. 2020):
 hue encodes the direction of motion, saturation its magnitude (normalized by the largest magnitude, or a given
 `max_flow`). Also what makes the programs' videos readable: nearest-neighbour upscaling, caption bars, a colour
 wheel legend, and GIFs with a real frame duration. NumPy and Pillow only.

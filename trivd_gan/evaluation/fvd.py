@@ -2,7 +2,7 @@
 
 FVD (Unterthiner et al. 2018; paper section 4.1, appendix C.1, E.2) is the Frechet distance between Gaussians
 fitted to I3D Kinetics-400 logits of real and generated videos. Formulas follow
-../shared/reference/FVD_PROTOCOL.md (TF-GAN's frechet_classifier_distance_from_activations): float64,
+docs/evaluation.md (TF-GAN's frechet_classifier_distance_from_activations): float64,
 unbiased covariances, SVD-based symmetric square roots.
 
 Typical use (N up to 50,000 never holds all videos or activations in memory):

@@ -5,7 +5,7 @@ fed with videos bilinearly resized to 224x224. This module is the network only; 
 `trivd_gan.evaluation.i3d_weights` (official kinetics-i3d checkpoints) or are randomized with
 `randomize_weights` (tests, benchmarks; never report numbers from random weights).
 
-Architecture facts (../shared/reference/i3d/README.md, the public kinetics-i3d `i3d.py`):
+Architecture facts (the public kinetics-i3d `i3d.py`; docs/evaluation.md):
 - Unit3D = Conv3D (SAME, no bias) -> BatchNorm (offset only, no scale, epsilon 1e-3) -> ReLU.
 - Stem, nine Inception ("Mixed") blocks with three max-pools in between, then AvgPool3D(2x7x7, VALID) ->
   Logits/Conv3d_0c_1x1 (bias, no BN, no ReLU) -> mean over the remaining time steps.

@@ -1,7 +1,7 @@
 """Inception Score, per-frame PSNR / SSIM, BAIR's best-of-l SSIM and the copy-last-frame baseline.
 
 - IS (paper section 4.1): TF-GAN's classifier_score_from_logits on I3D logits, float64
-  (../shared/reference/FVD_PROTOCOL.md): IS = exp(mean_i KL(p_i || q)), q = mean_i p_i.
+  (docs/evaluation.md): IS = exp(mean_i KL(p_i || q)), q = mean_i p_i.
 - PSNR / SSIM per predicted frame (section 4.1); SSIM is tf.image.ssim (11x11 Gaussian window, sigma 1.5,
   k1 = 0.01, k2 = 0.03, VALID filtering, mean over pixels and channels) on frames mapped from [-1, 1] to [0, 1].
 - Best-of-l SSIM (appendix C.1, as in SAVP): per context, among l sampled continuations keep the one with the

@@ -1,6 +1,6 @@
 """Convolutional recurrent units of the generator: ConvGRU, ConvLSTM, K-TrajGRU, TSRU_c/p/s and PTSRU_s.
 
-Paper: ../shared/paper/trivd_gan_fp.txt, section 2.3 (eqs 1-5), 3.2 (eqs 6-10), appendix F (F.1-F.3, F.5).
+Paper (Luc et al. 2020): section 2.3 (eqs 1-5), 3.2 (eqs 6-10), appendix F (F.1-F.3, F.5).
 
 All units share one interface and are drop-in replacements for each other:
   h_t, warp_weights = unit(x_t, h_prev, training=False)

@@ -1,6 +1,6 @@
 """Kernel-based warping (paper appendix B, eqs 11-12), its hyper-networks (F.1) and motion fields (4.4).
 
-Paper: ../shared/paper/trivd_gan_fp.txt.
+Paper: Luc et al., Transformation-based Adversarial Video Prediction on Large-Scale Data (2020).
 
 A warping is a dynamic, depth-wise, locally connected layer: every position (i, j) of a feature map h gets its
 own k x k weight vector W[i, j] (shared by all channels), eq 11. The weights come from a hyper-network f:
