@@ -21,6 +21,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
+from trivd_gan import cli_setup  # pylint: disable=wrong-import-position
 from trivd_gan.evaluation import fvd  # pylint: disable=wrong-import-position
 from trivd_gan.evaluation import i3d as i3d_lib  # pylint: disable=wrong-import-position
 from trivd_gan.evaluation import i3d_weights  # pylint: disable=wrong-import-position
@@ -115,8 +116,7 @@ def main(argv):
       raise ValueError(f"--i3d and --output are required. {i3d_weights.WEIGHTS_HELP}")
     export_embedder(flags_.i3d, flags_.output, flags_.seed)
   except (ValueError, FileNotFoundError) as e:
-    print(f"Error: {e}", file=sys.stderr)
-    sys.exit(2)
+    cli_setup.exit_with_error(e)
 
 
 if __name__ == "__main__":

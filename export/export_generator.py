@@ -29,6 +29,7 @@ if __name__ == "__main__":  # before TensorFlow is imported
 import numpy as np  # pylint: disable=wrong-import-position
 import tensorflow as tf  # pylint: disable=wrong-import-position
 
+from trivd_gan import cli_setup  # pylint: disable=wrong-import-position
 from trivd_gan import predict as predict_lib  # pylint: disable=wrong-import-position
 from trivd_gan.models import generator as generator_lib  # pylint: disable=wrong-import-position
 
@@ -293,8 +294,7 @@ def main(argv):
     export_generator(generator, flags_.output, flags_.truncation, flags_.model_dir,
                      flags_.standing_stats_batches)
   except (ValueError, FileNotFoundError) as e:
-    print(f"Error: {e}", file=sys.stderr)
-    sys.exit(2)
+    cli_setup.exit_with_error(e)
   logging.info("Exported the generator to %s", flags_.output)
 
 

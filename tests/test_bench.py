@@ -97,6 +97,8 @@ def test_bench_resumes_finished_rows_from_its_json(tmp_path):
 
 def test_graph_flops_counts_a_function_once_per_call():
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  # evaluate defines absl flags of the same names (gin_file, json) at import: bench must import beside it.
+  from trivd_gan import evaluate  # pylint: disable=import-outside-toplevel,unused-import
   from trivd_gan import bench  # pylint: disable=import-outside-toplevel
   inner = tf.function(lambda a, b: tf.matmul(a, b), autograph=False)
   a = tf.ones([8, 16])

@@ -3,6 +3,8 @@
 import logging
 import os
 
+import pytest
+
 from trivd_gan import cli_setup
 
 
@@ -42,3 +44,10 @@ def test_dropped_log_messages_only_inside_the_block(caplog):
       logger.info("a useful line")
     logger.info("expected noise after the block")
   assert [r.getMessage() for r in caplog.records] == ["a useful line", "expected noise after the block"]
+
+
+def test_exit_with_error_is_one_line_and_status_2(capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    cli_setup.exit_with_error("bad --flag\n  value In call to configurable 'train' (<function train at 0x7f>)")
+  assert exit_info.value.code == 2
+  assert capsys.readouterr().err == "error: bad --flag value\n"

@@ -170,7 +170,7 @@ def test_cli_undecodable_input_is_one_clean_line(tmp_path):
   result = _cli(f"--model_dir={tmp_path}", f"--input={bogus}", f"--output={tmp_path / 'o.gif'}")
   assert result.returncode == 2 and "Traceback" not in result.stderr
   last = result.stderr.strip().splitlines()[-1]
-  assert last.startswith(f"Error: cannot decode {str(bogus)!r} as a video: no decodable frame"), last
+  assert last.startswith(f"error: cannot decode {str(bogus)!r} as a video: no decodable frame"), last
   assert last.count(str(bogus)) == 1 and "Error(" not in last
 
 
@@ -180,7 +180,7 @@ def test_cli_bad_input_is_one_line(tmp_path):
   assert result.returncode == 2
   assert "Traceback" not in result.stderr
   assert (result.stderr.strip().splitlines()[-1] ==
-          f"Error: input video {str(tmp_path / 'missing.mp4')!r} does not exist.")
+          f"error: input video {str(tmp_path / 'missing.mp4')!r} does not exist.")
 
 
 def test_motion_colours_use_a_fixed_scale():

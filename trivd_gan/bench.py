@@ -39,23 +39,31 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from trivd_gan import cli_setup
+
 FLAGS = flags.FLAGS
-flags.DEFINE_multi_string("gin_file", ["gin/base.gin"], "Gin files (relative to the cwd or the repo root).")
-flags.DEFINE_multi_string("gin_param", [], "Extra gin bindings, e.g. 'Generator.channel_multiplier = 4'.")
-flags.DEFINE_string("decompositions", "", "'all', a comma list, or '' (only the gin file's decomposition).")
-flags.DEFINE_string("recurrent", "", "'all', a comma list, or '' (only the gin file's recurrent unit).")
-flags.DEFINE_string("jit_compile", "gin", "'gin' (the file's train.jit_compile), '0', '1' or '0,1' (both).")
-flags.DEFINE_string("precision", "gin", "'gin' (the file's train.mixed_precision), 'float32', 'mixed_bfloat16' "
-                    "or a comma list of both (one row each).")
-flags.DEFINE_integer("steps", 5, "Timed training steps per configuration.")
-flags.DEFINE_integer("warmup", 1, "Untimed steps first (tracing / XLA compilation).")
-flags.DEFINE_integer("batch_size", 8, "Global batch size of the step (E.3: 8).")
-flags.DEFINE_integer("matmul_size", 2048, "N of the N x N matmuls (float32 and bfloat16) that measure the "
-                     "device's peaks.")
-flags.DEFINE_bool("flops", True, "Count the step's FLOPs (tf.compat.v1.profiler) for the MFU.")
-flags.DEFINE_string("json", None, "Write the results (rows, matmul peak, machine) to this JSON file, updated "
-                    "after each configuration; re-running with the same file and settings skips finished rows.")
-flags.DEFINE_string("worker", None, "Internal: JSON of one configuration to run in this process.")
+
+
+def define_flags():
+  """The CLI flags (defined only when run as a program, so importing this module defines none)."""
+  flags.DEFINE_multi_string("gin_file", ["gin/base.gin"], "Gin files (relative to the cwd or the repo root).")
+  flags.DEFINE_multi_string("gin_param", [], "Extra gin bindings, e.g. 'Generator.channel_multiplier = 4'.")
+  flags.DEFINE_string("decompositions", "", "'all', a comma list, or '' (only the gin file's decomposition).")
+  flags.DEFINE_string("recurrent", "", "'all', a comma list, or '' (only the gin file's recurrent unit).")
+  flags.DEFINE_string("jit_compile", "gin", "'gin' (the file's train.jit_compile), '0', '1' or '0,1' (both).")
+  flags.DEFINE_string("precision", "gin", "'gin' (the file's train.mixed_precision), 'float32', "
+                      "'mixed_bfloat16' or a comma list of both (one row each).")
+  flags.DEFINE_integer("steps", 5, "Timed training steps per configuration.")
+  flags.DEFINE_integer("warmup", 1, "Untimed steps first (tracing / XLA compilation).")
+  flags.DEFINE_integer("batch_size", 8, "Global batch size of the step (E.3: 8).")
+  flags.DEFINE_integer("matmul_size", 2048, "N of the N x N matmuls (float32 and bfloat16) that measure the "
+                       "device's peaks.")
+  flags.DEFINE_bool("flops", True, "Count the step's FLOPs (tf.compat.v1.profiler) for the MFU.")
+  flags.DEFINE_string("json", None, "Write the results (rows, matmul peak, machine) to this JSON file, updated "
+                      "after each configuration; re-running with the same file and settings skips finished "
+                      "rows.")
+  flags.DEFINE_string("worker", None, "Internal: JSON of one configuration to run in this process.")
+
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Paper Table 1 (ms per step, GB) and App. F.4 (ms per step at batch 512, TPUv3).
@@ -363,14 +371,14 @@ def _write_json(path, rows, failed, peaks=None, goals=None):
 
 def main(argv):
   if len(argv) > 1:
-    sys.exit(f"error: unexpected arguments {argv[1:]}")
+    cli_setup.exit_with_error(f"unexpected arguments {argv[1:]}")
   if FLAGS.worker:
     print("BENCH_JSON " + json.dumps(run_worker(json.loads(FLAGS.worker))), flush=True)
     return
   try:
     configs = _configurations(FLAGS.gin_file, FLAGS.gin_param)
   except ValueError as e:
-    sys.exit(f"error: {e}")
+    cli_setup.exit_with_error(e)
   # Each finished configuration is written to --json at once; re-running the same command skips those rows,
   # so an interrupted run loses at most the configuration it was on.
   done = _load_partial(FLAGS.json)
@@ -415,4 +423,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

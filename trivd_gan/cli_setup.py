@@ -1,4 +1,5 @@
-"""What every command line program does first: quieter TensorFlow logs, gin files found from any directory.
+"""What every command line program does first: quieter TensorFlow logs, gin files found from any directory;
+and how each one fails: `exit_with_error` (one line "error: ...", exit status 2, as argparse does).
 
 Imports neither TensorFlow nor gin (call `quiet_tensorflow_logs` before TensorFlow is imported).
 """
@@ -8,6 +9,7 @@ import glob
 import logging
 import os
 import re
+import sys
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # gin appends this to errors raised inside a configurable; the address says nothing to a user.
@@ -65,3 +67,9 @@ def dropped_log_messages(*texts, logger_name="absl"):
     yield
   finally:
     logger.removeFilter(drop)
+
+
+def exit_with_error(message):
+  """Ends a program on bad input: one line `error: <message>` on stderr (gin's suffix trimmed), status 2."""
+  sys.stderr.write(f"error: {' '.join(trim_gin_message(str(message)).split())}\n")
+  sys.exit(2)

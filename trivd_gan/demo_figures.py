@@ -18,6 +18,8 @@ from PIL import Image
 from PIL import ImageDraw
 import tensorflow as tf
 
+from trivd_gan import cli_setup
+
 FLAGS = flags.FLAGS
 
 # 20 colours that stay apart from each other (matplotlib's tab10, then its darker / lighter companions), so that
@@ -174,7 +176,7 @@ def main(argv):
   try:
     samples, losses, gif = write_figures(FLAGS.model_dir, FLAGS.output_dir)
   except ValueError as e:
-    raise SystemExit(f"error: {e}") from e
+    cli_setup.exit_with_error(e)
   print(f"wrote {samples} ({gif.name}) and {losses}")
 
 

@@ -542,8 +542,7 @@ def parse_gin(gin_files, gin_params, model_dir):
 
 def _fail(message):
   from trivd_gan import cli_setup  # pylint: disable=g-import-not-at-top
-  sys.stderr.write(f"error: {' '.join(cli_setup.trim_gin_message(message).split())}\n")
-  sys.exit(2)
+  cli_setup.exit_with_error(message)
 
 
 def _parse_flags(argv):

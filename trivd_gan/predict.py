@@ -19,7 +19,6 @@ Paper: Luc et al., Transformation-based Adversarial Video Prediction on Large-Sc
 """
 
 import os
-import sys
 
 if __name__ == "__main__":  # before TensorFlow is imported
   from trivd_gan import cli_setup  # pylint: disable=g-import-not-at-top
@@ -31,6 +30,7 @@ from absl import app  # pylint: disable=wrong-import-position
 from absl import flags  # pylint: disable=wrong-import-position
 from absl import logging  # pylint: disable=wrong-import-position
 
+from trivd_gan import cli_setup  # pylint: disable=wrong-import-position
 from trivd_gan import visualization  # pylint: disable=wrong-import-position
 from trivd_gan.models import generator as generator_lib  # pylint: disable=wrong-import-position
 
@@ -331,16 +331,14 @@ def run(model=None, model_dir=None, input_path=None, output=None, num_samples=1,
 
 def main(argv):
   if len(argv) > 1:
-    print(f"Error: unexpected arguments {argv[1:]}; use --flag=value.", file=sys.stderr)
-    sys.exit(2)
+    cli_setup.exit_with_error(f"unexpected arguments {argv[1:]}; use --flag=value.")
   try:
     run(model=FLAGS.model, model_dir=FLAGS.model_dir, input_path=FLAGS.input, output=FLAGS.output,
         num_samples=FLAGS.num_samples, truncation=FLAGS.truncation, start_frame=FLAGS.start_frame,
         motion_fields_column=FLAGS.motion_fields, seed=FLAGS.seed, fps=FLAGS.fps, scale=FLAGS.scale,
         captions=FLAGS.captions, max_flow=FLAGS.max_flow)
   except (ValueError, FileNotFoundError) as e:
-    print(f"Error: {e}", file=sys.stderr)
-    sys.exit(2)
+    cli_setup.exit_with_error(e)
 
 
 def define_flags():

@@ -20,12 +20,13 @@ import glob
 import json
 import os
 import re
-import sys
 import time
 
 from absl import app
 from absl import flags
 from absl import logging
+
+from trivd_gan import cli_setup
 
 FLAGS = flags.FLAGS
 
@@ -252,12 +253,12 @@ def markdown_report(report):
 
 def main(argv):
   if len(argv) > 1:
-    sys.exit(f"error: unexpected arguments {argv[1:]}; use --flag=value.")
+    cli_setup.exit_with_error(f"unexpected arguments {argv[1:]}; use --flag=value.")
   try:
     check_flags(FLAGS)
     report = probe_run(FLAGS) if FLAGS.model_dir else probe_saved_model(FLAGS)
   except (ValueError, OSError) as e:
-    sys.exit(f"error: {' '.join(str(e).split())}")
+    cli_setup.exit_with_error(e)
   report["settings"] = {"dataset": FLAGS.dataset, "split": FLAGS.split, "num_clips": FLAGS.num_clips,
                         "truncation": FLAGS.truncation, "standing_stats_batches": FLAGS.standing_stats_batches,
                         "seed": FLAGS.seed}

@@ -9,7 +9,6 @@ unknown binding, an incompatible model_dir, a diverged loss) ends with a one-lin
 
 import gc
 import os
-import sys
 
 from absl import app
 from absl import flags
@@ -83,12 +82,13 @@ def run(argv_flags):
 
 def main(argv):
   if len(argv) > 1:
-    sys.exit(f"error: unexpected arguments {argv[1:]}; use --gin_file/--gin_param/--model_dir flags.")
+    cli_setup.exit_with_error(f"unexpected arguments {argv[1:]}; use --gin_file/--gin_param/--model_dir flags.")
   if not FLAGS.model_dir:
-    sys.exit("error: --model_dir is required (a new folder, or an existing one to resume).")
+    cli_setup.exit_with_error("--model_dir is required (a new folder, or an existing one to resume).")
   for path in FLAGS.gin_file:  # checked before importing TensorFlow: a quick answer
     if not os.path.exists(path):
-      sys.exit(f"error: gin file {path!r} not found; pass an existing file, e.g. --gin_file=gin/demo.gin.")
+      cli_setup.exit_with_error(
+          f"gin file {path!r} not found; pass an existing file, e.g. --gin_file=gin/demo.gin.")
   from trivd_gan.training import trainer  # pylint: disable=g-import-not-at-top
   result = error = None
   try:
@@ -107,7 +107,7 @@ def main(argv):
   result = None
   gc.collect()
   if error is not None:
-    sys.exit(f"error: {error}")
+    cli_setup.exit_with_error(error)
 
 
 if __name__ == "__main__":

@@ -253,7 +253,7 @@ def test_export_cli_bad_flags(tmp_path):
                            f"--model_dir={tmp_path / 'missing'}", f"--output={tmp_path / 'out'}"],
                           capture_output=True, text=True, env=clean_env(), check=False)
   assert result.returncode == 2
-  assert result.stderr.strip().splitlines()[-1].startswith("Error: ") and "Traceback" not in result.stderr
+  assert result.stderr.strip().splitlines()[-1].startswith("error: ") and "Traceback" not in result.stderr
   result = subprocess.run([sys.executable, os.path.join(ROOT, "export", "export_generator.py"),
                            f"--model_dir={tmp_path}", f"--output={tmp_path / 'out'}",
                            "--standing_stats_batches=2",
