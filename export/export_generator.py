@@ -187,7 +187,6 @@ def export_generator(generator, output, truncation=0.8, model_dir="(in-memory ge
                 "predict_uint8": module.predict_uint8.get_concrete_function()}
   # No custom gradients: the export is for inference, and tracing kernel_warp's gradient at every call site
   # makes saving and loading several times slower.
-  from trivd_gan import cli_setup  # pylint: disable=import-outside-toplevel
   # TensorFlow renames the captured variables' inputs of every signature and lists hundreds of them in one
   # INFO line; the names are internal (callers use the signature's own argument names).
   with cli_setup.dropped_log_messages("with unsupported characters which will be renamed"):

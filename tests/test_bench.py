@@ -108,3 +108,7 @@ def test_graph_flops_counts_a_function_once_per_call():
   matmul = 2 * 8 * 16 * 4
   assert bench.graph_flops(once) == matmul
   assert bench.graph_flops(twice) == 2 * matmul + 8 * 4  # two calls and the add
+  # A loop body (a function of the While op, not a call) counts once.
+  loop = tf.function(lambda a, b: tf.while_loop(lambda i, c: i < 3, lambda i, c: (i + 1, tf.matmul(a, b)),
+                                                [0, tf.zeros([8, 4])])[1], autograph=False)
+  assert bench.graph_flops(loop.get_concrete_function(a, b).graph) >= matmul

@@ -121,10 +121,11 @@ def matmul_peak_flops(n=2048, reps=10, dtype="float32"):
 
 
 def graph_flops(graph):
-  """FLOPs of one run of `graph`: its own ops plus, for every function call op, the called function's FLOPs.
+  """FLOPs of one run of `graph`: its own ops plus, for every op that runs a function, that function's FLOPs.
 
-  A function called twice (e.g. the trainer's D update, once per D step) counts twice; nested calls recurse.
-  tf.compat.v1.profiler "float_ops" counts the ops of one graph only (registered op FLOP statistics).
+  A function called twice (e.g. the jit-compiled D gradients, once per D update) counts twice; nested calls
+  recurse; a loop or branch body counts once. tf.compat.v1.profiler "float_ops" counts the ops of one graph only
+  (registered op FLOP statistics).
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   functions = {}
@@ -148,10 +149,10 @@ def graph_flops(graph):
       logging.warning("FLOP count of %s failed: %s", g.name, e)
       total = 0
     for op in g.get_operations():
-      if op.type in ("PartitionedCall", "StatefulPartitionedCall"):
-        called = functions.get(op.get_attr("f").name)
-        if called is not None:
-          total += flops(called.graph)
+      for attr in op.node_def.attr.values():  # call ops' "f", while loops' "body", branches of If / Case
+        for name in [attr.func.name] + [f.name for f in attr.list.func]:
+          if name in functions:
+            total += flops(functions[name].graph)
     memo[g.name] = total
     return total
   return int(flops(graph))

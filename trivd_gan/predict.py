@@ -138,7 +138,6 @@ class Predictor:
       if not os.path.isfile(os.path.join(model, "saved_model.pb")):
         raise ValueError(f"--model={model} is not a SavedModel folder (no saved_model.pb); write one with "
                          "export/export_generator.py.")
-      from trivd_gan import cli_setup  # pylint: disable=import-outside-toplevel
       # The export leaves custom gradients out on purpose (inference only): no warning per function on load.
       with cli_setup.dropped_log_messages("unsaved custom gradients"):
         self._module = tf.saved_model.load(model)
