@@ -1,5 +1,5 @@
-"""trivd_gan/predict.py: motion fields (paper 4.4), clip loading, the CLI end to end (GIF and mp4), bad
-input."""
+"""trivd_gan/predict.py: clip loading, the CLI end to end (GIF and mp4, motion fields), bad input (the motion
+fields themselves: tests/test_inference.py)."""
 
 import json
 import os
@@ -38,36 +38,6 @@ def model_dir(tmp_path_factory):
                "discriminator": {}}, f)
   tf.train.Checkpoint(ema_generator=checkpoints.variables_by_path(g)).save(os.path.join(path, "ckpt"))
   return path
-
-
-def _shift_weights(batch, size, dy, dx, k=3):
-  """Warping weights [B, T_OUT, size, size, k^2] putting all mass on the offset that moves content by
-  (dy, dx)."""
-  pad = (k - 1) // 2
-  q = (pad - dy) * k + (pad - dx)  # eq 11 samples at (m - pad, n - pad) = -(dy, dx)
-  return tf.one_hot(tf.fill([batch, T_OUT, size, size], q), k * k)
-
-
-def test_motion_fields_combine_levels_coarse_to_fine():
-  g = tiny_generator()
-  weights = [_shift_weights(2, s, 0, 1) for s in (8, 16, 32)]
-  combined, levels = predict.motion_fields(g, weights, 2)
-  assert combined.shape == (2, T_OUT, 64, 64, 2)
-  for level, size in zip(levels, (8, 16, 32)):
-    assert level.shape == (2, T_OUT, size, size, 2)
-    np.testing.assert_allclose(level[..., 1], 1.0)
-  # 1 px at 8x8 is 4 px at 32x32, 1 px at 16x16 is 2: 4 + 2 + 1 = 7 px at 32x32, i.e. 14 px at 64x64.
-  np.testing.assert_allclose(combined[..., 1], 14.0)
-  np.testing.assert_allclose(combined[..., 0], 0.0)
-  down = predict.motion_fields(g, [_shift_weights(1, s, 1, 0) for s in (8, 16, 32)], 1)[0]
-  np.testing.assert_allclose(down[..., 0], 14.0)
-
-
-def test_motion_fields_are_zero_without_warping():
-  g = tiny_generator("convgru")
-  combined, levels = predict.motion_fields(g, [None, None, None], 3)
-  assert combined.shape == (3, T_OUT, 64, 64, 2) and not np.any(combined.numpy())
-  assert [lv.shape[2] for lv in levels] == [8, 16, 32]
 
 
 def test_truncated_latents_match_sample_latents():

@@ -301,10 +301,10 @@ def _clip_batches(dataset_fn, split, data_dir, batch_size, num_frames, image_siz
 
 def model_clip_shape(model_dir):
   """(Tc, Tp, R) from model_dir/model_config.json without building the model, or None if it cannot be read."""
-  from trivd_gan.training import checkpoints  # pylint: disable=g-import-not-at-top
+  from trivd_gan import inference  # pylint: disable=g-import-not-at-top
 
   try:
-    with open(os.path.join(model_dir, checkpoints.MODEL_CONFIG)) as f:
+    with open(os.path.join(model_dir, inference.MODEL_CONFIG)) as f:
       config = json.load(f)["generator"]
     return (int(config["num_context_frames"]), int(config["num_predicted_frames"]), int(config["resolution"]))
   except (OSError, ValueError, KeyError, TypeError):
@@ -377,17 +377,16 @@ def evaluate(model_dir, i3d, num_samples, runs, dataset=None, split="test", data
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
   from trivd_gan import evaluation as ev  # pylint: disable=g-import-not-at-top
+  from trivd_gan import inference  # pylint: disable=g-import-not-at-top
   from trivd_gan.models import generator as generator_lib  # pylint: disable=g-import-not-at-top
-  from trivd_gan.training import checkpoints  # pylint: disable=g-import-not-at-top
-  from trivd_gan.training import standing_stats  # pylint: disable=g-import-not-at-top
 
   t0 = time.perf_counter()
   name, dataset_fn, data_dir = resolve_dataset(dataset, data_dir)
   shape = model_clip_shape(model_dir)
   if shape is not None:  # else load_generator below says what is wrong with model_dir
     check_num_samples(dataset_fn, name, split, data_dir, num_samples, shape[0] + shape[1], shape[2])
-  checkpoint = checkpoints.latest_checkpoint(model_dir)
-  g = checkpoints.load_generator(model_dir, use_ema=use_ema)
+  checkpoint = inference.latest_checkpoint(model_dir)
+  g = inference.load_generator(model_dir, use_ema=use_ema)
   tc, tp, res = g.num_context_frames, g.num_predicted_frames, g.resolution
   total = tc + tp
   repeat = time_repeat_factor(total)
@@ -412,7 +411,7 @@ def evaluate(model_dir, i3d, num_samples, runs, dataset=None, split="test", data
         video = batch["video"]
         yield video, z_for(seed - 1, i, int(video.shape[0])), labels_of(batch["label"])
 
-    passes = standing_stats.apply_standing_statistics(g, standing_batches(), standing_stats_batches)
+    passes = inference.apply_standing_statistics(g, standing_batches(), standing_stats_batches)
   else:
     passes = 0
   generate = make_generate_fn(g, strategy)

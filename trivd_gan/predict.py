@@ -31,48 +31,12 @@ from absl import flags  # pylint: disable=wrong-import-position
 from absl import logging  # pylint: disable=wrong-import-position
 
 from trivd_gan import cli_setup  # pylint: disable=wrong-import-position
+from trivd_gan import inference  # pylint: disable=wrong-import-position
 from trivd_gan import visualization  # pylint: disable=wrong-import-position
-from trivd_gan.models import generator as generator_lib  # pylint: disable=wrong-import-position
 
 FLAGS = flags.FLAGS
 
 OUTPUT_EXTENSIONS = (".gif", ".mp4")
-
-
-def motion_fields(generator, warp_weights, batch_size):
-  """Per-level and combined motion fields (section 4.4, Figure 3).
-
-  Each level's expected flow (`warping.expected_flow`: the warping weights read as a distribution over the
-  kernel offsets) is combined coarse to fine with `warping.combine_flows` (nearest upsampling, displacements
-  multiplied by the factor); the result, at the finest recurrent level (resolution / 2), is upsampled to the
-  frame resolution, again multiplying by the factor.
-
-  Args:
-    generator: the `Generator` that produced the weights.
-    warp_weights: `generate`'s list (coarse to fine) of [B, Tp, h_l, w_l, k^2] or None (a unit that does not
-      warp).
-    batch_size: B, an int or scalar int32 tensor (shapes the zeros of non-warping units).
-
-  Returns:
-    (combined [B, Tp, R, R, 2] float32, levels: list of [B, Tp, h_l, w_l, 2] float32); flows are (dy, dx) in
-    pixels of their own resolution, all zeros when the recurrent unit does not warp (ConvGRU, ConvLSTM).
-  """
-  from trivd_gan.layers import warping  # pylint: disable=import-outside-toplevel
-
-  tp, res = generator.num_predicted_frames, generator.resolution
-  levels, size = [], generator.base_resolution
-  for unit, weights in zip(generator.units, warp_weights):
-    if weights is None:
-      levels.append(tf.zeros(tf.stack([batch_size, tp, size, size, 2])))
-    else:
-      levels.append(tf.cast(warping.expected_flow(weights, getattr(unit, "warp_kernel_size", 3)), tf.float32))
-    levels[-1] = tf.ensure_shape(levels[-1], [None, tp, size, size, 2])
-    size *= 2
-  combined = warping.combine_flows([tf.reshape(f, [-1] + list(f.shape[2:])) for f in levels])
-  factor = res // int(combined.shape[1])
-  if factor > 1:
-    combined = tf.image.resize(combined, (res, res), method="nearest") * float(factor)
-  return tf.reshape(combined, [-1, tp, res, res, 2]), levels
 
 
 def load_video_clip(path, num_frames, start_frame=0, image_size=64):
@@ -123,57 +87,9 @@ def check_video_decodes(path, num_frames):
                      f"{num_frames}.")
 
 
-class Predictor:
-  """One interface over an exported SavedModel (`--model`) and a training model_dir (`--model_dir`).
-
-  `predict(context_uint8 [B, T_in, R, R, 3], seed [2], truncation)` -> dict with "frames"
-  [B, T_out, R, R, 3] float32 in [-1, 1] and "motion_field" [B, T_out, R, R, 2] (dy, dx) in pixels; T_in, T_out
-  and R (`resolution`) are the model's.
-  """
-
-  def __init__(self, model=None, model_dir=None):
-    if (model is None) == (model_dir is None):
-      raise ValueError("pass exactly one of --model (an exported SavedModel) and --model_dir (a training run).")
-    if model is not None:
-      if not os.path.isfile(os.path.join(model, "saved_model.pb")):
-        raise ValueError(f"--model={model} is not a SavedModel folder (no saved_model.pb); write one with "
-                         "export/export_generator.py.")
-      # The export leaves custom gradients out on purpose (inference only): no warning per function on load.
-      with cli_setup.dropped_log_messages("unsaved custom gradients"):
-        self._module = tf.saved_model.load(model)
-      self.num_context_frames = int(self._module.num_context_frames.numpy())
-      self.num_predicted_frames = int(self._module.num_predicted_frames.numpy())
-      self.resolution = int(self._module.resolution.numpy())
-      self._fn = lambda context, seed, truncation: self._module.predict(
-          tf.cast(context, tf.float32) / 127.5 - 1.0, seed, truncation)
-    else:
-      if not os.path.isdir(model_dir):
-        raise FileNotFoundError(f"--model_dir {model_dir!r} does not exist.")
-      from trivd_gan.training import checkpoints  # pylint: disable=import-outside-toplevel
-      generator = checkpoints.load_generator(model_dir, use_ema=True)
-      self.num_context_frames = generator.num_context_frames
-      self.num_predicted_frames = generator.num_predicted_frames
-      self.resolution = generator.resolution
-      self._fn = make_predict_fn(generator)
-
-  def predict(self, context_uint8, seed, truncation):
-    out = self._fn(tf.constant(context_uint8), tf.constant(seed, tf.int64), tf.constant(truncation, tf.float32))
-    return {k: v.numpy() for k, v in out.items()}
-
-
-def make_predict_fn(generator):
-  """A tf.function (context uint8 [B, T_in, R, R, 3], seed [2] int64, truncation) -> frames + motion_field."""
-
-  @tf.function(reduce_retracing=True)
-  def fn(context, seed, truncation):
-    context = tf.cast(context, tf.float32) / 127.5 - 1.0
-    batch = tf.shape(context)[0]
-    z = generator_lib.truncated_latents(batch, generator.latent_dim, truncation, seed)
-    frames, weights = generator.generate(context, z, training=False)
-    combined, _ = motion_fields(generator, weights, batch)
-    return {"frames": frames, "motion_field": combined}
-
-  return fn
+# The library's predictor (a SavedModel or a training run's EMA generator), kept under this program's name for
+# code that imports it from here (trivd_gan.probe).
+Predictor = inference.Predictor
 
 
 # Full colour at 4 pixels per frame: a typical per-frame motion at 64x64 is 0.5-4 px (a TSRU's largest field is
@@ -307,7 +223,7 @@ def run(model=None, model_dir=None, input_path=None, output=None, num_samples=1,
   if start_frame < 0:
     raise ValueError(f"--start_frame must be >= 0, got {start_frame}.")
   check_video_decodes(input_path, start_frame + 1)
-  predictor = Predictor(model=model, model_dir=model_dir)
+  predictor = inference.Predictor(model=model, model_dir=model_dir)
   context = load_video_clip(input_path, predictor.num_context_frames, start_frame, predictor.resolution)
   batch = np.repeat(context[None], num_samples, axis=0)
   result = predictor.predict(batch, [seed, 0], truncation)

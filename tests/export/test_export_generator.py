@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from trivd_gan import export as export_lib
+from trivd_gan import inference
 from trivd_gan.data import video_folder
 from trivd_gan.models import generator as generator_lib
 from trivd_gan.training import checkpoints
@@ -207,9 +209,6 @@ def test_bad_truncation_and_dtype(exported):
 def test_standing_statistics_export_twice_in_one_process(tmp_path):
   """E.2's standing statistics from the user's videos (the exporter's --standing_stats_data path), exported
   twice from one process: both exports equal the in-process generator with those statistics."""
-  sys.path.insert(0, os.path.join(ROOT, "export"))  # export/ holds scripts, not a package
-  import export_generator  # pylint: disable=import-outside-toplevel,import-error
-  from trivd_gan.training import standing_stats  # pylint: disable=import-outside-toplevel
 
   model_dir = str(tmp_path / "run")
   write_model_dir(model_dir)
@@ -218,15 +217,15 @@ def test_standing_statistics_export_twice_in_one_process(tmp_path):
   folder.mkdir()
   (folder / "clip.mp4").write_bytes(open(VIDEO, "rb").read())
   (folder / "notes.txt").write_text("not a video")
-  batches = export_generator.standing_batches_from_videos(g, str(folder), batch_size=2, seed=0)
+  batches = inference.video_batches(g, str(folder), batch_size=2, seed=0)
   context, z = batches(0)
   assert context.shape == (2, T_IN, 64, 64, 3) and z.shape == (2, g.latent_dim)
   assert -1.0 <= float(tf.reduce_min(context)) and float(tf.reduce_max(context)) <= 1.0
   np.testing.assert_array_equal(
-      export_generator.standing_batches_from_videos(g, str(folder), 2, seed=0)(0)[0].numpy(), context.numpy())
+      inference.video_batches(g, str(folder), 2, seed=0)(0)[0].numpy(), context.numpy())
 
   before = {v.path: v.numpy() for v in g.variables if "moving_" in v.path}
-  standing_stats.apply_standing_statistics(g, batches, num_batches=2)
+  inference.apply_standing_statistics(g, batches, num_batches=2)
   changed = [p for p, v in before.items() if not np.allclose(v, next(w for w in g.variables if w.path == p))]
   assert len(changed) == len(before), "every moving statistic is replaced by the standing one"
 
@@ -235,7 +234,7 @@ def test_standing_statistics_export_twice_in_one_process(tmp_path):
   expected = tf.function(lambda c, z: g.generate(c, z, training=False)[0])(context, z).numpy()
   for name in ("a", "b"):
     out = str(tmp_path / name)
-    export_generator.export_generator(g, out, truncation=0.8, model_dir=model_dir, standing_batches=2)
+    export_lib.export_generator(g, out, truncation=0.8, model_dir=model_dir, standing_batches=2)
     assert "standing statistics over 2 batches" in open(os.path.join(out, "README.md")).read()
     loaded = tf.saved_model.load(out)  # held: a loaded module's variables die with it
     frames = loaded.predict(context, tf.constant(SEED, tf.int64), tf.constant(0.8))["frames"]
@@ -245,7 +244,7 @@ def test_standing_statistics_export_twice_in_one_process(tmp_path):
     if bad.suffix == "":
       bad.mkdir()
     with pytest.raises(ValueError, match="neither a video file nor a folder of videos"):
-      export_generator.standing_batches_from_videos(g, str(bad), 2)
+      inference.video_batches(g, str(bad), 2)
 
 
 def test_export_cli_bad_flags(tmp_path):

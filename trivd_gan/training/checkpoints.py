@@ -1,4 +1,4 @@
-"""Checkpoint layout of a model_dir and `load_generator`, which evaluation and export call.
+"""Checkpoint layout of a model_dir, which the trainer writes and `trivd_gan.inference` reads.
 
 model_dir/
   ckpt-<n>.*, checkpoint      tf.train.CheckpointManager (the last `max_to_keep`): generator, ema_generator,
@@ -9,6 +9,10 @@ model_dir/
                               train.allow_data_change = True)
   operative_config-<step>.gin the gin configuration in force, written with each checkpoint
   train/                      TensorBoard summaries; samples/ GIFs of sample videos
+
+Reading a model_dir (`load_generator`, `variables_by_path`, `latest_checkpoint`, `MODEL_CONFIG`) lives in
+`trivd_gan.inference`, which must not import training; the names below point there, so the trainer and
+existing callers keep working.
 """
 
 import json
@@ -17,9 +21,12 @@ import os
 from absl import logging
 import tensorflow as tf
 
-from trivd_gan.models import generator as generator_lib
+from trivd_gan import inference
 
-MODEL_CONFIG = "model_config.json"
+MODEL_CONFIG = inference.MODEL_CONFIG
+variables_by_path = inference.variables_by_path
+latest_checkpoint = inference.latest_checkpoint
+load_generator = inference.load_generator
 
 
 def _config_of(layer):
@@ -110,54 +117,3 @@ def check_or_write_model_config(model_dir, generator, discriminator, write=True,
     current["previous_data"] = saved.get("previous_data", []) + [saved["data"]]
   if write:
     _write(path, {**saved, **current})
-
-
-def variables_by_path(model):
-  """{variable path without the model's own name, '/' -> '.': variable} of every variable of `model`.
-
-  Checkpoints track models through these dicts: Keras 3 models do not expose all their (nested-list) layers'
-  variables to tf.train.Checkpoint, and keys without the model name let G, the EMA G and a fresh Generator
-  share one layout.
-  """
-  out = {}
-  for v in model.variables:
-    key = ".".join(v.path.split("/")[1:])
-    if key in out:
-      raise ValueError(f"Two variables of {model.name} share the path {v.path}; name the layers uniquely.")
-    out[key] = v
-  return out
-
-
-def latest_checkpoint(model_dir):
-  """The newest checkpoint prefix in model_dir, or None."""
-  return tf.train.latest_checkpoint(model_dir)
-
-
-def load_generator(model_dir, use_ema=True, checkpoint=None):
-  """Restores a trained generator from a model_dir written by `trainer.train`.
-
-  Args:
-    model_dir: the training run's --model_dir.
-    use_ema: the EMA generator (paper E.2: all evaluation samples use it) or the raw G. Before the EMA start
-      step the EMA generator is a copy of G.
-    checkpoint: a checkpoint prefix (default: the newest in model_dir).
-
-  Returns:
-    A built `Generator` (inference: call with training=False). Its BatchNorm statistics are those saved; call
-    `standing_stats.apply_standing_statistics` before evaluating, as the paper does.
-  """
-  config_path = os.path.join(model_dir, MODEL_CONFIG)
-  if not tf.io.gfile.exists(config_path):
-    raise ValueError(f"{model_dir} has no {MODEL_CONFIG}; pass the --model_dir of a "
-                     "`python -m trivd_gan.train` run.")
-  checkpoint = checkpoint or latest_checkpoint(model_dir)
-  if checkpoint is None:
-    raise ValueError(f"{model_dir} holds no checkpoint yet; train longer (checkpoints are written every "
-                     "train.checkpoint_every steps and at the end).")
-  with tf.io.gfile.GFile(config_path) as f:
-    config = json.load(f)["generator"]
-  generator = generator_lib.Generator(**config)
-  generator.build_for_shapes(1)
-  ckpt = tf.train.Checkpoint(**{("ema_generator" if use_ema else "generator"): variables_by_path(generator)})
-  ckpt.restore(checkpoint).assert_existing_objects_matched().expect_partial()
-  return generator

@@ -1,0 +1,182 @@
+"""trivd_gan/inference.py: a checkpoint and its SavedModel export predict the same, motion fields (paper 4.4),
+loading errors, and the import rule (inference, predict, evaluate and the exporter do not load through
+training)."""
+
+import ast
+import json
+import os
+import pathlib
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from trivd_gan import export as export_lib
+from trivd_gan import inference
+from trivd_gan.models import generator as generator_lib
+from trivd_gan.training import checkpoints
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+T_IN, T_OUT, RES = 2, 3, 32
+SEED = [3, 4]
+
+
+def tiny_generator(unit="tsru_p", resolution=RES):
+  return generator_lib.Generator(channel_multiplier=1, resolution=resolution, num_context_frames=T_IN,
+                                 num_predicted_frames=T_OUT, recurrent_unit=unit).build_for_shapes(1)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  """(generator, model_dir, export_dir): a tiny G saved as the trainer saves it, and exported from memory.
+
+  The BatchNorm statistics are non-trivial, so a loader that kept fresh statistics would predict otherwise.
+  """
+  base = tmp_path_factory.mktemp("inference")
+  model_dir, export_dir = str(base / "run"), str(base / "export")
+  g = tiny_generator()
+  rng = np.random.default_rng(0)
+  for v in g.variables:
+    if "moving_mean" in v.path:
+      v.assign(rng.uniform(-0.1, 0.1, v.shape).astype(np.float32))
+    elif "moving_variance" in v.path:
+      v.assign(rng.uniform(0.5, 1.5, v.shape).astype(np.float32))
+  os.makedirs(model_dir)
+  with open(os.path.join(model_dir, checkpoints.MODEL_CONFIG), "w") as f:
+    json.dump({"generator": checkpoints._config_of(g),  # pylint: disable=protected-access
+               "discriminator": {}}, f)
+  tf.train.Checkpoint(ema_generator=checkpoints.variables_by_path(g)).save(os.path.join(model_dir, "ckpt"))
+  export_lib.export_generator(g, export_dir, truncation=0.8, model_dir=model_dir)
+  return g, model_dir, export_dir
+
+
+def test_checkpoint_and_its_export_predict_the_same(trained):
+  g, model_dir, export_dir = trained
+  from_checkpoint = inference.Predictor(model_dir=model_dir)
+  from_export = inference.Predictor(model=export_dir)
+  for p in (from_checkpoint, from_export):
+    assert (p.num_context_frames, p.num_predicted_frames, p.resolution) == (T_IN, T_OUT, RES)
+  context = np.random.default_rng(1).integers(0, 256, (2, T_IN, RES, RES, 3)).astype(np.uint8)
+  a = from_checkpoint.predict(context, SEED, 0.8)
+  b = from_export.predict(context, SEED, 0.8)
+  assert a["frames"].shape == (2, T_OUT, RES, RES, 3) and a["motion_field"].shape == (2, T_OUT, RES, RES, 2)
+  np.testing.assert_allclose(a["frames"], b["frames"], atol=1e-4)
+  np.testing.assert_allclose(a["motion_field"], b["motion_field"], atol=1e-4)
+  # Both equal the generator that was saved, run with the one truncated-normal sampler.
+  z = generator_lib.truncated_latents(2, g.latent_dim, tf.constant(0.8), tf.constant(SEED, tf.int64))
+  frames, _ = g.generate(tf.cast(context, tf.float32) / 127.5 - 1.0, z, training=False)
+  np.testing.assert_allclose(a["frames"], frames.numpy(), atol=1e-4)
+  assert np.abs(a["motion_field"]).max() > 0  # a TSRU warps: the fields are not the zeros of a ConvGRU
+  other = from_checkpoint.predict(context, [9, 9], 0.8)["frames"]
+  assert np.abs(other - a["frames"]).max() > 0  # another seed, another future
+
+
+def test_standing_statistics_change_what_the_loaded_generator_predicts(trained):
+  _, model_dir, _ = trained
+  g = inference.load_generator(model_dir)
+  context = tf.zeros([2, T_IN, RES, RES, 3])
+  z = generator_lib.sample_latents(2, g.latent_dim, 0.8, tf.constant(SEED, tf.int64))
+  before = g.generate(context, z, training=False)[0].numpy()
+  trainable = [v.numpy() for v in g.trainable_variables]
+  passes = inference.apply_standing_statistics(g, lambda i: (context, z), num_batches=2, log_every=0)
+  assert passes == 2
+  assert np.abs(g.generate(context, z, training=False)[0].numpy() - before).max() > 1e-4
+  for old, new in zip(trainable, g.trainable_variables):
+    np.testing.assert_array_equal(old, new.numpy())
+
+
+def test_loading_errors_say_what_is_wrong(tmp_path):
+  with pytest.raises(ValueError, match="has no model_config.json"):
+    inference.load_generator(str(tmp_path))
+  with pytest.raises(ValueError, match="not a SavedModel folder"):
+    inference.load_saved_model(str(tmp_path))
+  with pytest.raises(ValueError, match="exactly one of --model"):
+    inference.Predictor()
+  with pytest.raises(FileNotFoundError, match="does not exist"):
+    inference.Predictor(model_dir=str(tmp_path / "missing"))
+
+
+def _shift_weights(batch, size, dy, dx, k=3):
+  """Warping weights [B, T_OUT, size, size, k^2] putting all mass on the offset that moves content by
+  (dy, dx)."""
+  pad = (k - 1) // 2
+  q = (pad - dy) * k + (pad - dx)  # eq 11 samples at (m - pad, n - pad) = -(dy, dx)
+  return tf.one_hot(tf.fill([batch, T_OUT, size, size], q), k * k)
+
+
+def test_motion_fields_combine_levels_coarse_to_fine():
+  g = tiny_generator(resolution=64)
+  weights = [_shift_weights(2, s, 0, 1) for s in (8, 16, 32)]
+  combined, levels = inference.motion_fields(g, weights, 2)
+  assert combined.shape == (2, T_OUT, 64, 64, 2)
+  for level, size in zip(levels, (8, 16, 32)):
+    assert level.shape == (2, T_OUT, size, size, 2)
+    np.testing.assert_allclose(level[..., 1], 1.0)
+  # 1 px at 8x8 is 4 px at 32x32, 1 px at 16x16 is 2: 4 + 2 + 1 = 7 px at 32x32, i.e. 14 px at 64x64.
+  np.testing.assert_allclose(combined[..., 1], 14.0)
+  np.testing.assert_allclose(combined[..., 0], 0.0)
+  down = inference.motion_fields(g, [_shift_weights(1, s, 1, 0) for s in (8, 16, 32)], 1)[0]
+  np.testing.assert_allclose(down[..., 0], 14.0)
+
+
+def test_motion_fields_are_zero_without_warping():
+  g = tiny_generator("convgru", resolution=64)
+  combined, levels = inference.motion_fields(g, [None, None, None], 3)
+  assert combined.shape == (3, T_OUT, 64, 64, 2) and not np.any(combined.numpy())
+  assert [lv.shape[2] for lv in levels] == [8, 16, 32]
+
+
+# The import rule. Inference is what a trained model needs; training writes what it reads and may import it,
+# never the reverse. The programs that use a trained model load it through inference, and no library module
+# imports a program (the exporter used to import the predict program for its motion fields).
+PROGRAMS = ("trivd_gan.predict", "trivd_gan.evaluate", "trivd_gan.train", "trivd_gan.probe", "trivd_gan.bench",
+            "trivd_gan.bench_motion", "trivd_gan.demo_figures")
+NO_TRAINING = ("trivd_gan/inference.py", "trivd_gan/export.py", "trivd_gan/predict.py",
+               "export/export_generator.py")
+# evaluate still imports training.strategy to spread evaluation over replicas (not to load a model).
+TRAINING_LOADERS = ("trivd_gan.training.checkpoints", "trivd_gan.training.standing_stats")
+
+
+def imported_modules(source):
+  """Every module `source` imports, anywhere in the file: `from a.b import c` gives a.b and a.b.c."""
+  names = set()
+  for node in ast.walk(ast.parse(source)):
+    if isinstance(node, ast.Import):
+      names.update(alias.name for alias in node.names)
+    elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+      names.add(node.module)
+      names.update(f"{node.module}.{alias.name}" for alias in node.names)
+  return names
+
+
+def forbidden(source, prefixes):
+  return sorted(n for n in imported_modules(source) if any(n == p or n.startswith(p + ".") for p in prefixes))
+
+
+def test_the_import_checker_sees_every_form_of_import():
+  source = ("import trivd_gan.training.trainer\n"
+            "def f():\n  from trivd_gan import training\n  from trivd_gan.training import checkpoints\n")
+  assert forbidden(source, ("trivd_gan.training",)) == [
+      "trivd_gan.training", "trivd_gan.training.checkpoints", "trivd_gan.training.trainer"]
+  assert not forbidden("from trivd_gan import inference\nimport trivd_gan.trainer_notes\n",
+                       ("trivd_gan.training", "trivd_gan.train"))
+
+
+@pytest.mark.parametrize("path", NO_TRAINING)
+def test_inference_and_its_users_do_not_import_training(path):
+  bad = forbidden((ROOT / path).read_text(), ("trivd_gan.training",))
+  assert not bad, f"{path} imports {bad}: load and predict through trivd_gan.inference instead."
+
+
+def test_evaluate_loads_through_inference():
+  bad = forbidden((ROOT / "trivd_gan/evaluate.py").read_text(), TRAINING_LOADERS)
+  assert not bad, f"trivd_gan/evaluate.py imports {bad}: use trivd_gan.inference."
+
+
+NO_PROGRAMS = ("trivd_gan/inference.py", "trivd_gan/export.py", "export/export_generator.py")
+
+
+@pytest.mark.parametrize("path", NO_PROGRAMS)
+def test_libraries_and_the_exporter_import_no_program(path):
+  bad = forbidden((ROOT / path).read_text(), PROGRAMS)
+  assert not bad, f"{path} imports the program(s) {bad}; move what it needs into a library module."
