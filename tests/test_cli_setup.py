@@ -1,6 +1,5 @@
 """cli_setup: gin error messages trimmed, gin search paths, TensorFlow's C++ log level default."""
 
-import logging
 import os
 
 import pytest
@@ -34,16 +33,6 @@ def test_quiet_tensorflow_logs_respects_the_user(monkeypatch):
   monkeypatch.setattr(cli_setup.glob, "glob", lambda pattern: ["/dev/nvidia0"])
   cli_setup.quiet_tensorflow_logs()
   assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ
-
-
-def test_dropped_log_messages_only_inside_the_block(caplog):
-  logger = logging.getLogger("absl")
-  with caplog.at_level(logging.INFO, logger="absl"):
-    with cli_setup.dropped_log_messages("expected noise", "other"):
-      logger.info("an expected noise line")
-      logger.info("a useful line")
-    logger.info("expected noise after the block")
-  assert [r.getMessage() for r in caplog.records] == ["a useful line", "expected noise after the block"]
 
 
 def test_exit_with_error_is_one_line_and_status_2(capsys):

@@ -4,9 +4,7 @@ and how each one fails: `exit_with_error` (one line "error: ...", exit status 2,
 Imports neither TensorFlow nor gin (call `quiet_tensorflow_logs` before TensorFlow is imported).
 """
 
-import contextlib
 import glob
-import logging
 import os
 import re
 import sys
@@ -42,31 +40,6 @@ def gin_search_paths(gin_files):
 def trim_gin_message(text):
   """`text` without gin's "In call to configurable 'train' (<function train at 0x...>)" suffixes."""
   return _GIN_CALL_SUFFIX.sub("", str(text)).strip()
-
-
-class _DropMessages(logging.Filter):
-  """Drops log records whose message contains any of `texts`."""
-
-  def __init__(self, texts):
-    super().__init__()
-    self.texts = tuple(texts)
-
-  def filter(self, record):
-    message = record.getMessage()
-    return not any(text in message for text in self.texts)
-
-
-@contextlib.contextmanager
-def dropped_log_messages(*texts, logger_name="absl"):
-  """Within the block, records of `logger_name` (absl's, which TensorFlow's Python code logs to) that contain
-  any of `texts` are dropped: for messages that are expected in a program and only alarm or flood its user."""
-  logger = logging.getLogger(logger_name)
-  drop = _DropMessages(texts)
-  logger.addFilter(drop)
-  try:
-    yield
-  finally:
-    logger.removeFilter(drop)
 
 
 def exit_with_error(message):

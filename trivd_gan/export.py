@@ -23,8 +23,8 @@ import os
 
 import tensorflow as tf
 
-from trivd_gan import cli_setup
 from trivd_gan import inference
+from trivd_gan import log_filters
 from trivd_gan.models import generator as generator_lib
 
 MODULE_DOC = "README.md"
@@ -183,7 +183,7 @@ def export_generator(generator, output, truncation=0.8, model_dir="(in-memory ge
   # makes saving and loading several times slower.
   # TensorFlow renames the captured variables' inputs of every signature and lists hundreds of them in one
   # INFO line; the names are internal (callers use the signature's own argument names).
-  with cli_setup.dropped_log_messages("with unsupported characters which will be renamed"):
+  with log_filters.dropped_log_messages("with unsupported characters which will be renamed"):
     tf.saved_model.save(module, output, signatures=signatures,
                         options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
   text = module_description(generator, model_dir, truncation, standing_batches)

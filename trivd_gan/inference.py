@@ -25,7 +25,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from trivd_gan import cli_setup
+from trivd_gan import log_filters
 from trivd_gan import progress
 from trivd_gan.layers import normalization
 from trivd_gan.layers import spectral_norm
@@ -101,7 +101,7 @@ def load_saved_model(path):
     raise ValueError(f"--model={path} is not a SavedModel folder (no saved_model.pb); write one with "
                      "export/export_generator.py.")
   # The export leaves custom gradients out on purpose (inference only): no warning per function on load.
-  with cli_setup.dropped_log_messages("unsaved custom gradients"):
+  with log_filters.dropped_log_messages("unsaved custom gradients"):
     return tf.saved_model.load(path)
 
 
