@@ -9,10 +9,11 @@ Signatures:
   fvd(real_logits [N, d], generated_logits [M, d] float32) -> {"fvd": [] float64} (section 4.1;
     `fvd.frechet_distance_from_activations_tf`);
   inception_score(logits [N, C] float32) -> {"inception_score": [] float64} (one split).
-So evaluation needs only this folder and TensorFlow. This file is the program; the library it runs is
-`trivd_gan.evaluation.embedder_export`, importable without this folder on sys.path.
+So evaluation needs only this folder and TensorFlow.
 Paper: Luc et al., Transformation-based Adversarial Video Prediction on Large-Scale Data (2020).
 """
+# This file is the program (its docstring is its --help); the library it runs is
+# trivd_gan.evaluation.embedder_export, importable without sys.path edits.
 
 import os
 import sys

@@ -14,10 +14,11 @@ the paper's Kinetics-600 model; paper 3.2, 4.4, appendix E.2):
   predict_uint8(context [B, T_in, R, R, 3] uint8, seed, truncation) -> {"frames": [B, T_out, R, R, 3] uint8}
 The export's README.md states the model's T_in, T_out and R.
 Loading needs only TensorFlow: `tf.saved_model.load(EXPORT_DIR).predict(context, seed, truncation)`.
-This file is the program (flags, errors); the library it runs is `trivd_gan.export` (the SavedModel) and
-`trivd_gan.inference` (loading the run, standing statistics), importable without this folder on sys.path.
 Paper: Luc et al., Transformation-based Adversarial Video Prediction on Large-Scale Data (2020).
 """
+# This file is the program (flags, errors; its docstring is its --help); the library it runs is
+# trivd_gan.export (the SavedModel) and trivd_gan.inference (loading the run, standing statistics), importable
+# without sys.path edits.
 
 import os
 import sys
