@@ -4,8 +4,8 @@ Names usable in gin files (gin/base.gin, gin/demo.gin, gin/tiny.gin):
   train                      trainer.train (model_dir, strategy and data_dir come from the CLI)
   Generator                  models.generator.Generator           (train.generator_fn = @Generator)
   DiscriminatorEnsemble      models.decompositions.DiscriminatorEnsemble (train.discriminator_fn = ...)
-  synthetic_dataset, moving_mnist_dataset, video_folder_dataset, kinetics600_dataset, ucf101_dataset,
-  bair_dataset, make_dataset (train.dataset_fn = @synthetic_dataset)
+  synthetic_dataset, moving_mnist_dataset, natural_dataset, video_folder_dataset, kinetics600_dataset,
+  ucf101_dataset, bair_dataset, make_dataset (train.dataset_fn = @synthetic_dataset)
   apply_standing_statistics  training.standing_stats.apply_standing_statistics
 """
 
@@ -26,13 +26,13 @@ train = None
 # models are registered through factories with the classes' explicit signatures (unknown bindings then fail).
 def _generator(channel_multiplier=48, recurrent_unit="tsru_p", num_context_frames=5, num_predicted_frames=11,
                resolution=64, latent_dim=128, embedding_dim=128, num_classes=1, encoder_channel_multiplier=None,
-               bn_momentum=0.99, name=None):
+               bn_momentum=0.99, output_mode="pixels", name=None):
   """`generator.Generator` (gin name `Generator`)."""
   return generator.Generator(channel_multiplier=channel_multiplier, recurrent_unit=recurrent_unit,
                              num_context_frames=num_context_frames, num_predicted_frames=num_predicted_frames,
                              resolution=resolution, latent_dim=latent_dim, embedding_dim=embedding_dim,
                              num_classes=num_classes, encoder_channel_multiplier=encoder_channel_multiplier,
-                             bn_momentum=bn_momentum, name=name)
+                             bn_momentum=bn_momentum, output_mode=output_mode, name=name)
 
 
 def _discriminator_ensemble(decomposition="dvd_gan_fp_stronger", channel_multiplier=48, num_frames_K=8,
@@ -55,7 +55,8 @@ def register():
                                     denylist=["model_dir", "strategy", "operative_config_fn"])
   gin.external_configurable(_generator, "Generator", denylist=["name"])
   gin.external_configurable(_discriminator_ensemble, "DiscriminatorEnsemble", denylist=["name"])
-  for name in ("make_dataset", "synthetic_dataset", "moving_mnist_dataset", "video_folder_dataset",
+  for name in ("make_dataset", "synthetic_dataset", "moving_mnist_dataset", "natural_dataset",
+               "video_folder_dataset",
                "kinetics600_dataset", "ucf101_dataset", "bair_dataset"):
     gin.external_configurable(getattr(data, name), name)
   gin.external_configurable(standing_stats.apply_standing_statistics, "apply_standing_statistics")

@@ -9,12 +9,13 @@ from trivd_gan.data.pipeline import check_data_dir
 from trivd_gan.data.pipeline import kinetics600_dataset
 from trivd_gan.data.pipeline import make_dataset
 from trivd_gan.data.pipeline import moving_mnist_dataset
+from trivd_gan.data.pipeline import natural_dataset
 from trivd_gan.data.pipeline import SOURCES
 from trivd_gan.data.pipeline import synthetic_dataset
 from trivd_gan.data.pipeline import ucf101_dataset
 from trivd_gan.data.pipeline import video_folder_dataset
 
 __all__ = [
-    "make_dataset", "check_data_dir", "SOURCES", "synthetic_dataset", "moving_mnist_dataset",
+    "make_dataset", "check_data_dir", "SOURCES", "synthetic_dataset", "moving_mnist_dataset", "natural_dataset",
     "video_folder_dataset", "kinetics600_dataset", "ucf101_dataset", "bair_dataset"
 ]

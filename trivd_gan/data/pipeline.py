@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from trivd_gan.data import kinetics
 from trivd_gan.data import moving_mnist
+from trivd_gan.data import natural
 from trivd_gan.data import preprocessing
 from trivd_gan.data import synthetic
 from trivd_gan.data import tfds_sources
@@ -55,6 +56,7 @@ atexit.register(release_iterators)
 SOURCES = {
     "synthetic": synthetic.make_clips,
     "moving_mnist": moving_mnist.make_clips,
+    "natural": natural.make_clips,
     "video_folder": video_folder.make_clips,
     "kinetics600": kinetics.make_clips,
     "ucf101": tfds_sources.make_ucf101_clips,
@@ -65,6 +67,7 @@ SOURCES = {
 DEFAULT_SHUFFLE_BUFFER = {
     "synthetic": 0,
     "moving_mnist": 0,
+    "natural": 0,
     "video_folder": 16,
     "kinetics600": 256,
     "ucf101": 256,
@@ -88,7 +91,8 @@ def make_dataset(name: str = "synthetic",
   """Batched clips for training or evaluation.
 
   Args:
-    name: one of SOURCES: "synthetic" (default, no files), "moving_mnist", "video_folder", "kinetics600",
+    name: one of SOURCES: "synthetic" (default, no files), "moving_mnist", "natural", "video_folder",
+      "kinetics600",
       "ucf101", "bair".
     split: "train" or an evaluation split ("test", "validation"; sources document what they accept).
     data_dir: the source's folder (`--data_dir`); unused by "synthetic".
@@ -178,6 +182,12 @@ def synthetic_dataset(**kwargs) -> tf.data.Dataset:
 def moving_mnist_dataset(**kwargs) -> tf.data.Dataset:
   """`make_dataset("moving_mnist", ...)`, for gin."""
   return make_dataset("moving_mnist", **kwargs)
+
+
+def natural_dataset(**kwargs) -> tf.data.Dataset:
+  """`make_dataset("natural", ...)`, for gin (gin/pretrained/natural.gin): photographs filmed by a virtual
+  camera, plus real videos of `data_dir` named by `natural_dataset.videos`."""
+  return make_dataset("natural", **kwargs)
 
 
 def video_folder_dataset(**kwargs) -> tf.data.Dataset:
