@@ -165,3 +165,33 @@ def test_mixed_bfloat16_forward_keeps_statistics_in_float32():
   assert frames.dtype == tf.float32 and frames.shape == (2, 3, 32, 32, 3)
   assert g.output_bn.moving_mean.dtype == "float32" and g.units[0].conv_u.sn_u.dtype == "float32"
   assert np.isfinite(frames.numpy()).all()
+
+
+def _composite_twin(pixels_generator, mask_logit):
+  """A "composite" generator with the weights of a "pixels" one and a constant mask logit: the mask channel of
+  the output convolution has a zero kernel and bias `mask_logit` (and a zero spectral-norm u entry, so sigma
+  is unchanged)."""
+  twin = generator.Generator(recurrent_unit="tsru_p", output_mode="composite", **TINY).build_for_shapes()
+  assert len(twin.weights) == len(pixels_generator.weights)
+  for target, source in zip(twin.weights, pixels_generator.weights):
+    value = source.numpy()
+    if target.shape != source.shape:  # output_conv kernel [3, 3, C, 4], bias [4], sn_u [1, 4]
+      pad = np.full(value.shape[:-1] + (1,), mask_logit if target.path.endswith("bias") else 0.0, value.dtype)
+      value = np.concatenate([value, pad], axis=-1)
+    target.assign(value)
+  return twin
+
+
+def test_composite_output_mixes_the_last_context_frame_with_generated_pixels():
+  """frame_t = m * x_last + (1 - m) * tanh(pixels), against the "pixels" model's frames, for three masks."""
+  g = generator.Generator(recurrent_unit="tsru_p", **TINY).build_for_shapes()
+  context, z = _inputs()
+  pixels = g(context, z).numpy()
+  last = context[:, -1:].numpy()
+  for logit in (-40.0, 0.0, 40.0):
+    m = 1.0 / (1.0 + np.exp(-logit))
+    frames = _composite_twin(g, logit)(context, z).numpy()
+    np.testing.assert_allclose(frames, m * np.broadcast_to(last, pixels.shape) + (1 - m) * pixels, atol=1e-5)
+  with pytest.raises(ValueError, match="Unknown output_mode 'warp'"):
+    generator.Generator(output_mode="warp", **TINY)
+  assert generator.Generator(output_mode="composite", **TINY).get_config()["output_mode"] == "composite"

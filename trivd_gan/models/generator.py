@@ -17,6 +17,8 @@ from trivd_gan.layers import recurrent
 from trivd_gan.layers import spectral_norm
 from trivd_gan.models import encoder as encoder_lib
 
+# How G's last convolution becomes frames (see `Generator`): the paper's "pixels", or "composite".
+OUTPUT_MODES = ("pixels", "composite")
 # Channel widths of the three stages and of the output, as multiples of the channel multiplier.
 G_STAGE_WIDTHS = (8, 4, 2, 1)
 
@@ -83,6 +85,10 @@ class Generator(keras.Model):
     num_classes: 1 for prediction (the dummy zero class); more for class-conditional training.
     encoder_channel_multiplier: ch of the context encoder; defaults to channel_multiplier.
     bn_momentum: momentum of the batch norms' moving statistics.
+    output_mode: "pixels" (the paper: every predicted frame is tanh of G's last convolution) or "composite" (a
+      departure for CPU-scale training, off by default: the last convolution also gives a mask m in (0, 1) per
+      pixel and frame, and frame_t = m * x_last + (1 - m) * tanh(pixels), with x_last the last context frame,
+      the compositing of CDNA/SAVP-style predictors; the generator then need not redraw what does not move).
 
   Call: context [B, Tc, H, W, 3] float32 in [-1, 1], z [B, latent_dim], labels [B] int (or None for the
   dummy class 0) -> frames [B, Tp, H, W, 3] float32 in [-1, 1]. `generate` also returns the predicted
@@ -91,8 +97,10 @@ class Generator(keras.Model):
 
   def __init__(self, channel_multiplier=48, recurrent_unit="tsru_p", num_context_frames=5,
                num_predicted_frames=11, resolution=64, latent_dim=128, embedding_dim=128, num_classes=1,
-               encoder_channel_multiplier=None, bn_momentum=0.99, **kwargs):
+               encoder_channel_multiplier=None, bn_momentum=0.99, output_mode="pixels", **kwargs):
     super().__init__(**kwargs)
+    if output_mode not in OUTPUT_MODES:
+      raise ValueError(f"Unknown output_mode {output_mode!r}; allowed: {', '.join(OUTPUT_MODES)}.")
     if recurrent_unit not in recurrent.RECURRENT_UNITS:
       raise ValueError(f"Unknown recurrent unit {recurrent_unit!r}; "
                        f"allowed: {', '.join(recurrent.RECURRENT_UNITS)}.")
@@ -114,6 +122,7 @@ class Generator(keras.Model):
     self.num_classes = int(num_classes)
     self.encoder_channel_multiplier = int(encoder_channel_multiplier or channel_multiplier)
     self.bn_momentum = bn_momentum
+    self.output_mode = output_mode
 
     ch = self.channel_multiplier
     widths = [ch * w for w in G_STAGE_WIDTHS]
@@ -133,7 +142,8 @@ class Generator(keras.Model):
           blocks.GBlock(widths[i + 1], upsample=True, bn_momentum=bn_momentum, name=f"block_{i}b")])
     # E.2: the final batch norm is unconditional, with a learned scale and offset.
     self.output_bn = normalization.BatchNorm(momentum=bn_momentum, per_time_step=True, name="output_bn")
-    self.output_conv = spectral_norm.SNConv2D(3, 3, name="output_conv")
+    # "composite": a fourth channel, the logit of the copy mask.
+    self.output_conv = spectral_norm.SNConv2D(3 if output_mode == "pixels" else 4, 3, name="output_conv")
 
   def build(self, context_shape, z_shape=None, labels_shape=None):
     """Creates every variable from shapes alone: no forward pass (full-size models build in seconds)."""
@@ -201,9 +211,13 @@ class Generator(keras.Model):
       h = block_a(h, cond, training=training)
       h = block_b(h, cond, training=training)
     h = tf.nn.relu(self.output_bn(h, training=training))
-    h = self.output_conv(blocks.fold_time(h), training=training)
-    frames = tf.tanh(tf.cast(h, tf.float32))
-    return blocks.unfold_time(frames, self.num_predicted_frames), warp_weights, unit_states
+    h = tf.cast(self.output_conv(blocks.fold_time(h), training=training), tf.float32)
+    frames = blocks.unfold_time(tf.tanh(h[..., :3]), self.num_predicted_frames)
+    if self.output_mode == "composite":
+      mask = tf.sigmoid(blocks.unfold_time(h[..., 3:], self.num_predicted_frames))  # [B, Tp, H, W, 1]
+      last = tf.cast(context[:, -1:], tf.float32)  # [B, 1, H, W, 3], broadcast over the predicted frames
+      frames = mask * last + (1.0 - mask) * frames
+    return frames, warp_weights, unit_states
 
   def call(self, context, z, labels=None, training=False):
     return self.generate(context, z, labels, training=training)[0]
@@ -219,4 +233,5 @@ class Generator(keras.Model):
             "recurrent_unit": self.recurrent_unit, "num_context_frames": self.num_context_frames,
             "num_predicted_frames": self.num_predicted_frames, "resolution": self.resolution,
             "latent_dim": self.latent_dim, "embedding_dim": self.embedding_dim, "num_classes": self.num_classes,
-            "encoder_channel_multiplier": self.encoder_channel_multiplier, "bn_momentum": self.bn_momentum}
+            "encoder_channel_multiplier": self.encoder_channel_multiplier, "bn_momentum": self.bn_momentum,
+            "output_mode": self.output_mode}
