@@ -59,18 +59,23 @@ def test_every_gin_file_is_covered():
 
 
 # The recipes of the shipped models (docs/results/pretrained.md): not paper runs, departures documented.
-PRETRAINED = {"gin/pretrained/moving_mnist.gin": ("tsru_p", 8, 10, 10, 20.0)}
+PRETRAINED = {"gin/pretrained/moving_mnist.gin": ("tsru_p", 8, 10, 10, 20.0, "pixels"),
+              "gin/pretrained/natural.gin": ("tsru_p", 8, 5, 11, 50.0, "composite")}
 
 
 @pytest.mark.parametrize("path", sorted(PRETRAINED))
 def test_pretrained_recipes_parse(path):
   _parse([path])
-  unit, ch, tc, tp, l1 = PRETRAINED[path]
+  unit, ch, tc, tp, l1, output_mode = PRETRAINED[path]
   assert gin.query_parameter("Generator.recurrent_unit") == unit
   assert gin.query_parameter("Generator.channel_multiplier") == ch
   assert gin.query_parameter("Generator.num_context_frames") == tc
   assert gin.query_parameter("Generator.num_predicted_frames") == tp
   assert gin.query_parameter("train.reconstruction_weight") == l1
+  try:
+    assert gin.query_parameter("Generator.output_mode") == output_mode
+  except ValueError:  # not bound: the paper's default
+    assert output_mode == "pixels"
 
 
 @pytest.mark.parametrize("path", sorted(EXPECTED))

@@ -5,6 +5,7 @@ import json
 import os
 import types
 
+import numpy as np
 import pytest
 
 from trivd_gan import probe
@@ -17,7 +18,8 @@ def flags_for(**kwargs):
   values = dict(model_dir=None, model=None, dataset="synthetic", data_dir=None, split="test", num_clips=4,
                 batch_size=2, truncation=0.0, every_checkpoint=True, steps=[], diagnostics=True,
                 standing_stats_batches=2,
-                standing_stats_batch_size=2, json=None, samples_png=None, seed=0)
+                standing_stats_batch_size=2, json=None, samples_png=None, seed=0, clips_per_video=None,
+                motion=False)
   values.update(kwargs)
   return types.SimpleNamespace(**values)
 
@@ -38,6 +40,40 @@ def test_check_flags(tmp_path):
   (tmp_path / "export" / "saved_model.pb").write_text("")
   with pytest.raises(ValueError, match="--diagnostics needs --model_dir"):
     probe.check_flags(flags_for(model=str(tmp_path / "export")))
+  with pytest.raises(ValueError, match="--motion needs --model"):
+    probe.check_flags(flags_for(model_dir=str(tmp_path), motion=True))
+  with pytest.raises(ValueError, match="--motion needs a data set with motion labels"):
+    probe.check_flags(flags_for(model=str(tmp_path / "export"), diagnostics=False, motion=True,
+                                dataset="moving_mnist"))
+  with pytest.raises(ValueError, match="--clips_per_video applies to --dataset=video_folder"):
+    probe.check_flags(flags_for(model_dir=str(tmp_path), clips_per_video=2))
+  with pytest.raises(ValueError, match="--clips_per_video must be >= 1"):
+    probe.check_flags(flags_for(model_dir=str(tmp_path), clips_per_video=0, dataset="video_folder"))
+
+
+def test_motion_report_cosines():
+  flows = [[0.0, 2.0], [1.0, 0.0], [0.0, -1.0], [5.0, 5.0]]
+  velocities = [[0.0, 1.0], [0.0, 3.0], [0.0, 1.0], [0.0, 0.0]]  # the last clip does not move: left out
+  report = probe.motion_report(flows, velocities)
+  assert report["num_clips"] == 3
+  np.testing.assert_allclose(report["cosines"], [1.0, 0.0, -1.0], atol=1e-9)
+  assert report["mean_cosine"] == pytest.approx(0.0) and report["fraction_above_0.5"] == pytest.approx(1 / 3)
+  with pytest.raises(ValueError, match="no held-out clip moves"):
+    probe.motion_report([[1.0, 0.0]], [[0.0, 0.0]])
+
+
+def test_saved_model_motion_on_labelled_clips():
+  """The shipped Moving MNIST model on synthetic pans: scores, and one cosine per moving clip in [-1, 1]."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  model = os.path.join(root, "pretrained", "moving_mnist")
+  report = probe.probe_saved_model(flags_for(model=model, dataset="synthetic", num_clips=4, batch_size=4,
+                                             diagnostics=False, motion=True))
+  entry = report["entries"][0]
+  assert entry["scores"]["num_clips"] == 4
+  motion = entry["motion"]
+  assert 1 <= motion["num_clips"] <= 4 and len(motion["cosines"]) == motion["num_clips"]
+  assert all(-1.0 <= c <= 1.0 for c in motion["cosines"])
+  assert motion["mean_cosine"] == pytest.approx(np.mean(motion["cosines"]))
 
 
 @pytest.mark.slow  # about a minute on 2 idle cores: a training run, standing statistics and three probes

@@ -3,12 +3,17 @@ r"""Does a trained model continue its context? Held-out scores and context probe
     python -m trivd_gan.probe --model_dir=runs/moving_mnist --dataset=moving_mnist \
         --data_dir=../shared/data/mnist [--every_checkpoint] [--diagnostics] [--json=PATH] [--samples_png=PATH]
     python -m trivd_gan.probe --model=pretrained/moving_mnist --dataset=moving_mnist --data_dir=...
+    python -m trivd_gan.probe --model=pretrained/natural --dataset=natural --num_clips=64 --motion
+    python -m trivd_gan.probe --model=pretrained/natural --dataset=video_folder --data_dir=HELD_OUT_VIDEOS \
+        --clips_per_video=4 --num_clips=12
 
 For each checkpoint of a training run (the newest, or all with --every_checkpoint: learning curves) or for an
 exported SavedModel (--model), on the first --num_clips clips of the held-out split:
   * per predicted frame PSNR, SSIM and MSE of the model (EMA generator with standing statistics from the
     training split, paper E.2; truncation --truncation), of copy-last-frame and of the context's mean frame
     (`evaluation/heldout.py`);
+  * with --motion (SavedModels, on clips with known motion): the cosine between each clip's mean motion field
+    and its true content velocity;
   * with --diagnostics (training runs only; the raw G and D the run trained): `diagnostics.py`'s
     context-swap probe of D, G's context sensitivity (frames and recurrent states) and the gradient norms that
     reach the context encoder.
@@ -29,6 +34,8 @@ from absl import logging
 from trivd_gan import cli_setup
 
 FLAGS = flags.FLAGS
+# The key of each clip's true content velocity [2] (dy, dx) in the sources that label motion.
+VELOCITY_KEYS = {"natural": "velocity", "synthetic": "background_velocity"}
 
 
 def define_flags():
@@ -38,6 +45,10 @@ def define_flags():
   flags.DEFINE_string("data_dir", None, "The data set's folder.")
   flags.DEFINE_string("split", "test", "Held-out split.")
   flags.DEFINE_integer("num_clips", 256, "Held-out clips scored.")
+  flags.DEFINE_integer("clips_per_video", None, "video_folder only: evenly spaced windows scored per video "
+                       "(default: the source's 1).")
+  flags.DEFINE_boolean("motion", False, "--model only, on a data set with motion labels (natural, synthetic): "
+                       "the cosine between each clip's mean motion field and its true content motion.")
   flags.DEFINE_integer("batch_size", 32, "Clips per batch.")
   flags.DEFINE_float("truncation", 0.0, "z truncation: 0 = z = 0 (the mode, D.3; best for PSNR/SSIM).")
   flags.DEFINE_boolean("every_checkpoint", False, "Score every checkpoint of --model_dir (learning curves).")
@@ -82,6 +93,16 @@ def check_flags(f):
     raise ValueError(f"--model={f.model} is not a SavedModel folder (no saved_model.pb).")
   if f.diagnostics and f.model_dir is None:
     raise ValueError("--diagnostics needs --model_dir: the probes use the run's discriminator.")
+  if f.motion and f.model is None:
+    raise ValueError("--motion needs --model (an exported SavedModel, whose predict signature returns the "
+                     "motion field); export the run first with export/export_generator.py.")
+  if f.motion and f.dataset not in VELOCITY_KEYS:
+    raise ValueError(f"--motion needs a data set with motion labels ({', '.join(sorted(VELOCITY_KEYS))}), got "
+                     f"--dataset={f.dataset}.")
+  if f.clips_per_video is not None and f.dataset != "video_folder":
+    raise ValueError("--clips_per_video applies to --dataset=video_folder only.")
+  if f.clips_per_video is not None and f.clips_per_video < 1:
+    raise ValueError(f"--clips_per_video must be >= 1, got {f.clips_per_video}.")
   if not f.dataset:
     raise ValueError("--dataset is required (e.g. moving_mnist with --data_dir, or synthetic).")
   for name, low in (("num_clips", 2), ("batch_size", 2), ("standing_stats_batches", 0),
@@ -92,17 +113,29 @@ def check_flags(f):
     raise ValueError(f"--truncation must be >= 0, got {f.truncation}.")
 
 
-def held_out_clips(dataset, data_dir, split, num_clips, batch_size, num_frames, image_size):
-  """A list of [b, T, S, S, 3] float32 NumPy batches: the first num_clips clips of the held-out split."""
+def held_out_clips(dataset, data_dir, split, num_clips, batch_size, num_frames, image_size, with_motion=False,
+                   **source_kwargs):
+  """A list of [b, T, S, S, 3] float32 NumPy batches: the first num_clips clips of the held-out split.
+
+  with_motion: also return the clips' content velocities, a list of [b, 2] (dy, dx) pixels/frame, from a source
+  that labels them ("natural": `velocity`, "synthetic": `background_velocity`).
+  """
   from trivd_gan import data  # pylint: disable=import-outside-toplevel
+  if with_motion:
+    if dataset not in VELOCITY_KEYS:
+      raise ValueError(f"--motion needs a data set with motion labels ({', '.join(sorted(VELOCITY_KEYS))}), "
+                       f"got {dataset!r}.")
+    source_kwargs["with_motion"] = True
   ds = data.make_dataset(dataset, split=split, data_dir=data_dir, batch_size=batch_size, num_frames=num_frames,
-                         image_size=image_size, training=False)
-  batches, seen = [], 0
+                         image_size=image_size, training=False, **source_kwargs)
+  batches, velocities, seen = [], [], 0
   iterator = iter(ds)
   try:
     for batch in iterator:
       video = batch["video"].numpy()[:num_clips - seen]
       batches.append(video)
+      if with_motion:
+        velocities.append(batch[VELOCITY_KEYS[dataset]].numpy()[:len(video)])
       seen += len(video)
       if seen >= num_clips:
         break
@@ -110,7 +143,28 @@ def held_out_clips(dataset, data_dir, split, num_clips, batch_size, num_frames, 
     del iterator  # ends the tf.data iterator before the interpreter shuts down
   if seen < num_clips:
     raise ValueError(f"the {split!r} split of {dataset} has only {seen} clips; use --num_clips <= {seen}.")
-  return batches
+  return (batches, velocities) if with_motion else batches
+
+
+def source_kwargs(f):
+  """The held-out source's extra arguments set by flags."""
+  return {"clips_per_video": f.clips_per_video} if f.clips_per_video else {}
+
+
+def motion_report(flows, velocities):
+  """Per-clip agreement of mean motion fields [N, 2] with true content velocities [N, 2] (dy, dx); clips that do
+  not move (velocity 0) have no direction and are left out."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  flows, velocities = np.asarray(flows, np.float64), np.asarray(velocities, np.float64)
+  moving = np.linalg.norm(velocities, axis=1) > 0
+  if not moving.any():
+    raise ValueError("no held-out clip moves: --motion needs clips with a non-zero velocity.")
+  flows, velocities = flows[moving], velocities[moving]
+  cosines = np.sum(flows * velocities, axis=1) / (
+      np.linalg.norm(flows, axis=1) * np.linalg.norm(velocities, axis=1) + 1e-12)
+  return {"num_clips": int(moving.sum()), "mean_cosine": float(np.mean(cosines)),
+          "fraction_above_0.5": float(np.mean(cosines > 0.5)), "cosines": cosines.tolist(),
+          "mean_flow_dy_dx": flows.tolist(), "velocity_dy_dx": velocities.tolist()}
 
 
 def _load(model_dir, prefix, **models):
@@ -161,7 +215,8 @@ def probe_run(f):
   g_config, d_config = config["generator"], config["discriminator"]
   ema_g = generator_lib.Generator(**g_config).build_for_shapes(1)
   tc, tp, res = g_config["num_context_frames"], g_config["num_predicted_frames"], g_config["resolution"]
-  batches = held_out_clips(f.dataset, f.data_dir, f.split, f.num_clips, f.batch_size, tc + tp, res)
+  batches = held_out_clips(f.dataset, f.data_dir, f.split, f.num_clips, f.batch_size, tc + tp, res,
+                           **source_kwargs(f))
   stand = (standing_stats.dataset_batches(f.dataset, f.data_dir, ema_g, f.standing_stats_batches,
                                           f.standing_stats_batch_size, f.seed)
            if f.standing_stats_batches else None)
@@ -202,19 +257,30 @@ def probe_run(f):
 
 
 def probe_saved_model(f):
-  """The report of an exported SavedModel (held-out scores only)."""
+  """The report of an exported SavedModel: held-out scores, and with --motion the motion fields' directions."""
   import numpy as np  # pylint: disable=import-outside-toplevel
   from trivd_gan import predict as predict_lib  # pylint: disable=import-outside-toplevel
   predictor = predict_lib.Predictor(model=f.model)
   tc, tp = predictor.num_context_frames, predictor.num_predicted_frames
-  batches = held_out_clips(f.dataset, f.data_dir, f.split, f.num_clips, f.batch_size, tc + tp,
-                           predictor.resolution)
+  clips = held_out_clips(f.dataset, f.data_dir, f.split, f.num_clips, f.batch_size, tc + tp,
+                         predictor.resolution, with_motion=f.motion, **source_kwargs(f))
+  batches, velocities = clips if f.motion else (clips, None)
+  flows = []
 
   def predict(context):
     context_u8 = np.clip((context + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
-    return predictor.predict(context_u8, [f.seed, 7], f.truncation)["frames"]
+    out = predictor.predict(context_u8, [f.seed, 7], f.truncation)
+    flows.append(out["motion_field"].mean(axis=(1, 2, 3)))  # [b, 2]: over time and positions
+    return out["frames"]
 
-  report = {"model": f.model, "entries": [{"scores": score(predict, batches, tc)}]}
+  entry = {"scores": score(predict, batches, tc)}
+  if f.motion:
+    entry["motion"] = motion_report(np.concatenate(flows), np.concatenate(velocities))
+    logging.info("Motion fields: mean cosine with the true motion %.3f over %d moving clips "
+                 "(%.0f%% above 0.5).",
+                 entry["motion"]["mean_cosine"], entry["motion"]["num_clips"],
+                 100 * entry["motion"]["fraction_above_0.5"])
+  report = {"model": f.model, "entries": [entry]}
   if f.samples_png:
     video = batches[0][:4]
     write_samples_png(f.samples_png, video, predict(video[:, :tc]), tc)
@@ -259,7 +325,8 @@ def main(argv):
     report = probe_run(FLAGS) if FLAGS.model_dir else probe_saved_model(FLAGS)
   except (ValueError, OSError) as e:
     cli_setup.exit_with_error(e)
-  report["settings"] = {"dataset": FLAGS.dataset, "split": FLAGS.split, "num_clips": FLAGS.num_clips,
+  report["settings"] = {"dataset": FLAGS.dataset, "data_dir": FLAGS.data_dir, "split": FLAGS.split,
+                        "num_clips": FLAGS.num_clips, "clips_per_video": FLAGS.clips_per_video,
                         "truncation": FLAGS.truncation, "standing_stats_batches": FLAGS.standing_stats_batches,
                         "seed": FLAGS.seed}
   path = FLAGS.json or os.path.join(FLAGS.model_dir or FLAGS.model, "probe.json")
