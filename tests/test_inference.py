@@ -1,18 +1,21 @@
-"""trivd_gan/inference.py: a checkpoint and its SavedModel export predict the same, motion fields (paper 4.4),
-loading errors, and the import rule (inference, predict, evaluate and the exporter do not load through
-training)."""
+"""trivd_gan/inference.py: a checkpoint and its SavedModel export predict the same, standing statistics (paper
+E.2, against a NumPy average), motion fields (paper 4.4), loading errors, and the import rule (inference,
+predict, evaluate and the exporter do not load through training)."""
 
 import ast
 import json
 import os
 import pathlib
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from trivd_gan import export as export_lib
 from trivd_gan import inference
+from trivd_gan.layers import normalization
+from trivd_gan.layers import spectral_norm
 from trivd_gan.models import generator as generator_lib
 from trivd_gan.training import checkpoints
 
@@ -42,10 +45,10 @@ def trained(tmp_path_factory):
     elif "moving_variance" in v.path:
       v.assign(rng.uniform(0.5, 1.5, v.shape).astype(np.float32))
   os.makedirs(model_dir)
-  with open(os.path.join(model_dir, checkpoints.MODEL_CONFIG), "w") as f:
+  with open(os.path.join(model_dir, inference.MODEL_CONFIG), "w") as f:
     json.dump({"generator": checkpoints._config_of(g),  # pylint: disable=protected-access
                "discriminator": {}}, f)
-  tf.train.Checkpoint(ema_generator=checkpoints.variables_by_path(g)).save(os.path.join(model_dir, "ckpt"))
+  tf.train.Checkpoint(ema_generator=inference.variables_by_path(g)).save(os.path.join(model_dir, "ckpt"))
   export_lib.export_generator(g, export_dir, truncation=0.8, model_dir=model_dir)
   return g, model_dir, export_dir
 
@@ -83,6 +86,96 @@ def test_standing_statistics_change_what_the_loaded_generator_predicts(trained):
   assert np.abs(g.generate(context, z, training=False)[0].numpy() - before).max() > 1e-4
   for old, new in zip(trainable, g.trainable_variables):
     np.testing.assert_array_equal(old, new.numpy())
+
+
+# Standing statistics (paper E.2) against a NumPy average of per-batch moments.
+
+
+class TinyG(keras.Model):
+  """Stands in for a Generator: call(context, z, labels, training); BN on 2 z + 1, then an SN layer."""
+
+  def __init__(self, **kwargs):
+    super().__init__(**kwargs)
+    self.bn = normalization.BatchNorm(momentum=0.9)
+    self.dense = spectral_norm.SNDense(3, name="dense")
+
+  def call(self, context, z, labels=None, training=False):
+    return self.dense(self.bn(2.0 * z + 1.0, training=training), training=training)
+
+
+def _model():
+  model = TinyG(name="tiny_g")
+  model(None, tf.zeros([2, 4]), training=False)
+  return model
+
+
+def test_standing_statistics_match_numpy_average_and_restore_momentum_and_u():
+  model = _model()
+  rng = np.random.default_rng(0)
+  zs = [rng.normal(size=(5, 4)).astype(np.float32) * (i + 1) for i in range(6)]
+  model.bn.moving_mean.assign(np.full([4], 7.0, np.float32))  # must be discarded
+  u_before = model.dense.sn_u.numpy().copy()
+  weights_before = [w.numpy().copy() for w in model.trainable_variables]
+
+  passes = inference.apply_standing_statistics(model, [(None, z) for z in zs], num_batches=100)
+
+  assert passes == len(zs)
+  x = [2.0 * z + 1.0 for z in zs]
+  np.testing.assert_allclose(model.bn.moving_mean.numpy(), np.mean([v.mean(0) for v in x], 0), rtol=1e-5,
+                             atol=1e-5)
+  np.testing.assert_allclose(model.bn.moving_variance.numpy(), np.mean([v.var(0) for v in x], 0), rtol=1e-5,
+                             atol=1e-5)
+  np.testing.assert_allclose(model.bn.momentum.numpy(), 0.9, rtol=1e-6)
+  np.testing.assert_array_equal(model.dense.sn_u.numpy(), u_before)
+  for before, after in zip(weights_before, model.trainable_variables):
+    np.testing.assert_array_equal(before, after.numpy())
+
+
+def test_standing_statistics_callable_source_and_num_batches():
+  model = _model()
+  zs = [np.full((3, 4), float(i), np.float32) + np.arange(3, dtype=np.float32)[:, None] for i in range(10)]
+  inference.apply_standing_statistics(model, lambda i: (None, zs[i]), num_batches=4)
+  np.testing.assert_allclose(model.bn.moving_mean.numpy(), np.mean([2 * z.mean(0) + 1 for z in zs[:4]], 0),
+                             rtol=1e-5)
+
+
+def test_standing_statistics_find_every_batch_norm_of_the_generator():
+  g = generator_lib.Generator(channel_multiplier=1, recurrent_unit="convgru", num_context_frames=1,
+                              num_predicted_frames=1, resolution=32)
+  g.build_for_shapes(1)
+  bns = inference.batch_norms(g)
+  # G's output BN plus the conditional BNs of its GBlocks (two per block, six blocks).
+  assert len(bns) >= 13
+  assert len(inference.spectral_norm_vectors(g)) > 10
+
+
+def test_dataset_batches_reads_training_contexts_once():
+  g = generator_lib.Generator(channel_multiplier=1, num_context_frames=2, num_predicted_frames=2, resolution=32)
+  batches = inference.dataset_batches("synthetic", None, g, num_batches=3, batch_size=2, seed=5)
+  context, z = batches(1)
+  assert context.shape == (2, 2, 32, 32, 3) and z.shape == (2, g.latent_dim)
+  assert float(tf.reduce_max(tf.abs(context))) <= 1.0
+  again, z_again = batches(1)
+  np.testing.assert_array_equal(context.numpy(), again.numpy())  # read once, up front
+  np.testing.assert_array_equal(z.numpy(), z_again.numpy())  # z is a function of (seed, i)
+  assert not np.array_equal(batches(0)[0].numpy(), context.numpy())
+
+
+def test_standing_statistics_log_progress_with_an_eta(caplog):
+  # 100 passes of 256 clips took minutes with a single log line before them.
+  model = _model()
+  zs = [np.full((3, 4), float(i), np.float32) for i in range(25)]
+  with caplog.at_level("INFO", logger="absl"):  # the absl logger: an earlier test may have raised its level
+    inference.apply_standing_statistics(model, lambda i: (None, zs[i]), num_batches=25)
+  lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Standing statistics: pass")]
+  assert [line.split(",")[0] for line in lines] == ["Standing statistics: pass 10/25",
+                                                   "Standing statistics: pass 20/25",
+                                                   "Standing statistics: pass 25/25"]
+  assert "s per pass, ETA 0h00m" in lines[0] and lines[-1].endswith("ETA 0h00m00s.")
+  caplog.clear()
+  with caplog.at_level("INFO", logger="absl"):  # the absl logger: an earlier test may have raised its level
+    inference.apply_standing_statistics(model, lambda i: (None, zs[i]), num_batches=25, log_every=0)
+  assert not [r for r in caplog.records if "Standing statistics" in r.getMessage()]
 
 
 def test_loading_errors_say_what_is_wrong(tmp_path):
@@ -134,7 +227,7 @@ PROGRAMS = ("trivd_gan.predict", "trivd_gan.evaluate", "trivd_gan.train", "trivd
 NO_TRAINING = ("trivd_gan/inference.py", "trivd_gan/export.py", "trivd_gan/predict.py",
                "export/export_generator.py")
 # evaluate still imports training.strategy to spread evaluation over replicas (not to load a model).
-TRAINING_LOADERS = ("trivd_gan.training.checkpoints", "trivd_gan.training.standing_stats")
+TRAINING_LOADERS = ("trivd_gan.training.checkpoints", "trivd_gan.training.trainer")
 
 
 def imported_modules(source):

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from trivd_gan import inference
 from trivd_gan import predict
 from trivd_gan import visualization
 from trivd_gan.models import generator as generator_lib
@@ -33,10 +34,10 @@ def model_dir(tmp_path_factory):
   """A model_dir as the trainer writes it: model_config.json and a checkpoint with `ema_generator`."""
   path = str(tmp_path_factory.mktemp("run"))
   g = tiny_generator()
-  with open(os.path.join(path, checkpoints.MODEL_CONFIG), "w") as f:
+  with open(os.path.join(path, inference.MODEL_CONFIG), "w") as f:
     json.dump({"generator": checkpoints._config_of(g),  # pylint: disable=protected-access
                "discriminator": {}}, f)
-  tf.train.Checkpoint(ema_generator=checkpoints.variables_by_path(g)).save(os.path.join(path, "ckpt"))
+  tf.train.Checkpoint(ema_generator=inference.variables_by_path(g)).save(os.path.join(path, "ckpt"))
   return path
 
 

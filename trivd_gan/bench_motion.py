@@ -29,9 +29,9 @@ import tensorflow as tf
 
 from trivd_gan import configurables
 from trivd_gan import data
+from trivd_gan import inference
 from trivd_gan.layers import warping
 from trivd_gan.models import generator as generator_lib
-from trivd_gan.training import checkpoints
 
 FLAGS = flags.FLAGS
 
@@ -165,7 +165,7 @@ def main(argv):
   curve, videos, per_clip = [], None, None
   for prefix in prefixes:
     step = int(prefix.rsplit("-", 1)[1])
-    g = checkpoints.load_generator(FLAGS.model_dir, use_ema=False, checkpoint=prefix)
+    g = inference.load_generator(FLAGS.model_dir, use_ema=False, checkpoint=prefix)
     if videos is None:
       videos = held_out_videos(g, velocities, FLAGS.num_clips)
       if train_velocity is None:

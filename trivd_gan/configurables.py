@@ -6,15 +6,15 @@ Names usable in gin files (gin/base.gin, gin/demo.gin, gin/tiny.gin):
   DiscriminatorEnsemble      models.decompositions.DiscriminatorEnsemble (train.discriminator_fn = ...)
   synthetic_dataset, moving_mnist_dataset, natural_dataset, video_folder_dataset, kinetics600_dataset,
   ucf101_dataset, bair_dataset, make_dataset (train.dataset_fn = @synthetic_dataset)
-  apply_standing_statistics  training.standing_stats.apply_standing_statistics
+  apply_standing_statistics  inference.apply_standing_statistics
 """
 
 import gin
 
 from trivd_gan import data
+from trivd_gan import inference
 from trivd_gan.models import decompositions
 from trivd_gan.models import generator
-from trivd_gan.training import standing_stats
 from trivd_gan.training import trainer
 
 _REGISTERED = False
@@ -59,7 +59,7 @@ def register():
                "video_folder_dataset",
                "kinetics600_dataset", "ucf101_dataset", "bair_dataset"):
     gin.external_configurable(getattr(data, name), name)
-  gin.external_configurable(standing_stats.apply_standing_statistics, "apply_standing_statistics")
+  gin.external_configurable(inference.apply_standing_statistics, "apply_standing_statistics")
   _REGISTERED = True
 
 

@@ -169,8 +169,8 @@ def motion_report(flows, velocities):
 
 def _load(model_dir, prefix, **models):
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  from trivd_gan.training import checkpoints  # pylint: disable=import-outside-toplevel
-  ckpt = tf.train.Checkpoint(**{k: checkpoints.variables_by_path(m) for k, m in models.items()})
+  from trivd_gan import inference  # pylint: disable=import-outside-toplevel
+  ckpt = tf.train.Checkpoint(**{k: inference.variables_by_path(m) for k, m in models.items()})
   ckpt.restore(prefix).assert_existing_objects_matched().expect_partial()
 
 
@@ -205,9 +205,9 @@ def probe_run(f):
   """The report of a training run: one entry per scored checkpoint."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from trivd_gan import diagnostics  # pylint: disable=import-outside-toplevel
+  from trivd_gan import inference  # pylint: disable=import-outside-toplevel
   from trivd_gan.models import decompositions  # pylint: disable=import-outside-toplevel
   from trivd_gan.models import generator as generator_lib  # pylint: disable=import-outside-toplevel
-  from trivd_gan.training import standing_stats  # pylint: disable=import-outside-toplevel
 
   with open(os.path.join(f.model_dir, "model_config.json")) as fh:
     config = json.load(fh)
@@ -217,8 +217,8 @@ def probe_run(f):
   tc, tp, res = g_config["num_context_frames"], g_config["num_predicted_frames"], g_config["resolution"]
   batches = held_out_clips(f.dataset, f.data_dir, f.split, f.num_clips, f.batch_size, tc + tp, res,
                            **source_kwargs(f))
-  stand = (standing_stats.dataset_batches(f.dataset, f.data_dir, ema_g, f.standing_stats_batches,
-                                          f.standing_stats_batch_size, f.seed)
+  stand = (inference.dataset_batches(f.dataset, f.data_dir, ema_g, f.standing_stats_batches,
+                                     f.standing_stats_batch_size, f.seed)
            if f.standing_stats_batches else None)
   if f.diagnostics:
     raw_g = generator_lib.Generator(**g_config).build_for_shapes(1)
@@ -236,7 +236,7 @@ def probe_run(f):
     start = time.time()
     _load(f.model_dir, prefix, ema_generator=ema_g)
     if stand is not None:
-      standing_stats.apply_standing_statistics(ema_g, stand, f.standing_stats_batches)
+      inference.apply_standing_statistics(ema_g, stand, f.standing_stats_batches)
     entry = {"step": checkpoint_step(prefix), "checkpoint": os.path.basename(prefix),
              "scores": score(lambda c: predict_fn(tf.constant(c)), batches, tc)}
     if f.diagnostics:

@@ -34,11 +34,11 @@ def write_model_dir(model_dir, recurrent_unit="tsru_p"):
     elif "moving_variance" in v.path:
       v.assign(rng.uniform(0.5, 1.5, v.shape).astype(np.float32))
   os.makedirs(model_dir, exist_ok=True)
-  with open(os.path.join(model_dir, checkpoints.MODEL_CONFIG), "w") as f:
+  with open(os.path.join(model_dir, inference.MODEL_CONFIG), "w") as f:
     json.dump({"generator": checkpoints._config_of(g),  # pylint: disable=protected-access
                "discriminator": {}}, f)
-  # The trainer's layout: models tracked as {path: variable} dicts (checkpoints.variables_by_path).
-  tf.train.Checkpoint(ema_generator=checkpoints.variables_by_path(g)).save(os.path.join(model_dir, "ckpt"))
+  # The trainer's layout: models tracked as {path: variable} dicts (inference.variables_by_path).
+  tf.train.Checkpoint(ema_generator=inference.variables_by_path(g)).save(os.path.join(model_dir, "ckpt"))
   return g
 
 
@@ -122,7 +122,7 @@ def test_saved_model_matches_generator_and_has_motion_fields(exported):
 
 def test_saved_model_equals_the_checkpointed_generator(exported):
   model_dir, out = exported
-  g = checkpoints.load_generator(model_dir)
+  g = inference.load_generator(model_dir)
   restored = {v.path.split("/", 1)[1]: v.numpy() for v in g.variables}
   lost = sorted(k for k, v in exported.written.items() if not np.array_equal(v, restored[k]))
   assert not lost, f"load_generator did not restore {len(lost)} variables, e.g. {lost[:3]}"
@@ -212,7 +212,7 @@ def test_standing_statistics_export_twice_in_one_process(tmp_path):
 
   model_dir = str(tmp_path / "run")
   write_model_dir(model_dir)
-  g = checkpoints.load_generator(model_dir)
+  g = inference.load_generator(model_dir)
   folder = tmp_path / "videos"
   folder.mkdir()
   (folder / "clip.mp4").write_bytes(open(VIDEO, "rb").read())

@@ -1,4 +1,5 @@
-"""checkpoints: load_generator restores G / the EMA generator; incompatible model_dirs are refused."""
+"""checkpoints: what the trainer writes (inference.load_generator restores G / the EMA generator from it);
+incompatible model_dirs are refused."""
 
 import functools
 import json
@@ -8,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from trivd_gan import data as data_lib
+from trivd_gan import inference
 from trivd_gan.models import decompositions
 from trivd_gan.models import generator
 from trivd_gan.training import checkpoints
@@ -28,7 +30,7 @@ def test_load_generator_restores_ema_and_raw_weights(tmp_path):
                          run_eagerly=True, sample_every=0)
   trained = result["trainer"]
   for use_ema, source in ((True, trained.ema_generator), (False, trained.generator)):
-    g = checkpoints.load_generator(model_dir, use_ema=use_ema)
+    g = inference.load_generator(model_dir, use_ema=use_ema)
     assert isinstance(g, generator.Generator) and g.channel_multiplier == 1
     assert len(g.variables) == len(source.variables)
     for loaded, saved in zip(g.variables, source.variables):
@@ -48,17 +50,17 @@ def test_incompatible_model_dir_is_refused(tmp_path):
   with pytest.raises(ValueError, match="different model.*channel_multiplier: 1 -> 2.*new --model_dir"):
     checkpoints.check_or_write_model_config(
         model_dir, generator.Generator(**{**TINY_G, "channel_multiplier": 2}), d)
-  with open(tmp_path / checkpoints.MODEL_CONFIG) as f:
+  with open(tmp_path / inference.MODEL_CONFIG) as f:
     assert json.load(f)["generator"]["channel_multiplier"] == 1
 
 
 def test_load_generator_bad_input(tmp_path):
   with pytest.raises(ValueError, match="model_config.json"):
-    checkpoints.load_generator(str(tmp_path))
+    inference.load_generator(str(tmp_path))
   d = decompositions.DiscriminatorEnsemble("dvd_gan_fp_faster", 1)
   checkpoints.check_or_write_model_config(str(tmp_path), generator.Generator(**TINY_G), d)
   with pytest.raises(ValueError, match="no checkpoint"):
-    checkpoints.load_generator(str(tmp_path))
+    inference.load_generator(str(tmp_path))
 
 
 def test_resume_on_other_data_is_refused_unless_allowed(tmp_path):
@@ -68,7 +70,7 @@ def test_resume_on_other_data_is_refused_unless_allowed(tmp_path):
                                                  num_frames_K=2),
               global_batch_size=2, run_eagerly=True, sample_every=0, num_steps=0)
   trainer.train(model_dir, dataset_fn=data_lib.synthetic_dataset, **tiny)
-  with open(tmp_path / "run" / checkpoints.MODEL_CONFIG) as f:
+  with open(tmp_path / "run" / inference.MODEL_CONFIG) as f:
     assert json.load(f)["data"] == {"dataset_fn": "synthetic_dataset", "data_dir": None, "global_batch_size": 2,
                                     "num_frames": 4, "resolution": 32}
   trainer.train(model_dir, dataset_fn=data_lib.synthetic_dataset, **tiny)  # the same data: resumes
@@ -80,7 +82,7 @@ def test_resume_on_other_data_is_refused_unless_allowed(tmp_path):
   with pytest.raises(ValueError, match=r"global_batch_size: 2 -> 4"):
     trainer.train(model_dir, **dict(tiny, global_batch_size=4))
   trainer.train(model_dir, allow_data_change=True, **other)["trainer"].close()
-  with open(tmp_path / "run" / checkpoints.MODEL_CONFIG) as f:
+  with open(tmp_path / "run" / inference.MODEL_CONFIG) as f:
     saved = json.load(f)
   assert saved["data"]["dataset_fn"] == "video_folder_dataset"
   assert [d["dataset_fn"] for d in saved["previous_data"]] == ["synthetic_dataset"]
@@ -89,9 +91,9 @@ def test_resume_on_other_data_is_refused_unless_allowed(tmp_path):
 def test_model_config_without_data_section_still_loads(tmp_path):
   # model_config.json files written before the data were recorded: accepted, and given a data section.
   g, d = generator.Generator(**TINY_G), decompositions.DiscriminatorEnsemble("dvd_gan_fp_faster", 1)
-  with open(tmp_path / checkpoints.MODEL_CONFIG, "w") as f:
+  with open(tmp_path / inference.MODEL_CONFIG, "w") as f:
     json.dump(checkpoints.model_config(g, d), f)
   data = checkpoints.data_config(data_lib.synthetic_dataset, None, 2, 4, 32)
   checkpoints.check_or_write_model_config(str(tmp_path), g, d, data=data)
-  with open(tmp_path / checkpoints.MODEL_CONFIG) as f:
+  with open(tmp_path / inference.MODEL_CONFIG) as f:
     assert json.load(f)["data"] == data

@@ -3,8 +3,8 @@
 Paper E.2 and section 4.1: batch statistics are computed across all replicas ("cross-replica batch
 statistics", as in BigGAN); the batch-norm layers of G are conditional (scale and offset are affine
 functions of the 256-d conditioning vector [z; class embedding]) except the last one; evaluation uses
-"standing statistics" (see `trivd_gan.training.standing_stats`), which this layer supports through its
-`momentum` variable: momentum = n / (n + 1) turns the moving average into a cumulative average.
+"standing statistics" (see `trivd_gan.inference.apply_standing_statistics`), which this layer supports through
+its `momentum` variable: momentum = n / (n + 1) turns the moving average into a cumulative average.
 """
 
 import keras

@@ -1,6 +1,5 @@
-"""Training of TrIVD-GAN-FP (paper E.1-E.3): strategy factory, the step and loop, EMA, standing statistics.
+"""Training of TrIVD-GAN-FP (paper E.1-E.3): strategy factory, the step and loop, EMA, the run's record.
 
 See docs/training.md. Public entry points: `trainer.train` (gin: `train`), `strategy.make_strategy`. Loading a
-trained generator and its standing statistics live in `trivd_gan.inference` (`checkpoints.load_generator` and
-`standing_stats.apply_standing_statistics` name the same functions).
+trained generator and its standing statistics live in `trivd_gan.inference`.
 """

@@ -11,8 +11,8 @@ model_dir/
   train/                      TensorBoard summaries; samples/ GIFs of sample videos
 
 Reading a model_dir (`load_generator`, `variables_by_path`, `latest_checkpoint`, `MODEL_CONFIG`) lives in
-`trivd_gan.inference`, which must not import training; the names below point there, so the trainer and
-existing callers keep working.
+`trivd_gan.inference`, which must not import training; this module holds what only the trainer needs: the
+model_config.json record and its check on resume.
 """
 
 import json
@@ -22,11 +22,6 @@ from absl import logging
 import tensorflow as tf
 
 from trivd_gan import inference
-
-MODEL_CONFIG = inference.MODEL_CONFIG
-variables_by_path = inference.variables_by_path
-latest_checkpoint = inference.latest_checkpoint
-load_generator = inference.load_generator
 
 
 def _config_of(layer):
@@ -78,7 +73,7 @@ def check_or_write_model_config(model_dir, generator, discriminator, write=True,
   Raises:
     ValueError: model_dir holds another architecture, or (without allow_data_change) other data.
   """
-  path = os.path.join(model_dir, MODEL_CONFIG)
+  path = os.path.join(model_dir, inference.MODEL_CONFIG)
   current = model_config(generator, discriminator)
   if data is not None:
     current["data"] = json.loads(json.dumps(data))

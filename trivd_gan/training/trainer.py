@@ -23,6 +23,7 @@ import tensorflow as tf
 from tensorflow.python.framework import config as tf_config  # is_op_determinism_enabled has no public alias
 
 from trivd_gan import data as data_lib
+from trivd_gan import inference
 from trivd_gan import losses
 from trivd_gan import progress
 from trivd_gan.models import decompositions
@@ -121,9 +122,9 @@ class Trainer:
     self.sample_batch = next(iter(dataset_fn(data_dir=data_dir, batch_size=4, num_frames=self.num_frames,
                                              image_size=self.resolution, seed=self.seed + 1)))
 
-    objects = dict(generator=checkpoints.variables_by_path(self.generator),
-                   ema_generator=checkpoints.variables_by_path(self.ema_generator),
-                   discriminator=checkpoints.variables_by_path(self.discriminator),
+    objects = dict(generator=inference.variables_by_path(self.generator),
+                   ema_generator=inference.variables_by_path(self.ema_generator),
+                   discriminator=inference.variables_by_path(self.discriminator),
                    g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, step=self.step, rng=self.rng)
     if checkpoint_iterator:
       objects["iterator"] = self.iterator
