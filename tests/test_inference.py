@@ -225,7 +225,8 @@ def test_motion_fields_are_zero_without_warping():
 PROGRAMS = ("trivd_gan.predict", "trivd_gan.evaluate", "trivd_gan.train", "trivd_gan.probe", "trivd_gan.bench",
             "trivd_gan.bench_motion", "trivd_gan.demo_figures")
 NO_TRAINING = ("trivd_gan/inference.py", "trivd_gan/export.py", "trivd_gan/predict.py",
-               "export/export_generator.py")
+               "export/export_generator.py", "trivd_gan/evaluation/runner.py",
+               "trivd_gan/evaluation/eval_data.py")
 # evaluate still imports training.strategy to spread evaluation over replicas (not to load a model).
 TRAINING_LOADERS = ("trivd_gan.training.checkpoints", "trivd_gan.training.trainer")
 
@@ -270,7 +271,8 @@ def test_evaluate_loads_through_inference():
 CLI_MODULES = PROGRAMS + ("trivd_gan.cli_setup",)
 
 
-@pytest.mark.parametrize("path", ["trivd_gan/inference.py", "trivd_gan/export.py"])
+@pytest.mark.parametrize("path", ["trivd_gan/inference.py", "trivd_gan/export.py",
+                                  "trivd_gan/evaluation/runner.py", "trivd_gan/evaluation/eval_data.py"])
 def test_the_libraries_import_no_program(path):
   bad = forbidden((ROOT / path).read_text(), CLI_MODULES)
   assert not bad, f"{path} imports {bad}; move what it needs into a library module."

@@ -1,6 +1,8 @@
 """Model-independent evaluation: I3D embedder, FVD, Inception Score, PSNR / SSIM, baselines.
 
-See docs/evaluation.md for where I3D weights come from and measured speed.
+See docs/evaluation.md for where I3D weights come from and measured speed. Evaluating a trained generator (the
+library of `python -m trivd_gan.evaluate`) is `runner`, with `eval_data`, `report` and `accumulators`; they are
+not imported here, so that this package loads without the data and model packages.
 """
 
 from trivd_gan.evaluation.fvd import FrechetAccumulator
