@@ -9,6 +9,8 @@ Names usable in gin files (gin/base.gin, gin/demo.gin, gin/tiny.gin):
   apply_standing_statistics  inference.apply_standing_statistics
 """
 
+import inspect
+
 import gin
 
 from trivd_gan import data
@@ -22,27 +24,32 @@ _REGISTERED = False
 train = None
 
 
-# Keras layers' __new__ bypasses gin's class wrapping (bindings of a Keras class are not applied), so the
-# models are registered through factories with the classes' explicit signatures (unknown bindings then fail).
-def _generator(channel_multiplier=48, recurrent_unit="tsru_p", num_context_frames=5, num_predicted_frames=11,
-               resolution=64, latent_dim=128, embedding_dim=128, num_classes=1, encoder_channel_multiplier=None,
-               bn_momentum=0.99, output_mode="pixels", name=None):
-  """`generator.Generator` (gin name `Generator`)."""
-  return generator.Generator(channel_multiplier=channel_multiplier, recurrent_unit=recurrent_unit,
-                             num_context_frames=num_context_frames, num_predicted_frames=num_predicted_frames,
-                             resolution=resolution, latent_dim=latent_dim, embedding_dim=embedding_dim,
-                             num_classes=num_classes, encoder_channel_multiplier=encoder_channel_multiplier,
-                             bn_momentum=bn_momentum, output_mode=output_mode, name=name)
+def _factory_of(cls, function_name):
+  """A function that builds `cls`, with `cls.__init__`'s own parameters (names, order, defaults) plus `name`.
+
+  Keras layers' __new__ bypasses gin's class wrapping (bindings of a Keras class are not applied), so the
+  models are registered through such factories. The factory's `__signature__`, which gin reads, is the class's
+  signature without `self` and `**kwargs` (Keras' layer options), plus the layer `name`: a binding of a
+  parameter the class does not have fails, and the defaults are the class's own, written once, in the class
+  (tests/test_configurables.py checks both).
+  """
+  init_parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]  # [1:]: self
+  parameters = [p for p in init_parameters if p.kind is not inspect.Parameter.VAR_KEYWORD]
+  parameters.append(inspect.Parameter("name", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None))
+  signature = inspect.Signature(parameters)
+
+  def factory(*args, **kwargs):
+    return cls(**signature.bind(*args, **kwargs).arguments)
+
+  factory.__signature__ = signature
+  # gin names the function in its errors ("<function _generator at 0x...>", which cli_setup trims).
+  factory.__name__ = factory.__qualname__ = function_name
+  factory.__doc__ = f"`{cls.__module__}.{cls.__name__}` from keyword arguments (gin name `{cls.__name__}`)."
+  return factory
 
 
-def _discriminator_ensemble(decomposition="dvd_gan_fp_stronger", channel_multiplier=48, num_frames_K=8,
-                            downsample_factor=2, head="mixed_projection", num_classes=0,
-                            temporal_downsample=False, name=None):
-  """`decompositions.DiscriminatorEnsemble` (gin name `DiscriminatorEnsemble`)."""
-  return decompositions.DiscriminatorEnsemble(decomposition, channel_multiplier, num_frames_K=num_frames_K,
-                                              downsample_factor=downsample_factor, head=head,
-                                              num_classes=num_classes, temporal_downsample=temporal_downsample,
-                                              name=name)
+_generator = _factory_of(generator.Generator, "_generator")
+_discriminator_ensemble = _factory_of(decompositions.DiscriminatorEnsemble, "_discriminator_ensemble")
 
 
 def register():

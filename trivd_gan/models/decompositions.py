@@ -224,8 +224,10 @@ class DiscriminatorEnsemble(keras.layers.Layer):
   Real and generated batches are judged by separate calls (the mixed projection pairs samples of one batch).
   """
 
-  def __init__(self, decomposition, channel_multiplier, num_frames_K=8, downsample_factor=2,
-               head="mixed_projection", num_classes=0, temporal_downsample=False, **kwargs):
+  # The defaults are TrIVD-GAN-FP's (Sec. 3.1, 4.1) and, through configurables.py, gin's.
+  def __init__(self, decomposition="dvd_gan_fp_stronger", channel_multiplier=48, num_frames_K=8,
+               downsample_factor=2, head="mixed_projection", num_classes=0, temporal_downsample=False,
+               **kwargs):
     super().__init__(**kwargs)
     self.sub_discriminator_names = sub_discriminator_names(decomposition)
     if head not in discriminators.HEADS:
