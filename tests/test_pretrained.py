@@ -1,12 +1,15 @@
-"""The shipped Moving MNIST model, pretrained/moving_mnist (docs/results/pretrained.md).
+"""The shipped models, pretrained/moving_mnist and pretrained/natural (docs/results/pretrained.md).
 
-It loads through hub.load and predicts a held-out clip; on the fixed held-out sequences of
-tests/testdata/moving_mnist_heldout.npz (test digits, never seen in training) it beats copy-last-frame on mean
-PSNR over the predicted frames: a regression guard, not a benchmark (the benchmark is `python -m
-trivd_gan.probe`, docs/results/pretrained.md).
+Each loads through hub.load and predicts a held-out clip in seconds. Regression guards, not benchmarks (the
+benchmark is `python -m trivd_gan.probe`, docs/results/pretrained.md):
+- Moving MNIST: on the fixed held-out sequences of tests/testdata/moving_mnist_heldout.npz (test digits, never
+  seen in training) it beats copy-last-frame on mean PSNR over the predicted frames;
+- natural: on tests/testdata/realshort.mp4 (real camera footage kept out of its training) its first predicted
+  frame is within 3 dB of copy-last-frame's PSNR and its mean SSIM at least 0.7 times copy-last-frame's.
 """
 
 import os
+import time
 
 import numpy as np
 import pytest
@@ -14,6 +17,8 @@ import tensorflow as tf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = os.path.join(ROOT, "pretrained", "moving_mnist")
+NATURAL = os.path.join(ROOT, "pretrained", "natural")
+REALSHORT = os.path.join(ROOT, "tests", "testdata", "realshort.mp4")
 HELD_OUT = os.path.join(ROOT, "tests", "testdata", "moving_mnist_heldout.npz")
 
 
@@ -51,3 +56,35 @@ def test_beats_copy_last_frame_on_held_out_sequences(module, held_out):
   assert model_psnr > copy_psnr, (model_psnr, copy_psnr)
   # The predictions depend on the context: two clips' predictions differ.
   assert float(tf.reduce_mean(tf.abs(frames[0] - frames[1]))) > 0.02
+
+
+@pytest.fixture(scope="module")
+def natural():
+  import tensorflow_hub as hub  # pylint: disable=import-outside-toplevel
+  assert os.path.isfile(os.path.join(NATURAL, "saved_model.pb")), "the shipped natural model is missing"
+  return hub.load(NATURAL)
+
+
+def test_natural_model_continues_real_footage_it_never_saw(natural):
+  from trivd_gan import predict  # pylint: disable=import-outside-toplevel
+  from trivd_gan.evaluation import metrics  # pylint: disable=import-outside-toplevel
+  tc, tp = int(natural.num_context_frames.numpy()), int(natural.num_predicted_frames.numpy())
+  assert (tc, tp, int(natural.resolution.numpy())) == (5, 11, 64)
+  clips = np.stack([predict.load_video_clip(REALSHORT, tc + tp, start_frame=s) for s in (0, 20)])  # uint8
+  start = time.time()
+  out = natural.predict_uint8(tf.constant(clips[:, :tc]), tf.constant([0, 0], tf.int64), tf.constant(0.0))
+  assert time.time() - start < 60, "a prediction of two clips should take seconds"
+  frames = out["frames"].numpy()
+  assert frames.shape == (2, tp, 64, 64, 3) and frames.dtype == np.uint8
+  to_unit = lambda x: tf.constant(x.astype(np.float32) / 127.5 - 1.0)
+  floats = natural.predict(to_unit(clips[:, :tc]), tf.constant([0, 0], tf.int64), tf.constant(0.0))
+  assert floats["motion_field"].shape == (2, tp, 64, 64, 2)
+  np.testing.assert_allclose(floats["frames"].numpy(), to_unit(frames).numpy(), atol=1.5 / 127.5)
+  future, context, prediction = to_unit(clips[:, tc:]), to_unit(clips[:, :tc]), to_unit(frames)
+  copy = metrics.copy_last_frame(context, tp)
+  model_psnr = metrics.psnr_per_frame(prediction, future).numpy()  # [2, tp]
+  copy_psnr = metrics.psnr_per_frame(copy, future).numpy()
+  assert model_psnr[:, 0].mean() > copy_psnr[:, 0].mean() - 3.0, (model_psnr[:, 0], copy_psnr[:, 0])
+  model_ssim = float(tf.reduce_mean(metrics.ssim_per_frame(prediction, future)))
+  copy_ssim = float(tf.reduce_mean(metrics.ssim_per_frame(copy, future)))
+  assert model_ssim >= 0.7 * copy_ssim, (model_ssim, copy_ssim)
