@@ -303,12 +303,9 @@ def make_clips(split: str = "train",
       if len(decoded) < num_frames:
         raise ValueError(f"{path} has {len(decoded)} frames, fewer than a clip's {num_frames}.")
       clips_from_video.append(decoded)
-  else:
-    names = [n for n in HELD_OUT_IMAGES] if not image_dir else None
-    images = list(load_images(image_dir, names, min_side=image_size).values())
-    if num_examples is None:
-      num_examples = 64
-  if num_examples is None and not training:
+  else:  # with image_dir, its photographs are the held-out ones
+    images = list(load_images(image_dir, None if image_dir else HELD_OUT_IMAGES, min_side=image_size).values())
+  if num_examples is None and (split != "train" or not training):
     num_examples = 64
   base_seed = seed + (_TRAIN_SEED_OFFSET if split == "train" else _EVAL_SEED_OFFSET)
   indices = tf.data.Dataset.range(num_examples) if num_examples is not None else tf.data.Dataset.counter()
