@@ -112,3 +112,16 @@ def test_graph_flops_counts_a_function_once_per_call():
   loop = tf.function(lambda a, b: tf.while_loop(lambda i, c: i < 3, lambda i, c: (i + 1, tf.matmul(a, b)),
                                                 [0, tf.zeros([8, 4])])[1], autograph=False)
   assert bench.graph_flops(loop.get_concrete_function(a, b).graph) >= matmul
+
+
+def test_main_quiets_tensorflow_logs_before_anything_else(monkeypatch):
+  """bench (and its worker processes, which inherit the environment) hide TensorFlow's C++ start-up lines, the
+  "failed call to cuInit" ERROR included, on machines without a GPU, as the other programs do."""
+  from trivd_gan import bench  # pylint: disable=import-outside-toplevel
+  from trivd_gan import cli_setup  # pylint: disable=import-outside-toplevel
+  monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+  monkeypatch.setattr(cli_setup.glob, "glob", lambda pattern: [])  # no /dev/nvidia*
+  with pytest.raises(SystemExit):
+    bench.main(["bench", "unexpected"])
+  assert os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "3"
+  monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")  # undone after the test

@@ -371,6 +371,7 @@ def _write_json(path, rows, failed, peaks=None, goals=None):
 
 
 def main(argv):
+  cli_setup.quiet_tensorflow_logs()  # before the lazy TensorFlow import; workers inherit the environment
   if len(argv) > 1:
     cli_setup.exit_with_error(f"unexpected arguments {argv[1:]}")
   if FLAGS.worker:
