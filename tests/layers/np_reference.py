@@ -65,3 +65,23 @@ def warp(h, weights, k):
           if 0 <= y < h.shape[1] and 0 <= x < h.shape[2]:
             out[:, i, j] += weights[:, i, j, m * k + n, None] * h[:, y, x]
   return out
+
+
+def backward_warp(images, flow):
+  """out[b, y, x] = images[b, y - dy, x - dx], bilinear, coordinates clamped to the image: a per-pixel loop.
+
+  images [B, H, W, C], flow [B, H, W, 2] (dy, dx), NumPy float arrays.
+  """
+  b_size, height, width, _ = images.shape
+  out = np.zeros_like(images, dtype=np.float64)
+  for b in range(b_size):
+    for i in range(height):
+      for j in range(width):
+        y = min(max(i - flow[b, i, j, 0], 0.0), height - 1.0)
+        x = min(max(j - flow[b, i, j, 1], 0.0), width - 1.0)
+        y0, x0 = int(np.floor(y)), int(np.floor(x))
+        y1, x1 = min(y0 + 1, height - 1), min(x0 + 1, width - 1)
+        wy, wx = y - y0, x - x0
+        out[b, i, j] = ((1 - wy) * ((1 - wx) * images[b, y0, x0] + wx * images[b, y0, x1]) +
+                        wy * ((1 - wx) * images[b, y1, x0] + wx * images[b, y1, x1]))
+  return out

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.layers import np_reference
 from trivd_gan.layers import recurrent
+from trivd_gan.layers import warping
 from trivd_gan.models import encoder
 from trivd_gan.models import generator
 from trivd_gan.models import param_counts
@@ -167,11 +169,11 @@ def test_mixed_bfloat16_forward_keeps_statistics_in_float32():
   assert np.isfinite(frames.numpy()).all()
 
 
-def _composite_twin(pixels_generator, mask_logit):
+def _composite_twin(pixels_generator, mask_logit, output_mode="composite"):
   """A "composite" generator with the weights of a "pixels" one and a constant mask logit: the mask channel of
   the output convolution has a zero kernel and bias `mask_logit` (and a zero spectral-norm u entry, so sigma
   is unchanged)."""
-  twin = generator.Generator(recurrent_unit="tsru_p", output_mode="composite", **TINY).build_for_shapes()
+  twin = generator.Generator(recurrent_unit="tsru_p", output_mode=output_mode, **TINY).build_for_shapes()
   assert len(twin.weights) == len(pixels_generator.weights)
   for target, source in zip(twin.weights, pixels_generator.weights):
     value = source.numpy()
@@ -192,6 +194,30 @@ def test_composite_output_mixes_the_last_context_frame_with_generated_pixels():
     m = 1.0 / (1.0 + np.exp(-logit))
     frames = _composite_twin(g, logit)(context, z).numpy()
     np.testing.assert_allclose(frames, m * np.broadcast_to(last, pixels.shape) + (1 - m) * pixels, atol=1e-5)
-  with pytest.raises(ValueError, match="Unknown output_mode 'warp'"):
-    generator.Generator(output_mode="warp", **TINY)
+  with pytest.raises(ValueError, match="Unknown output_mode 'mask'"):
+    generator.Generator(output_mode="mask", **TINY)
   assert generator.Generator(output_mode="composite", **TINY).get_config()["output_mode"] == "composite"
+
+
+def test_warp_output_moves_the_last_context_frame_by_the_summed_motion_fields():
+  """With the mask at 1, "warp" frame t is x_last moved by the sum of G's combined motion fields of steps 1..t
+  (expected flows combined coarse to fine by nearest upsampling, at frame resolution), bilinear (NumPy)."""
+  g = generator.Generator(recurrent_unit="tsru_p", **TINY).build_for_shapes()
+  context, z = _inputs()
+  frames, weights = _composite_twin(g, 40.0, output_mode="warp").generate(context, z)
+  combined = None
+  for w in weights:  # coarse to fine, [B, Tp, h, w, 2]
+    flow = warping.expected_flow(w).numpy()
+    if combined is not None:
+      combined = 2.0 * np.repeat(np.repeat(combined, 2, axis=2), 2, axis=3) + flow
+    else:
+      combined = flow
+  factor = 32 // combined.shape[2]
+  combined = factor * np.repeat(np.repeat(combined, factor, axis=2), factor, axis=3)
+  displacement = np.cumsum(combined, axis=1).reshape(-1, 32, 32, 2)
+  last = np.repeat(context[:, -1:].numpy(), 3, axis=1).reshape(-1, 32, 32, 3)
+  expected = np_reference.backward_warp(last, displacement).reshape(frames.shape)
+  np.testing.assert_allclose(frames.numpy(), expected, atol=1e-4)
+  assert np.abs(displacement).max() > 0.01  # the fields are not trivially zero
+  with pytest.raises(ValueError, match="'convgru' does not warp"):
+    generator.Generator(recurrent_unit="convgru", output_mode="warp", **TINY)

@@ -363,3 +363,38 @@ def combine_flows(flows, method="nearest"):
     up = tf.image.resize(combined, (h1, w1), method=method)
     combined = tf.cast(up, flow.dtype) * factor + flow
   return combined
+
+
+def backward_warp(images, flow):
+  """Moves image content by `flow` with bilinear sampling: out[b, y, x] = images[b, y - dy, x - dx].
+
+  The flow has the convention of `expected_flow` (the displacement of content, (dy, dx) in pixels), so a flow of
+  (0, +1) moves content one pixel right. Samples outside the image take the nearest border pixel.
+
+  Args:
+    images: [B, H, W, C] float.
+    flow: [B, H, W, 2] float (dy, dx) in pixels, same B, H, W.
+
+  Returns:
+    [B, H, W, C], differentiable in both images and flow (the flow through the bilinear weights).
+  """
+  images = tf.convert_to_tensor(images)
+  flow = tf.cast(flow, images.dtype)
+  shape = tf.shape(images)
+  height, width = shape[1], shape[2]
+  grid_y, grid_x = tf.meshgrid(tf.range(height), tf.range(width), indexing="ij")
+  max_y, max_x = tf.cast(height - 1, images.dtype), tf.cast(width - 1, images.dtype)
+  y = tf.clip_by_value(tf.cast(grid_y, images.dtype)[None] - flow[..., 0], 0.0, max_y)
+  x = tf.clip_by_value(tf.cast(grid_x, images.dtype)[None] - flow[..., 1], 0.0, max_x)
+  y0, x0 = tf.floor(y), tf.floor(x)
+  wy, wx = (y - y0)[..., None], (x - x0)[..., None]
+  y0, x0 = tf.cast(y0, tf.int32), tf.cast(x0, tf.int32)
+  y1, x1 = tf.minimum(y0 + 1, height - 1), tf.minimum(x0 + 1, width - 1)
+  flat = tf.reshape(images, [shape[0], height * width, shape[3]])
+
+  def at(yy, xx):
+    return tf.reshape(tf.gather(flat, tf.reshape(yy * width + xx, [shape[0], -1]), batch_dims=1), shape)
+
+  top = (1.0 - wx) * at(y0, x0) + wx * at(y0, x1)
+  bottom = (1.0 - wx) * at(y1, x0) + wx * at(y1, x1)
+  return (1.0 - wy) * top + wy * bottom

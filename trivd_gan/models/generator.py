@@ -15,10 +15,11 @@ from trivd_gan.layers import blocks
 from trivd_gan.layers import normalization
 from trivd_gan.layers import recurrent
 from trivd_gan.layers import spectral_norm
+from trivd_gan.layers import warping
 from trivd_gan.models import encoder as encoder_lib
 
 # How G's last convolution becomes frames (see `Generator`): the paper's "pixels", or "composite".
-OUTPUT_MODES = ("pixels", "composite")
+OUTPUT_MODES = ("pixels", "composite", "warp")
 # Channel widths of the three stages and of the output, as multiples of the channel multiplier.
 G_STAGE_WIDTHS = (8, 4, 2, 1)
 
@@ -88,7 +89,10 @@ class Generator(keras.Model):
     output_mode: "pixels" (the paper: every predicted frame is tanh of G's last convolution) or "composite" (a
       departure for CPU-scale training, off by default: the last convolution also gives a mask m in (0, 1) per
       pixel and frame, and frame_t = m * x_last + (1 - m) * tanh(pixels), with x_last the last context frame,
-      the compositing of CDNA/SAVP-style predictors; the generator then need not redraw what does not move).
+      the compositing of CDNA/SAVP-style predictors; the generator then need not redraw what does not move), or
+      "warp" (as "composite", but x_last is first moved by G's own motion field summed over the predicted steps,
+      `warping.backward_warp`: the motion fields of section 4.4 then have to carry the motion to lower the loss;
+      needs a recurrent unit that warps).
 
   Call: context [B, Tc, H, W, 3] float32 in [-1, 1], z [B, latent_dim], labels [B] int (or None for the
   dummy class 0) -> frames [B, Tp, H, W, 3] float32 in [-1, 1]. `generate` also returns the predicted
@@ -101,6 +105,9 @@ class Generator(keras.Model):
     super().__init__(**kwargs)
     if output_mode not in OUTPUT_MODES:
       raise ValueError(f"Unknown output_mode {output_mode!r}; allowed: {', '.join(OUTPUT_MODES)}.")
+    if output_mode == "warp" and recurrent_unit in ("convgru", "convlstm"):
+      raise ValueError(f"output_mode='warp' moves frames with the recurrent units' motion fields; "
+                       f"{recurrent_unit!r} does not warp: choose a TSRU, PTSRU or K-TrajGRU unit.")
     if recurrent_unit not in recurrent.RECURRENT_UNITS:
       raise ValueError(f"Unknown recurrent unit {recurrent_unit!r}; "
                        f"allowed: {', '.join(recurrent.RECURRENT_UNITS)}.")
@@ -213,11 +220,31 @@ class Generator(keras.Model):
     h = tf.nn.relu(self.output_bn(h, training=training))
     h = tf.cast(self.output_conv(blocks.fold_time(h), training=training), tf.float32)
     frames = blocks.unfold_time(tf.tanh(h[..., :3]), self.num_predicted_frames)
-    if self.output_mode == "composite":
+    if self.output_mode != "pixels":
       mask = tf.sigmoid(blocks.unfold_time(h[..., 3:], self.num_predicted_frames))  # [B, Tp, H, W, 1]
       last = tf.cast(context[:, -1:], tf.float32)  # [B, 1, H, W, 3], broadcast over the predicted frames
+      if self.output_mode == "warp":
+        last = self._warp_last_frame(last[:, 0], warp_weights)
       frames = mask * last + (1.0 - mask) * frames
     return frames, warp_weights, unit_states
+
+  def _warp_last_frame(self, last, warp_weights):
+    """[B, Tp, H, W, 3]: the last context frame [B, H, W, 3] moved, for each predicted frame t, by the sum of
+    G's combined motion fields of steps 1..t (section 4.4's fields, upsampled to the frame; content
+    displacement)."""
+    tp, res = self.num_predicted_frames, self.resolution
+    levels = []  # coarse to fine, [B * Tp, h_l, w_l, 2] with static sizes (combine_flows reads them)
+    for unit, weights in zip(self.units, warp_weights):
+      flow = tf.cast(warping.expected_flow(weights, getattr(unit, "warp_kernel_size", 3)), tf.float32)
+      levels.append(tf.reshape(flow, [-1] + list(flow.shape[2:])))
+    combined = warping.combine_flows(levels)
+    factor = res // int(combined.shape[1])
+    combined = tf.image.resize(combined, (res, res), method="nearest") * float(factor)
+    displacement = tf.cumsum(tf.reshape(combined, [-1, tp, res, res, 2]), axis=1)
+    repeated = tf.repeat(last[:, None], tp, axis=1)
+    warped = warping.backward_warp(tf.reshape(repeated, [-1, res, res, 3]),
+                                   tf.reshape(displacement, [-1, res, res, 2]))
+    return tf.reshape(warped, [-1, tp, res, res, 3])
 
   def call(self, context, z, labels=None, training=False):
     return self.generate(context, z, labels, training=training)[0]
