@@ -291,11 +291,7 @@ def motion_fields(generator, warp_weights, batch_size):
       levels.append(tf.cast(warping.expected_flow(weights, getattr(unit, "warp_kernel_size", 3)), tf.float32))
     levels[-1] = tf.ensure_shape(levels[-1], [None, tp, size, size, 2])
     size *= 2
-  combined = warping.combine_flows([tf.reshape(f, [-1] + list(f.shape[2:])) for f in levels])
-  factor = res // int(combined.shape[1])
-  if factor > 1:
-    combined = tf.image.resize(combined, (res, res), method="nearest") * float(factor)
-  return tf.reshape(combined, [-1, tp, res, res, 2]), levels
+  return warping.frame_flow(levels, res), levels
 
 
 def make_predict_fn(generator):

@@ -365,6 +365,25 @@ def combine_flows(flows, method="nearest"):
   return combined
 
 
+def frame_flow(levels, resolution):
+  """The combined motion field of a generator at frame resolution (section 4.4, Figure 3).
+
+  Args:
+    levels: list, coarse to fine, of [B, T, h_l, w_l, 2] float32 per-level flows (dy, dx) in pixels of their
+      own level, with static h_l, w_l (`combine_flows` reads them).
+    resolution: the frame size R, an integer multiple of the finest level's size.
+
+  Returns:
+    [B, T, R, R, 2] float32: `combine_flows` of the levels, upsampled (nearest) to R x R and multiplied by the
+    upsampling factor, so displacements are in frame pixels.
+  """
+  num_frames = levels[0].shape[1]
+  combined = combine_flows([tf.reshape(f, [-1] + list(f.shape[2:])) for f in levels])
+  factor = resolution // int(combined.shape[1])
+  if factor > 1:
+    combined = tf.image.resize(combined, (resolution, resolution), method="nearest") * float(factor)
+  return tf.reshape(combined, [-1, num_frames, resolution, resolution, 2])
+
 def backward_warp(images, flow):
   """Moves image content by `flow` with bilinear sampling: out[b, y, x] = images[b, y - dy, x - dx].
 

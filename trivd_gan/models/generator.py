@@ -233,14 +233,9 @@ class Generator(keras.Model):
     G's combined motion fields of steps 1..t (section 4.4's fields, upsampled to the frame; content
     displacement)."""
     tp, res = self.num_predicted_frames, self.resolution
-    levels = []  # coarse to fine, [B * Tp, h_l, w_l, 2] with static sizes (combine_flows reads them)
-    for unit, weights in zip(self.units, warp_weights):
-      flow = tf.cast(warping.expected_flow(weights, getattr(unit, "warp_kernel_size", 3)), tf.float32)
-      levels.append(tf.reshape(flow, [-1] + list(flow.shape[2:])))
-    combined = warping.combine_flows(levels)
-    factor = res // int(combined.shape[1])
-    combined = tf.image.resize(combined, (res, res), method="nearest") * float(factor)
-    displacement = tf.cumsum(tf.reshape(combined, [-1, tp, res, res, 2]), axis=1)
+    levels = [tf.cast(warping.expected_flow(weights, getattr(unit, "warp_kernel_size", 3)), tf.float32)
+              for unit, weights in zip(self.units, warp_weights)]  # coarse to fine, [B, Tp, h_l, w_l, 2]
+    displacement = tf.cumsum(warping.frame_flow(levels, res), axis=1)
     repeated = tf.repeat(last[:, None], tp, axis=1)
     warped = warping.backward_warp(tf.reshape(repeated, [-1, res, res, 3]),
                                    tf.reshape(displacement, [-1, res, res, 2]))
