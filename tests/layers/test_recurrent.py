@@ -181,6 +181,53 @@ def test_unroll(name):
       np.testing.assert_allclose(weights[:, t].numpy(), w, atol=ATOL)
 
 
+@pytest.mark.parametrize("name", ["convgru", "convlstm", "tsru_p", "tsru_s"])
+@pytest.mark.parametrize("training", [False, True])
+def test_symbolic_unroll_matches_python_unroll_in_a_graph(name, training):
+  """The tf.while_loop over steps 2..T gives the Python unroll's outputs, warp weights and gradients; u moves
+  once."""
+  keras.utils.set_random_seed(1)
+  unit = recurrent.make_recurrent_unit(name, C)
+  xs, h0 = tf.constant(_rand([B, 4, H, W, CX], 13)), tf.constant(_rand([B, H, W, C], 14))
+  unit(xs[:, 0], h0)
+  u0 = [v.numpy() for v in unit.non_trainable_weights]
+
+  def run(symbolic_loop):
+    for v, value in zip(unit.non_trainable_weights, u0):
+      v.assign(value)
+
+    @tf.function(autograph=False)
+    def step(xs, h0):
+      with tf.GradientTape() as tape:
+        tape.watch([xs, h0])
+        outputs, weights = recurrent.unroll(unit, xs, h0, training=training, symbolic_loop=symbolic_loop)
+        loss = tf.reduce_sum(tf.square(outputs))
+        if weights is not None:
+          loss += tf.reduce_sum(weights * tf.range(weights.shape[-1], dtype=tf.float32))
+      return outputs, weights, tape.gradient(loss, [xs, h0] + unit.trainable_weights)
+
+    result = step(xs, h0)
+    # One power iteration per forward pass: the loop body reuses step 1's kernels, u was updated once.
+    ops = [op.type for op in step.get_concrete_function(xs, h0).graph.get_operations()]
+    return result, [v.numpy() for v in unit.non_trainable_weights], ops
+
+  (outputs, weights, grads), u_symbolic, ops = run(True)
+  (outputs_ref, weights_ref, grads_ref), u_python, ops_ref = run(False)
+  assert "While" in ops or "StatelessWhile" in ops
+  assert ops.count("AssignVariableOp") == ops_ref.count("AssignVariableOp")
+  assert len(ops) < len(ops_ref)
+  np.testing.assert_allclose(outputs.numpy(), outputs_ref.numpy(), rtol=1e-5, atol=1e-6)
+  if weights_ref is None:
+    assert weights is None
+  else:
+    np.testing.assert_allclose(weights.numpy(), weights_ref.numpy(), rtol=1e-5, atol=1e-6)
+  for g, g_ref in zip(grads, grads_ref):
+    np.testing.assert_allclose(g.numpy(), g_ref.numpy(), rtol=1e-4, atol=1e-5)
+  for u, u_ref, u_first in zip(u_symbolic, u_python, u0):
+    np.testing.assert_allclose(u, u_ref, rtol=1e-6)
+    assert training == (not np.allclose(u, u_first))
+
+
 def test_unroll_needs_static_time():
   with pytest.raises(ValueError, match="B, T, H, W, Cx"):
     recurrent.unroll(recurrent.make_recurrent_unit("convgru", C), _rand([B, H, W, CX], 0),

@@ -267,7 +267,7 @@ def make_recurrent_unit(unit, channels, **kwargs):
   return cls(channels, **fixed, **kwargs)
 
 
-def unroll(unit, inputs, initial_state, training=False):
+def unroll(unit, inputs, initial_state, training=False, symbolic_loop=True):
   """Runs `unit` over time.
 
   Args:
@@ -275,6 +275,9 @@ def unroll(unit, inputs, initial_state, training=False):
     inputs: [B, T, H, W, Cx] tensor with static T.
     initial_state: [B, H, W, C] tensor, h_0 (for ConvLSTM, [h; c]).
     training: passed to the unit.
+    symbolic_loop: in a graph (tf.function), run steps 2..T as a `tf.while_loop`, so the unit is traced twice
+      instead of T times (a smaller step graph that builds faster, docs/benchmarks.md); False unrolls all T
+      steps in Python. Eagerly both are the same Python loop. The outputs are the same either way.
 
   Returns:
     (outputs [B, T, H, W, C] = h_1..h_T, warp_weights [B, T, H, W, k^2] or None when `unit.warps` is false).
@@ -282,14 +285,38 @@ def unroll(unit, inputs, initial_state, training=False):
   inputs = tf.convert_to_tensor(inputs)
   if inputs.shape.rank != 5 or inputs.shape[1] is None:
     raise ValueError(f"unroll needs inputs [B, T, H, W, Cx] with a static T, got shape {inputs.shape}.")
-  # A Python loop: T is small and static (11 frames), and it lets XLA see the whole unrolled graph.
+  num_steps = inputs.shape[1]
   # One power iteration per forward pass, as for every other layer (BigGAN), not one per time step.
-  h = initial_state
-  outputs, weights = [], []
   with kernels_shared_over_calls():
-    for t in range(inputs.shape[1]):
-      h, w = unit(inputs[:, t], h, training=training)
-      outputs.append(h)
-      weights.append(w)
-  warp = tf.stack(weights, axis=1) if unit.warps else None
-  return tf.stack(outputs, axis=1), warp
+    # Step 1 runs outside any loop: it computes every normalized kernel (and updates u) once, in this graph. The
+    # loop body then captures those kernels: an update of u inside a loop body would be a cross-replica
+    # merge_call under MirroredStrategy, which a loop body cannot hold.
+    h, w = unit(inputs[:, 0], initial_state, training=training)
+    if num_steps == 1 or not symbolic_loop or tf.executing_eagerly():
+      outputs, weights = [h], [w]
+      for t in range(1, num_steps):
+        h, w = unit(inputs[:, t], h, training=training)
+        outputs.append(h)
+        weights.append(w)
+      warp = tf.stack(weights, axis=1) if unit.warps else None
+      return tf.stack(outputs, axis=1), warp
+    return _symbolic_unroll(unit, inputs, h, w, training)
+
+
+def _symbolic_unroll(unit, inputs, h_1, w_1, training):
+  """Steps 2..T of `unroll` as a tf.while_loop, given step 1's state h_1 and warp weights w_1 (or None)."""
+  num_steps = inputs.shape[1]
+  time_major = tf.transpose(inputs, [1, 0, 2, 3, 4])  # [T, B, H, W, Cx]
+  states = tf.TensorArray(h_1.dtype, size=num_steps, element_shape=h_1.shape).write(0, h_1)
+  weights = (tf.TensorArray(w_1.dtype, size=num_steps, element_shape=w_1.shape).write(0, w_1)
+             if unit.warps else tf.zeros([]))  # a placeholder loop variable for units that do not warp
+
+  def body(t, h, states, weights):
+    h, w = unit(time_major[t], h, training=training)
+    return t + 1, h, states.write(t, h), weights.write(t, w) if unit.warps else weights
+
+  loop_vars = (tf.constant(1), h_1, states, weights)
+  _, _, states, weights = tf.while_loop(lambda t, *_: t < num_steps, body, loop_vars,
+                                        maximum_iterations=num_steps - 1)
+  to_batch_major = lambda ta: tf.transpose(ta.stack(), [1, 0] + list(range(2, h_1.shape.rank + 1)))
+  return to_batch_major(states), to_batch_major(weights) if unit.warps else None

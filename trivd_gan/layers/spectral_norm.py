@@ -30,7 +30,8 @@ def kernels_shared_over_calls():
   would run its own, i.e. Tp power iterations and Tp updates of u per step, and Tp copies of those ops in the
   step's graph (about 1,000 power iterations per demo training step; tracing them took a quarter of the step
   graph's build time). With training=False, u does not change between calls, so outputs are identical either
-  way. Keyed by graph, so a tensor never leaks into another tf.function.
+  way. Keyed by graph, so a tensor never leaks into another tf.function; a graph nested in the one that computed
+  the kernel (the body of `recurrent.unroll`'s symbolic loop) captures it instead of running its own iteration.
   """
   previous = getattr(_SHARED, "kernels", None)
   _SHARED.kernels = {}
@@ -38,6 +39,18 @@ def kernels_shared_over_calls():
     yield
   finally:
     _SHARED.kernels = previous
+
+
+def _enclosing_graphs():
+  """Ids of the current graph and of the graphs enclosing it (a while-loop body's graph, then the function
+  that holds the loop, ...), innermost first; [None] when executing eagerly."""
+  if tf.executing_eagerly():
+    return [None]
+  graphs, graph = [], tf.compat.v1.get_default_graph()
+  while graph is not None:
+    graphs.append(id(graph))
+    graph = getattr(graph, "outer_graph", None)
+  return graphs
 
 
 def spectral_sigma(kernel_matrix, u, epsilon=1e-12):
@@ -84,9 +97,12 @@ class _SpectralNormMixin:
     if not self.spectral_norm:
       return kernel
     shared = getattr(_SHARED, "kernels", None)
-    key = (id(self), bool(training), None if tf.executing_eagerly() else id(tf.compat.v1.get_default_graph()))
-    if shared is not None and key in shared:
-      return shared[key]
+    graphs = _enclosing_graphs()
+    key = (id(self), bool(training), graphs[0])
+    if shared is not None:
+      for graph in graphs:  # a loop body reuses (captures) the kernel its enclosing graph computed
+        if (id(self), bool(training), graph) in shared:
+          return shared[(id(self), bool(training), graph)]
     # The power iteration runs in float32 even under mixed precision: sigma is a ratio of small numbers.
     w32 = tf.cast(tf.reshape(kernel, [-1, self.units_]), tf.float32)
     sigma, u_new = spectral_sigma(w32, tf.convert_to_tensor(self.sn_u), self.sn_epsilon)
