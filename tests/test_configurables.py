@@ -67,3 +67,30 @@ def test_positional_and_keyword_calls_build_the_same_model():
   assert (a.decomposition, a.channel_multiplier) == (b.decomposition, b.channel_multiplier)
   with pytest.raises(TypeError):
     configurables._generator(not_a_parameter=1)  # pylint: disable=protected-access
+
+
+def test_train_has_its_own_and_the_trainers_parameters_declared_once():
+  """`train`'s gin signature is its loop arguments plus every Trainer argument, with Trainer's defaults."""
+  from trivd_gan.training import trainer  # pylint: disable=g-import-not-at-top
+  signature = inspect.signature(trainer.train)
+  trainer_parameters = list(inspect.signature(trainer.Trainer.__init__).parameters.values())[3:]
+  assert [p.name for p in trainer_parameters] == [
+      p.name for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+  for p in trainer_parameters:
+    assert signature.parameters[p.name].default == p.default, p.name
+  # The loop's own arguments are not Trainer's, and no argument is declared in both.
+  assert {"num_steps", "log_every", "sample_every", "checkpoint_every"} <= set(signature.parameters)
+  spec = inspect.getfullargspec(configurables.train)  # what gin reads
+  assert spec.varkw is None and not set(spec.args) & set(spec.kwonlyargs)
+  # Trainer's argument list is written once: train's source does not restate it.
+  source = inspect.getsource(trainer.train)
+  assert "g_learning_rate=" not in source and "orthogonal_reg_weight=" not in source
+
+
+def test_gin_records_and_checks_trainer_arguments_of_train():
+  gin.parse_config(["train.g_learning_rate = 3e-3"])
+  with pytest.raises(ValueError, match="g_learning_rat"):
+    gin.parse_config(["train.g_learning_rat = 3e-3"])
+  from trivd_gan.training import trainer  # pylint: disable=g-import-not-at-top
+  with pytest.raises(TypeError, match="not_an_argument"):
+    trainer.train("/nonexistent", not_an_argument=1)

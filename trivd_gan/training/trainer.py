@@ -12,6 +12,7 @@ per step from a checkpointed tf.random.Generator, with the replica id folded in 
 """
 
 import gc
+import inspect
 import math
 import os
 import time
@@ -48,7 +49,28 @@ def _replica_seed(seed):
 class Trainer:
   """Builds G, D, the EMA generator, the optimizers and the checkpoint under `strategy`, and trains.
 
-  Args: see `train` (the gin-configurable entry point), which passes them through.
+  Every argument after `strategy` is also an argument of `train` (gin: `train.<name>`); they are declared here
+  only, and `train`'s signature is derived from this one.
+
+  Args:
+    model_dir: checkpoints, model_config.json, operative_config-<step>.gin, train/ summaries, samples/ GIFs.
+    strategy: a tf.distribute.Strategy (`strategy.make_strategy`); None for the default one.
+    generator_fn, discriminator_fn: build G and D from a layer name (gin: @Generator, @DiscriminatorEnsemble).
+    dataset_fn: the training data (`data.make_dataset`'s sources); data_dir: its files, if any.
+    global_batch_size: clips per D or G update over all replicas (512, E.2).
+    d_steps_per_g_step: D updates per G update (2, E.1).
+    g_learning_rate, d_learning_rate: Adam's learning rates (1e-4 and 5e-4, E.2).
+    adam_beta1, adam_beta2, adam_epsilon: Adam's other parameters (0 and 0.999, E.2).
+    orthogonal_reg_weight: weight of G's orthogonal regularization (1e-4, E.2).
+    ema_decay, ema_start_step: the EMA of G's weights (0.9999 from step 20,000, E.2).
+    seed: initial weights, noise, D's random frames and crops.
+    jit_compile: compile the gradient computations with XLA.
+    max_checkpoints_to_keep: checkpoints kept in model_dir.
+    checkpoint_iterator: also checkpoint the input pipeline's position (exact resumes; larger checkpoints).
+    inject_nan_at_step: a debug hook: the G loss of that step becomes NaN (tests of the divergence guard).
+    run_eagerly: no tf.function: much faster for tiny models whose step is dominated by tracing (gin/tiny.gin).
+    reconstruction_weight: 0 = the paper's eq. 14 alone; > 0 adds that times the L1 error of the predicted
+      frames to G's loss, a departure for small-scale training explained in docs/learning.md.
   """
 
   def __init__(self, model_dir, strategy=None, generator_fn=generator_lib.Generator,
@@ -78,6 +100,7 @@ class Trainer:
     self.reconstruction_weight = float(reconstruction_weight)
     self.jit_compile = bool(jit_compile)
     self.inject_nan_at_step = inject_nan_at_step
+    self.run_eagerly = bool(run_eagerly)
     self.seed = int(seed)
     self.dataset_fn, self.data_dir = dataset_fn, data_dir  # recorded in model_config.json by restore()
 
@@ -297,59 +320,43 @@ class Trainer:
 
 
 def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_every=10, sample_every=1000,
-          checkpoint_every=1000, mixed_precision=False, operative_config_fn=None,
-          generator_fn=generator_lib.Generator, discriminator_fn=decompositions.DiscriminatorEnsemble,
-          dataset_fn=data_lib.synthetic_dataset, data_dir=None, global_batch_size=512, d_steps_per_g_step=2,
-          g_learning_rate=1e-4, d_learning_rate=5e-4, adam_beta1=0.0, adam_beta2=0.999, adam_epsilon=1e-8,
-          orthogonal_reg_weight=1e-4, ema_decay=0.9999, ema_start_step=20000, seed=0, jit_compile=False,
-          max_checkpoints_to_keep=5, checkpoint_iterator=False, inject_nan_at_step=None, run_eagerly=False,
-          reconstruction_weight=0.0, max_train_seconds=None, allow_data_change=False):
+          checkpoint_every=1000, mixed_precision=False, operative_config_fn=None, max_train_seconds=None,
+          allow_data_change=False, **trainer_kwargs):
   """Trains TrIVD-GAN-FP until `num_steps` (resuming from model_dir); the gin-configurable `train`.
 
   Args:
-    model_dir: checkpoints, model_config.json, operative_config-<step>.gin, train/ summaries, samples/ GIFs.
+    model_dir, strategy: as `Trainer`.
     num_steps: the total number of steps (one step = d_steps_per_g_step D updates + 1 G update).
-    strategy: a tf.distribute.Strategy (`strategy.make_strategy`); None for the default one.
-    log_every: steps between console progress lines and scalar summaries (summary_every for the latter).
+    log_every: steps between console progress lines and speed summaries.
+    summary_every: steps between loss summaries.
     sample_every: steps between sample videos (TensorBoard images + samples/*.gif); 0 disables.
     checkpoint_every: steps between checkpoints (one is also written at the end).
     mixed_precision: True: build the models under the "mixed_bfloat16" Keras policy (bfloat16 compute, float32
       variables); False: float32; "auto": mixed_bfloat16 where the device has bfloat16 matrix units (TPU,
       GPU >= sm_80, AMX / AVX512-BF16 CPU), float32 elsewhere (`precision.choose`; one log line says which).
     operative_config_fn: returns the gin operative config string (the CLI passes gin.operative_config_str).
-    The other arguments go to `Trainer` (explicit, so that gin rejects unknown bindings): generator_fn,
-      discriminator_fn, dataset_fn, data_dir, global_batch_size (512, E.2), d_steps_per_g_step (2, E.1),
-      g_learning_rate (1e-4), d_learning_rate (5e-4),
-      adam_beta1 (0), adam_beta2 (0.999), adam_epsilon, orthogonal_reg_weight (1e-4), ema_decay (0.9999),
-      ema_start_step (20000), seed, jit_compile, max_checkpoints_to_keep, checkpoint_iterator,
-      inject_nan_at_step (a debug hook: the G loss of that step becomes NaN), run_eagerly (no tf.function: much
-      faster for tiny models whose step is dominated by tracing, e.g. gin/tiny.gin), reconstruction_weight
-      (0 = the paper's eq. 14 alone; > 0 adds that times the L1 error of the predicted frames to G's loss, a
-      departure for small-scale training explained in docs/learning.md).
     max_train_seconds: a wall-clock budget: stop (with a checkpoint) at the first step that ends after this many
       seconds of this invocation's training, counted from the end of the first (graph-building) step. None: no
       budget. For comparisons at equal wall-clock time (docs/learning.md).
     allow_data_change: resume a model_dir on other data than it was trained on (another dataset_fn, data_dir,
       batch size, clip length or resolution; model_config.json records them). Off: such a resume is refused.
+    **trainer_kwargs: every other argument of `Trainer` (the learning rates, batch size, models, data, ...),
+      with Trainer's defaults. `train.__signature__` lists them, so gin sees (and records in the operative
+      config) every one and refuses a binding of a name neither function has.
 
   Returns:
-    {"step": the final step, "losses": the last step's {name: float}, "steps_per_sec": float}.
+    {"step": the final step, "losses": the last step's {name: float}, "steps_per_sec": float, "trainer": the
+    `Trainer` (benchmarks time its steps; call its close() when done)}.
   """
+  unknown = sorted(set(trainer_kwargs) - set(_TRAINER_PARAMETERS))
+  if unknown:
+    raise TypeError(f"train() got unknown arguments {unknown}; allowed: train's own and Trainer's "
+                    f"({', '.join(_TRAINER_PARAMETERS)}).")
   previous_policy = keras.mixed_precision.global_policy()
   use_bfloat16, reason = precision_lib.choose(mixed_precision, strategy)
   logging.info("Precision: %s (%s).", "mixed_bfloat16" if use_bfloat16 else "float32", reason)
   if use_bfloat16:
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
-  trainer_kwargs = dict(
-      generator_fn=generator_fn, discriminator_fn=discriminator_fn, dataset_fn=dataset_fn, data_dir=data_dir,
-      global_batch_size=global_batch_size, d_steps_per_g_step=d_steps_per_g_step,
-      g_learning_rate=g_learning_rate,
-      d_learning_rate=d_learning_rate, adam_beta1=adam_beta1, adam_beta2=adam_beta2, adam_epsilon=adam_epsilon,
-      orthogonal_reg_weight=orthogonal_reg_weight, ema_decay=ema_decay, ema_start_step=ema_start_step,
-      seed=seed,
-      jit_compile=jit_compile, max_checkpoints_to_keep=max_checkpoints_to_keep,
-      checkpoint_iterator=checkpoint_iterator, inject_nan_at_step=inject_nan_at_step, run_eagerly=run_eagerly,
-      reconstruction_weight=reconstruction_weight)
   try:
     trainer = Trainer(model_dir, strategy=strategy, **trainer_kwargs)
   finally:
@@ -363,7 +370,7 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
   if start >= num_steps:
     logging.info("model_dir %s is already at step %d >= num_steps %d; nothing to do.", model_dir, start,
                  num_steps)
-  elif not run_eagerly:  # tracing and compiling the step takes minutes for large models: say so
+  elif not trainer.run_eagerly:  # tracing and compiling the step takes minutes for large models: say so
     logging.info("Building the training step graph (the first step traces and compiles it) ...")
   t_start = t_last = time.perf_counter()
   last_logged = start
@@ -371,8 +378,8 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
     values = trainer.train_step()
     if step == start + 1:
       # The first step includes tracing/compilation: measure speed from here on.
-      logging.info("%s in %.1f s.", "First (eager) step done" if run_eagerly else "Training step graph built",
-                   time.perf_counter() - t_start)
+      what = "First (eager) step done" if trainer.run_eagerly else "Training step graph built"
+      logging.info("%s in %.1f s.", what, time.perf_counter() - t_start)
       t_start = t_last = time.perf_counter()
       last_logged = step
     if step % log_every == 0 or step == num_steps:
@@ -407,3 +414,16 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
   writer.flush()
   overall = (step - start - 1) / (time.perf_counter() - t_start) if step > start + 1 else 0.0
   return {"step": int(trainer.step.numpy()), "losses": values, "steps_per_sec": overall, "trainer": trainer}
+
+
+def _train_signature():
+  """`train`'s own parameters, then Trainer's after `model_dir, strategy` as keyword-only ones (their defaults
+  written once, in Trainer)."""
+  own = [p for p in inspect.signature(train).parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+  # [3:]: self, model_dir, strategy
+  trainer_parameters = list(inspect.signature(Trainer.__init__).parameters.values())[3:]
+  return inspect.Signature(own + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in trainer_parameters])
+
+
+_TRAINER_PARAMETERS = tuple(list(inspect.signature(Trainer.__init__).parameters)[3:])
+train.__signature__ = _train_signature()
