@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from tests.layers import np_reference
+from trivd_gan.layers import blocks
 from trivd_gan.layers import recurrent
 from trivd_gan.layers import warping
 from trivd_gan.models import encoder
@@ -74,6 +75,66 @@ def test_encoder_states_fold_time_into_channels():
   assert all(float(tf.reduce_min(s)) >= 0 for s in states)  # ReLU (F.3)
   with pytest.raises(ValueError, match="3 context frames"):
     enc(tf.zeros([2, 2, 32, 32, 3]))
+
+
+def _np_local_correlation(current, previous, radius):
+  """The cost volume from its definition: cosine of f_t(y, x) and f_{t-1}(y - dy, x - dx), 0 outside."""
+  unit = lambda f: f / np.maximum(np.linalg.norm(f, axis=-1, keepdims=True), 1e-6)
+  current, previous = unit(current.astype(np.float64)), unit(previous.astype(np.float64))
+  b, h, w, _ = current.shape
+  out = np.zeros([b, h, w, (2 * radius + 1) ** 2])
+  for y in range(h):
+    for x in range(w):
+      q = 0
+      for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+          if 0 <= y - dy < h and 0 <= x - dx < w:
+            out[:, y, x, q] = np.sum(current[:, y, x] * previous[:, y - dy, x - dx], axis=-1)
+          q += 1
+  return out
+
+
+@pytest.mark.parametrize("radius", [0, 1, 2])
+def test_local_correlation_matches_numpy(radius):
+  rng = np.random.default_rng(radius)
+  current, previous = rng.normal(size=(2, 5, 6, 4)), rng.normal(size=(2, 5, 6, 4))
+  np.testing.assert_allclose(encoder.local_correlation(current, previous, radius).numpy(),
+                             _np_local_correlation(current, previous, radius), atol=1e-5)
+  with pytest.raises(ValueError, match="radius"):
+    encoder.local_correlation(current, previous, -1)
+
+
+def test_local_correlation_peaks_at_the_content_displacement():
+  """Content moved by (dy, dx) = (1, -1) from t-1 to t: the (1, -1) channel is 1 away from the borders."""
+  previous = np.random.default_rng(0).normal(size=(1, 8, 8, 16)).astype(np.float32)
+  current = np.roll(previous, shift=(1, -1), axis=(1, 2))
+  volume = encoder.local_correlation(current, previous).numpy()[0, 2:-2, 2:-2]
+  assert np.all(np.argmax(volume, axis=-1) == (1 + 1) * 3 + (-1 + 1))
+  np.testing.assert_allclose(volume[..., 6], 1.0, rtol=1e-5)
+
+
+def test_encoder_correlation_adds_the_pairs_cost_volumes_to_each_compression():
+  plain = encoder.ContextEncoder(2, state_channels=(16, 8, 4), num_context_frames=3)
+  enc = encoder.ContextEncoder(2, state_channels=(16, 8, 4), num_context_frames=3, correlation=True)
+  context = tf.random.stateless_uniform([2, 3, 32, 32, 3], seed=[1, 2], minval=-1, maxval=1)
+  states = enc(context)
+  plain(context)
+  assert [s.shape for s in states] == [s.shape for s in plain(context)]
+  # 2 pairs of frames x 9 displacements more input channels than the paper's compression.
+  assert [c.kernel.shape[2] for c in enc.compress] == [24 + 18, 12 + 18, 6 + 18]
+  # The state is the compression of [features folded over time; the pairs' volumes] (NumPy volumes).
+  features = blocks.fold_time(context)
+  level_features = []
+  for block in enc.frame_blocks:
+    features = block(features)
+    level_features.append(blocks.unfold_time(features, 3).numpy())
+  f = level_features[-1]  # the coarsest level feeds the first state
+  folded = np.transpose(f, [0, 2, 3, 1, 4]).reshape(f.shape[0], f.shape[2], f.shape[3], -1)
+  volumes = [_np_local_correlation(f[:, t], f[:, t - 1], 1) for t in (1, 2)]
+  inputs = np.concatenate([folded] + volumes, axis=-1).astype(np.float32)
+  np.testing.assert_allclose(states[0].numpy(), tf.nn.relu(enc.compress[0](inputs)).numpy(), atol=1e-5)
+  config = generator.Generator(encoder_correlation=True, **TINY).get_config()
+  assert config["encoder_correlation"] and generator.Generator(**config).encoder.correlation
 
 
 def test_truncated_latents():
@@ -221,3 +282,20 @@ def test_warp_output_moves_the_last_context_frame_by_the_summed_motion_fields():
   assert np.abs(displacement).max() > 0.01  # the fields are not trivially zero
   with pytest.raises(ValueError, match="'convgru' does not warp"):
     generator.Generator(recurrent_unit="convgru", output_mode="warp", **TINY)
+
+
+def test_warp_spectral_norm_off_removes_it_from_the_hyper_networks_only():
+  g = generator.Generator(warp_spectral_norm=False, **TINY).build_for_shapes()
+  for unit in g.units:
+    assert not any("sn_u" in v.path for v in unit.hyper.weights)
+    assert any("sn_u" in v.path for v in unit.conv_c.weights)  # the gates keep the paper's normalization
+    assert unit.get_config()["hyper_spectral_norm"] is False
+  assert any("sn_u" in v.path for v in g.encoder.weights)
+  paper = generator.Generator(**TINY).build_for_shapes()
+  assert all(any("sn_u" in v.path for v in unit.hyper.weights) for unit in paper.units)
+  # Without normalization the hyper-networks have no u vectors: 3 units x 4 layers fewer weights.
+  assert len(paper.weights) - len(g.weights) == 12
+  config = g.get_config()
+  assert config["warp_spectral_norm"] is False and not generator.Generator(**config).warp_spectral_norm
+  with pytest.raises(ValueError, match="'convgru' has none"):
+    generator.Generator(recurrent_unit="convgru", warp_spectral_norm=False, **TINY)

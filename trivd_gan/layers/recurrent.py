@@ -134,25 +134,32 @@ class ConvLSTM(_RecurrentUnit):
 
 
 class _WarpingUnit(_RecurrentUnit):
-  """Shared hyper-network handling of the warping units."""
+  """Shared hyper-network handling of the warping units.
+
+  `hyper_spectral_norm`: None (the paper: like every other layer, `spectral_norm`) or False, a departure for
+  CPU-scale training (docs/learning.md experiment 8): with spectral normalization every layer of the
+  hyper-network has gain at most 1, so the softmax logits of the warping weights differ between clips by no more
+  than the (small) differences of their inputs; the weights stay near uniform and the motion fields near zero.
+  """
 
   warps = True
   warping = "factorized"
 
   def __init__(self, channels, kernel_size=3, warp_kernel_size=3, num_kernels=None, activation=None,
-               spectral_norm=True, **kwargs):
+               spectral_norm=True, hyper_spectral_norm=None, **kwargs):
     super().__init__(channels, kernel_size, activation, spectral_norm, **kwargs)
     if not isinstance(warp_kernel_size, int) or warp_kernel_size < 1 or warp_kernel_size % 2 == 0:
       raise ValueError(f"warp_kernel_size must be a positive odd int, got {warp_kernel_size!r}.")
     self.warp_kernel_size = warp_kernel_size
     self.num_kernels = num_kernels
+    self.hyper_spectral_norm = hyper_spectral_norm
+    hyper_sn = spectral_norm if hyper_spectral_norm is None else bool(hyper_spectral_norm)
     if self.warping == "factorized":
-      self.hyper = FactorizedWarpingNetwork(warp_kernel_size, num_kernels, spectral_norm=spectral_norm,
-                                            name="hyper")
+      self.hyper = FactorizedWarpingNetwork(warp_kernel_size, num_kernels, spectral_norm=hyper_sn, name="hyper")
     else:
       if num_kernels is not None:
         raise ValueError("num_kernels is only used by factorized warping; leave it None for pixelwise warping.")
-      self.hyper = PixelwiseWarpingNetwork(warp_kernel_size, spectral_norm=spectral_norm, name="hyper")
+      self.hyper = PixelwiseWarpingNetwork(warp_kernel_size, spectral_norm=hyper_sn, name="hyper")
 
   def _build_hyper(self, cin):
     self.hyper.build((None, None, None, cin))
@@ -162,7 +169,8 @@ class _WarpingUnit(_RecurrentUnit):
     return kernel_warp(h_prev, weights, self.warp_kernel_size), weights
 
   def get_config(self):
-    return {**super().get_config(), "warp_kernel_size": self.warp_kernel_size, "num_kernels": self.num_kernels}
+    return {**super().get_config(), "warp_kernel_size": self.warp_kernel_size, "num_kernels": self.num_kernels,
+            "hyper_spectral_norm": self.hyper_spectral_norm}
 
 
 @keras.saving.register_keras_serializable(package="trivd_gan")
@@ -204,14 +212,15 @@ class TSRU(_WarpingUnit):
   """
 
   def __init__(self, channels, variant="p", warping="factorized", kernel_size=3, warp_kernel_size=3,
-               num_kernels=None, activation=None, spectral_norm=True, **kwargs):
+               num_kernels=None, activation=None, spectral_norm=True, hyper_spectral_norm=None, **kwargs):
     if variant not in ("c", "p", "s"):
       raise ValueError(f"TSRU variant must be 'c', 'p' or 's', got {variant!r}.")
     if warping not in ("factorized", "pixelwise"):
       raise ValueError(f"TSRU warping must be 'factorized' or 'pixelwise', got {warping!r}.")
     self.variant = variant
     self.warping = warping
-    super().__init__(channels, kernel_size, warp_kernel_size, num_kernels, activation, spectral_norm, **kwargs)
+    super().__init__(channels, kernel_size, warp_kernel_size, num_kernels, activation, spectral_norm,
+                     hyper_spectral_norm, **kwargs)
 
   def build(self, x_t_shape, h_prev_shape):
     cx = self._check_shapes(x_t_shape, h_prev_shape)

@@ -93,6 +93,11 @@ class Generator(keras.Model):
       "warp" (as "composite", but x_last is first moved by G's own motion field summed over the predicted steps,
       `warping.backward_warp`: the motion fields of section 4.4 then have to carry the motion to lower the loss;
       needs a recurrent unit that warps).
+    encoder_correlation: the context encoder also reads the local correlations of consecutive context frames'
+      features (`encoder.local_correlation`), a departure off by default (docs/learning.md experiment 8).
+    warp_spectral_norm: False removes spectral normalization from the warping units' hyper-networks only (a
+      departure, off by default: under it the warping weights stay near uniform at small scale, see
+      `recurrent._WarpingUnit` and docs/learning.md experiment 8).
 
   Call: context [B, Tc, H, W, 3] float32 in [-1, 1], z [B, latent_dim], labels [B] int (or None for the
   dummy class 0) -> frames [B, Tp, H, W, 3] float32 in [-1, 1]. `generate` also returns the predicted
@@ -101,7 +106,8 @@ class Generator(keras.Model):
 
   def __init__(self, channel_multiplier=48, recurrent_unit="tsru_p", num_context_frames=5,
                num_predicted_frames=11, resolution=64, latent_dim=128, embedding_dim=128, num_classes=1,
-               encoder_channel_multiplier=None, bn_momentum=0.99, output_mode="pixels", **kwargs):
+               encoder_channel_multiplier=None, bn_momentum=0.99, output_mode="pixels",
+               encoder_correlation=False, warp_spectral_norm=True, **kwargs):
     super().__init__(**kwargs)
     if output_mode not in OUTPUT_MODES:
       raise ValueError(f"Unknown output_mode {output_mode!r}; allowed: {', '.join(OUTPUT_MODES)}.")
@@ -130,6 +136,11 @@ class Generator(keras.Model):
     self.encoder_channel_multiplier = int(encoder_channel_multiplier or channel_multiplier)
     self.bn_momentum = bn_momentum
     self.output_mode = output_mode
+    self.encoder_correlation = bool(encoder_correlation)
+    self.warp_spectral_norm = bool(warp_spectral_norm)
+    if not self.warp_spectral_norm and recurrent_unit in ("convgru", "convlstm"):
+      raise ValueError(f"warp_spectral_norm=False concerns the warping hyper-networks; {recurrent_unit!r} has "
+                       "none: choose a TSRU, PTSRU or K-TrajGRU unit, or leave warp_spectral_norm True.")
 
     ch = self.channel_multiplier
     widths = [ch * w for w in G_STAGE_WIDTHS]
@@ -139,10 +150,13 @@ class Generator(keras.Model):
     self.linear = spectral_norm.SNDense(self.base_resolution ** 2 * widths[0], spectral_norm=False,
                                         name="linear")
     self.encoder = encoder_lib.ContextEncoder(self.encoder_channel_multiplier, widths[:3],
-                                              self.num_context_frames, name="encoder")
+                                              self.num_context_frames, correlation=self.encoder_correlation,
+                                              name="encoder")
     self.units, self.stage_convs, self.stage_blocks = [], [], []
+    unit_options = {} if self.warp_spectral_norm else {"hyper_spectral_norm": False}
     for i in range(3):
-      self.units.append(recurrent.make_recurrent_unit(recurrent_unit, widths[i], name=f"rnn_{i}"))
+      self.units.append(
+          recurrent.make_recurrent_unit(recurrent_unit, widths[i], name=f"rnn_{i}", **unit_options))
       self.stage_convs.append(spectral_norm.SNConv2D(widths[i], 3, name=f"conv_{i}"))
       self.stage_blocks.append([
           blocks.GBlock(widths[i], bn_momentum=bn_momentum, name=f"block_{i}a"),
@@ -256,4 +270,5 @@ class Generator(keras.Model):
             "num_predicted_frames": self.num_predicted_frames, "resolution": self.resolution,
             "latent_dim": self.latent_dim, "embedding_dim": self.embedding_dim, "num_classes": self.num_classes,
             "encoder_channel_multiplier": self.encoder_channel_multiplier, "bn_momentum": self.bn_momentum,
-            "output_mode": self.output_mode}
+            "output_mode": self.output_mode, "encoder_correlation": self.encoder_correlation,
+            "warp_spectral_norm": self.warp_spectral_norm}
