@@ -31,7 +31,10 @@ def _python_dirs(top):
   return sorted({p.parent for p in (ROOT / top).rglob("*.py") if "__pycache__" not in p.parts})
 
 
-@pytest.mark.parametrize("directory", _python_dirs("trivd_gan") + _python_dirs("experiments"), ids=str)
+LIBRARY_AND_PROGRAM_DIRS = _python_dirs("trivd_gan") + _python_dirs("experiments") + _python_dirs("benchmarks")
+
+
+@pytest.mark.parametrize("directory", LIBRARY_AND_PROGRAM_DIRS, ids=str)
 def test_every_module_is_in_a_py_library(directory):
   build = directory / "BUILD"
   assert build.exists(), f"{build.relative_to(ROOT)} is missing: add a py_library listing the modules."

@@ -1,7 +1,7 @@
 """Decode + preprocess throughput of the input pipelines, in clips/s (16 x 64 x 64 x 3 training clips).
 
-  python -m trivd_gan.data.bench_data [--video_dir=../shared/data/video] [--mnist_dir=../shared/data/mnist]
-                                      [--kinetics_data_dir=DIR] [--seconds=10] [--json=out.json]
+  python -m benchmarks.bench_data [--video_dir=../shared/data/video] [--mnist_dir=../shared/data/mnist]
+                                  [--kinetics_data_dir=DIR] [--seconds=10] [--json=out.json]
 
 Sources: video_folder on --video_dir (PyAV decode of whole files every epoch), kinetics600 TFRecords (built
 first

@@ -1,6 +1,6 @@
 """Benchmark: I3D embedding throughput (clips/s) for 16-frame 64x64 clips resized to 224x224.
 
-Run: python -m trivd_gan.evaluation.bench_i3d [--batch_size=8] [--num_batches=3] [--weights=random]
+Run: python -m benchmarks.bench_i3d [--batch_size=8] [--num_batches=3] [--weights=random]
 
 Weights do not change the speed, so the default uses seeded random weights (the logits are meaningless).
 Prints one table row; the time covers resize + I3D forward, after one warm-up batch (tracing excluded).

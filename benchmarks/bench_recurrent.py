@@ -1,7 +1,7 @@
 r"""Benchmark: one forward+backward step of a recurrent unit, TSRU_p vs ConvGRU (paper F.4: 354 vs 284 ms).
 
 Usage:
-  python -m trivd_gan.layers.bench_recurrent [--ch=16] [--batch=8] [--units=convgru,tsru_p] [--repeats=20]
+  python -m benchmarks.bench_recurrent [--ch=16] [--batch=8] [--units=convgru,tsru_p] [--repeats=20]
 
 For each generator resolution (8x8 with 8*ch channels, 16x16 with 4*ch, 32x32 with 2*ch; DVD-GAN-FP's
 recurrent units sit at these three stages, input x_t as wide as the state) and each of jit_compile off/on,
@@ -111,7 +111,7 @@ def main(argv):
           cpu[u].append(time.process_time() - c0)
       for u in runs:
         cfg = dict(unit_name=u, size=size, channels=channels, batch=FLAGS.batch, jit=jit, warmup=FLAGS.warmup)
-        cmd = [sys.executable, "-m", "trivd_gan.layers.bench_recurrent", f"--_child={json.dumps(cfg)}"]
+        cmd = [sys.executable, "-m", "benchmarks.bench_recurrent", f"--_child={json.dumps(cfg)}"]
         env = {**os.environ, "TF_CPU_ALLOCATOR_USE_BFC": "true"}
         out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
         rows[(u, size, jit)] = {

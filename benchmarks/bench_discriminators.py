@@ -1,6 +1,6 @@
 r"""Benchmark: time and peak memory of one D update's forward/backward per decomposition (paper Table 1).
 
-  python -m trivd_gan.models.bench_discriminators [--channel_multiplier=8 --batch_size=2 --steps=5]
+  python -m benchmarks.bench_discriminators [--channel_multiplier=8 --batch_size=2 --steps=5]
       [--num_frames=16 --resolution=64 --decompositions=dvd_gan_fp,dvd_gan_fp_faster --json=out.json]
 
 One step = the ensemble on a real and on a generated batch (each [batch_size, T, H, W, 3]), eq. 13, and the
@@ -137,7 +137,7 @@ def main(argv):
   results = {}
   for name in names:
     logging.info("Benchmarking %s", name)
-    proc = subprocess.run([sys.executable, "-m", "trivd_gan.models.bench_discriminators", f"--worker={name}",
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_discriminators", f"--worker={name}",
                            *passthrough], capture_output=True, text=True, check=False)
     if proc.returncode:
       raise RuntimeError(f"Benchmark of {name} failed:\n{proc.stderr[-3000:]}")
