@@ -60,7 +60,11 @@ def test_every_gin_file_is_covered():
 
 # The recipes of the shipped models (docs/results/pretrained.md): not paper runs, departures documented.
 PRETRAINED = {"gin/pretrained/moving_mnist.gin": ("tsru_p", 8, 10, 10, 20.0, "pixels"),
-              "gin/pretrained/natural.gin": ("tsru_p", 8, 5, 11, 50.0, "composite")}
+              "gin/pretrained/natural.gin": ("tsru_p", 8, 5, 11, 50.0, "composite"),
+              "gin/pretrained/natural_motion.gin": ("tsru_p", 8, 5, 11, 50.0, "warp")}
+# Generator options of the recipes that differ from the class defaults (the paper's), beyond the above.
+PRETRAINED_OPTIONS = {"gin/pretrained/natural_motion.gin": {"encoder_correlation": True,
+                                                            "warp_spectral_norm": False}}
 
 
 @pytest.mark.parametrize("path", sorted(PRETRAINED))
@@ -76,6 +80,12 @@ def test_pretrained_recipes_parse(path):
     assert gin.query_parameter("Generator.output_mode") == output_mode
   except ValueError:  # not bound: the paper's default
     assert output_mode == "pixels"
+  for name, value in PRETRAINED_OPTIONS.get(path, {}).items():
+    assert gin.query_parameter(f"Generator.{name}") == value
+  g = gin.get_configurable("Generator")(name="g")
+  assert (g.encoder_correlation, g.warp_spectral_norm) == tuple(
+      PRETRAINED_OPTIONS.get(path, {}).get(name, default)
+      for name, default in (("encoder_correlation", False), ("warp_spectral_norm", True)))
 
 
 @pytest.mark.parametrize("path", sorted(EXPECTED))
