@@ -38,8 +38,11 @@ def test_same_updates_and_slots_as_keras_adam(beta_1, graph):
   fused_opt, fused_vars = _run(fused_adam.FusedAdam, 5, beta_1, graph)
   for a, b in zip(keras_vars, fused_vars):
     np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6)
-  expected_paths = [v.path.replace("adam", "fused_adam") for v in keras_opt.variables]
-  assert [v.path for v in fused_opt.variables] == expected_paths
+  # The same slot variables in the same order. The optimizers' own names ("adam", "fused_adam_2", ...) carry
+  # Keras' process-wide uniquifying counters, which depend on what ran before in the process: not compared.
+  slots = lambda optimizer: [v.path.split("/", 1)[1] for v in optimizer.variables]
+  assert slots(fused_opt) == slots(keras_opt)
+  assert all(v.path.startswith("fused_adam") for v in fused_opt.variables)
   for a, b in zip(keras_opt.variables, fused_opt.variables):
     np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6)
   assert int(fused_opt.iterations.numpy()) == 5
