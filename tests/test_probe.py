@@ -40,8 +40,7 @@ def test_check_flags(tmp_path):
   (tmp_path / "export" / "saved_model.pb").write_text("")
   with pytest.raises(ValueError, match="--diagnostics needs --model_dir"):
     probe.check_flags(flags_for(model=str(tmp_path / "export")))
-  with pytest.raises(ValueError, match="--motion needs --model"):
-    probe.check_flags(flags_for(model_dir=str(tmp_path), motion=True))
+  probe.check_flags(flags_for(model_dir=str(tmp_path), motion=True))  # runs and SavedModels both
   with pytest.raises(ValueError, match="--motion needs a data set with motion labels"):
     probe.check_flags(flags_for(model=str(tmp_path / "export"), diagnostics=False, motion=True,
                                 dataset="moving_mnist"))
@@ -87,7 +86,7 @@ def test_probe_run_scores_every_checkpoint(tmp_path):
                 discriminator_fn=functools.partial(decompositions.DiscriminatorEnsemble, "dvd_gan_fp_faster",
                                                    1, num_frames_K=2))
   png = str(tmp_path / "samples.png")
-  report = probe.probe_run(flags_for(model_dir=model_dir, samples_png=png))
+  report = probe.probe_run(flags_for(model_dir=model_dir, samples_png=png, motion=True))
   assert [e["step"] for e in report["entries"]] == [1, 2]
   for entry in report["entries"]:
     for predictor in ("model", "copy_last_frame", "context_mean"):
@@ -97,6 +96,8 @@ def test_probe_run_scores_every_checkpoint(tmp_path):
     assert set(entry["context_swap_probe"]) == {"frame_downsampled", "video_cropped"}
     assert len(entry["context_sensitivity"]["frames_context"]) == 2
     assert entry["gradient_norms"]["encoder"] > 0
+    motion = entry["motion"]  # synthetic clips' background velocities against each clip's mean field
+    assert 1 <= motion["num_clips"] <= 4 and all(-1.0 <= c <= 1.0 for c in motion["cosines"])
   # The two checkpoints differ, and so do their scores.
   assert report["entries"][0]["scores"]["model"] != report["entries"][1]["scores"]["model"]
   assert os.path.getsize(png) > 0

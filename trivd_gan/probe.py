@@ -47,8 +47,8 @@ def define_flags():
   flags.DEFINE_integer("num_clips", 256, "Held-out clips scored.")
   flags.DEFINE_integer("clips_per_video", None, "video_folder only: evenly spaced windows scored per video "
                        "(default: the source's 1).")
-  flags.DEFINE_boolean("motion", False, "--model only, on a data set with motion labels (natural, synthetic): "
-                       "the cosine between each clip's mean motion field and its true content motion.")
+  flags.DEFINE_boolean("motion", False, "On a data set with motion labels (natural, synthetic): the cosine "
+                       "between each clip's mean motion field and its true content motion.")
   flags.DEFINE_integer("batch_size", 32, "Clips per batch.")
   flags.DEFINE_float("truncation", 0.0, "z truncation: 0 = z = 0 (the mode, D.3; best for PSNR/SSIM).")
   flags.DEFINE_boolean("every_checkpoint", False, "Score every checkpoint of --model_dir (learning curves).")
@@ -93,9 +93,6 @@ def check_flags(f):
     raise ValueError(f"--model={f.model} is not a SavedModel folder (no saved_model.pb).")
   if f.diagnostics and f.model_dir is None:
     raise ValueError("--diagnostics needs --model_dir: the probes use the run's discriminator.")
-  if f.motion and f.model is None:
-    raise ValueError("--motion needs --model (an exported SavedModel, whose predict signature returns the "
-                     "motion field); export the run first with export/export_generator.py.")
   if f.motion and f.dataset not in VELOCITY_KEYS:
     raise ValueError(f"--motion needs a data set with motion labels ({', '.join(sorted(VELOCITY_KEYS))}), got "
                      f"--dataset={f.dataset}.")
@@ -202,7 +199,9 @@ def write_samples_png(path, video, predictions, num_context):
 
 
 def probe_run(f):
-  """The report of a training run: one entry per scored checkpoint."""
+  """The report of a training run: one entry per scored checkpoint (with --motion, the motion fields' directions
+  on labelled clips, as `probe_saved_model`)."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from trivd_gan import diagnostics  # pylint: disable=import-outside-toplevel
   from trivd_gan import inference  # pylint: disable=import-outside-toplevel
@@ -215,8 +214,9 @@ def probe_run(f):
   g_config, d_config = config["generator"], config["discriminator"]
   ema_g = generator_lib.Generator(**g_config).build_for_shapes(1)
   tc, tp, res = g_config["num_context_frames"], g_config["num_predicted_frames"], g_config["resolution"]
-  batches = held_out_clips(f.dataset, f.data_dir, f.split, f.num_clips, f.batch_size, tc + tp, res,
-                           **source_kwargs(f))
+  clips = held_out_clips(f.dataset, f.data_dir, f.split, f.num_clips, f.batch_size, tc + tp, res,
+                         with_motion=f.motion, **source_kwargs(f))
+  batches, velocities = clips if f.motion else (clips, None)
   stand = (inference.dataset_batches(f.dataset, f.data_dir, ema_g, f.standing_stats_batches,
                                      f.standing_stats_batch_size, f.seed)
            if f.standing_stats_batches else None)
@@ -225,11 +225,19 @@ def probe_run(f):
     d = decompositions.DiscriminatorEnsemble(**d_config)
     d(tf.zeros([2, tc + tp, res, res, 3]), training=False, seed=0)
 
+  def latents(context):
+    return generator_lib.sample_latents(tf.shape(context)[0], ema_g.latent_dim, truncation=f.truncation,
+                                        seed=tf.constant([f.seed, 7], tf.int64))
+
   @tf.function(reduce_retracing=True)
   def predict_fn(context):
-    z = generator_lib.sample_latents(tf.shape(context)[0], ema_g.latent_dim, truncation=f.truncation,
-                                     seed=tf.constant([f.seed, 7], tf.int64))
-    return ema_g(context, z, training=False)
+    return ema_g(context, latents(context), training=False)
+
+  @tf.function(reduce_retracing=True)
+  def mean_flow_fn(context):
+    """[B, 2]: each clip's combined motion field (section 4.4) averaged over time and positions."""
+    _, warp_weights = ema_g.generate(context, latents(context), training=False)
+    return tf.reduce_mean(inference.motion_fields(ema_g, warp_weights, tf.shape(context)[0])[0], axis=[1, 2, 3])
 
   entries = []
   for prefix in prefixes:
@@ -245,6 +253,13 @@ def probe_run(f):
       entry["context_swap_probe"] = diagnostics.context_swap_probe(d, probe_video, tc, seed=f.seed)
       entry["context_sensitivity"] = diagnostics.context_sensitivity(raw_g, probe_video, seed=f.seed)
       entry["gradient_norms"] = diagnostics.gradient_norms(raw_g, d, probe_video, seed=f.seed)
+    if f.motion:
+      flows = [mean_flow_fn(tf.constant(video[:, :tc])).numpy() for video in batches]
+      entry["motion"] = motion_report(np.concatenate(flows), np.concatenate(velocities))
+      motion = entry["motion"]
+      logging.info("%s: motion fields' mean cosine with the true motion %.3f (%.0f%% of %d moving clips > 0.5)",
+                   entry["checkpoint"], motion["mean_cosine"], 100 * motion["fraction_above_0.5"],
+                   motion["num_clips"])
     entries.append(entry)
     m, c = entry["scores"]["model"], entry["scores"]["copy_last_frame"]
     logging.info("%s: PSNR %.2f dB (copy-last %.2f), SSIM %.3f (%.3f), MSE %.1f (%.1f)  [%.0f s]",
