@@ -12,8 +12,8 @@ exported SavedModel (--model), on the first --num_clips clips of the held-out sp
   * per predicted frame PSNR, SSIM and MSE of the model (EMA generator with standing statistics from the
     training split, paper E.2; truncation --truncation), of copy-last-frame and of the context's mean frame
     (`evaluation/heldout.py`);
-  * with --motion (runs or SavedModels, on clips with known motion): the cosine between each clip's mean motion field
-    and its true content velocity;
+  * with --motion (runs or SavedModels, on clips with known motion): the cosine between each clip's mean motion
+    field and its true content velocity;
   * with --diagnostics (training runs only; the raw G and D the run trained): `diagnostics.py`'s
     context-swap probe of D, G's context sensitivity (frames and recurrent states) and the gradient norms that
     reach the context encoder.
