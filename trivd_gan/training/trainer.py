@@ -425,5 +425,7 @@ def _train_signature():
   return inspect.Signature(own + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in trainer_parameters])
 
 
-_TRAINER_PARAMETERS = tuple(list(inspect.signature(Trainer.__init__).parameters)[3:])
 train.__signature__ = _train_signature()
+# The names `train` passes on to Trainer, read from the signature just built.
+_TRAINER_PARAMETERS = tuple(name for name, p in train.__signature__.parameters.items()
+                            if p.kind is inspect.Parameter.KEYWORD_ONLY)
