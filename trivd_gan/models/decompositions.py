@@ -31,54 +31,89 @@ tf.distribute fold the replica id into the seed (`tf.random.experimental.statele
 replica_id)`) so that replicas draw different frames/crops. `losses.discriminator_step_loss` does the split.
 """
 
+from typing import NamedTuple, Optional
+
 import keras
 import tensorflow as tf
 
 from trivd_gan.models import discriminators
 
-FRAME_VIEWS = ("frame", "frame_downsampled")
-VIDEO_VIEWS = ("clip", "video_downsampled", "video_cropped")
-VIEWS = FRAME_VIEWS + VIDEO_VIEWS
+class View(NamedTuple):
+  """What a view takes from a [B, T, H, W, 3] video (one row of the table below).
 
-# Sub-discriminators (= views) of each decomposition, Table 1.
-_SUB_DISCRIMINATORS = {
-    "clip": ("clip",),
-    "downsampled": ("video_downsampled",),
-    "cropped": ("video_cropped",),
-    "cropped_downsampled": ("video_cropped", "video_downsampled"),
-    "mocogan_like_k1": ("frame", "clip"),
-    "mocogan_like_k8": ("frame", "clip"),
-    "dvd_gan_fp": ("frame", "video_downsampled"),
-    "dvd_gan_fp_faster": ("frame_downsampled", "video_cropped"),
-    "dvd_gan_fp_stronger": ("frame_downsampled", "video_cropped", "video_downsampled"),
+  kind: "frame": K frames sampled at random per sample, judged by a `FrameDiscriminator`; "video": all T frames,
+    judged by a `VideoDiscriminator`.
+  downsample: s x s average pooling to H/s x W/s.
+  crop: a random H/s x W/s crop (at full resolution).
+  """
+  kind: str
+  downsample: bool
+  crop: bool
+
+
+# The five views of Table 1, by name; `view_shape`, `make_views` and `DiscriminatorEnsemble` read only this.
+VIEW_TABLE = {
+    "frame": View("frame", downsample=False, crop=False),               # F
+    "frame_downsampled": View("frame", downsample=True, crop=False),    # dF
+    "clip": View("video", downsample=False, crop=False),                # clV
+    "video_downsampled": View("video", downsample=True, crop=False),    # dV
+    "video_cropped": View("video", downsample=False, crop=True),        # crV
 }
-DECOMPOSITIONS = tuple(_SUB_DISCRIMINATORS)
+VIEWS = tuple(VIEW_TABLE)
+FRAME_VIEWS = tuple(name for name, view in VIEW_TABLE.items() if view.kind == "frame")
+VIDEO_VIEWS = tuple(name for name, view in VIEW_TABLE.items() if view.kind == "video")
+
+
+class Decomposition(NamedTuple):
+  """A row of Table 1: the views judged (one sub-discriminator each) and K if the decomposition fixes it."""
+  views: tuple
+  k: Optional[int] = None  # None: the ensemble's num_frames_K
+
+
+DECOMPOSITION_TABLE = {
+    "clip": Decomposition(("clip",)),
+    "downsampled": Decomposition(("video_downsampled",)),
+    "cropped": Decomposition(("video_cropped",)),
+    "cropped_downsampled": Decomposition(("video_cropped", "video_downsampled")),
+    "mocogan_like_k1": Decomposition(("frame", "clip"), k=1),  # MoCoGAN's single frame
+    "mocogan_like_k8": Decomposition(("frame", "clip")),
+    "dvd_gan_fp": Decomposition(("frame", "video_downsampled")),
+    "dvd_gan_fp_faster": Decomposition(("frame_downsampled", "video_cropped")),
+    "dvd_gan_fp_stronger": Decomposition(("frame_downsampled", "video_cropped", "video_downsampled")),
+}
+DECOMPOSITIONS = tuple(DECOMPOSITION_TABLE)
+
+
+def _decomposition(name):
+  if name not in DECOMPOSITION_TABLE:
+    raise ValueError(f"Unknown discriminator decomposition {name!r}; allowed: {DECOMPOSITIONS}.")
+  return DECOMPOSITION_TABLE[name]
+
+
+def _view(name):
+  if name not in VIEW_TABLE:
+    raise ValueError(f"Unknown view {name!r}; allowed: {VIEWS}.")
+  return VIEW_TABLE[name]
 
 
 def sub_discriminator_names(decomposition):
   """The view / sub-discriminator names of `decomposition`, e.g. ("frame", "video_downsampled")."""
-  if decomposition not in _SUB_DISCRIMINATORS:
-    raise ValueError(f"Unknown discriminator decomposition {decomposition!r}; allowed: {DECOMPOSITIONS}.")
-  return _SUB_DISCRIMINATORS[decomposition]
+  return _decomposition(decomposition).views
 
 
 def num_sampled_frames(decomposition, k=8):
-  """K actually used by `decomposition`: 1 for mocogan_like_k1 (MoCoGAN's setting), else k."""
-  sub_discriminator_names(decomposition)
-  return 1 if decomposition == "mocogan_like_k1" else int(k)
+  """K actually used by `decomposition`: its fixed K if it has one (1 for mocogan_like_k1), else k."""
+  fixed = _decomposition(decomposition).k
+  return int(k) if fixed is None else fixed
 
 
 def view_shape(view, num_frames, height, width, k=8, s=2):
   """(frames, height, width) of `view` for a [B, num_frames, height, width, 3] video."""
-  if view == "frame":
-    return (k, height, width)
-  if view == "frame_downsampled":
-    return (k, height // s, width // s)
-  if view == "clip":
-    return (num_frames, height, width)
-  if view in ("video_downsampled", "video_cropped"):
-    return (num_frames, height // s, width // s)
-  raise ValueError(f"Unknown view {view!r}; allowed: {VIEWS}.")
+  v = _view(view)
+  frames = k if v.kind == "frame" else num_frames
+  if v.downsample or v.crop:
+    return (frames, height // s, width // s)
+  return (frames, height, width)
 
 
 def check_config(decomposition, num_frames, height, width, k=8, s=2):
@@ -88,7 +123,7 @@ def check_config(decomposition, num_frames, height, width, k=8, s=2):
   if any(v in FRAME_VIEWS for v in names) and not 1 <= k <= num_frames:
     raise ValueError(f"num_frames_K={k} sampled frames is not allowed for videos of {num_frames} frames: "
                      f"K must be in [1, {num_frames}].")
-  uses_s = any(v in ("frame_downsampled", "video_downsampled", "video_cropped") for v in names)
+  uses_s = any(VIEW_TABLE[v].downsample or VIEW_TABLE[v].crop for v in names)
   if uses_s:
     if s < 1:
       raise ValueError(f"downsample_factor must be a positive integer, got {s}.")
@@ -201,16 +236,14 @@ def make_views(video, decomposition, k=8, s=2, seed=None):
   frame_seed, crop_seed = tf.unstack(split_seed(seed, 2))
   views = {}
   for name in sub_discriminator_names(decomposition):
-    if name == "frame":
-      views[name] = sample_frames(video, k, frame_seed)[0]
-    elif name == "frame_downsampled":
-      views[name] = downsample(sample_frames(video, k, frame_seed)[0], s)
-    elif name == "clip":
-      views[name] = video
-    elif name == "video_downsampled":
-      views[name] = downsample(video, s)
-    else:
-      views[name] = random_crop(video, height // s, width // s, crop_seed)[0]
+    view = VIEW_TABLE[name]
+    # Frame views share one draw of frames (dF pools the frames F would judge).
+    x = sample_frames(video, k, frame_seed)[0] if view.kind == "frame" else video
+    if view.crop:
+      x = random_crop(x, height // s, width // s, crop_seed)[0]
+    if view.downsample:
+      x = downsample(x, s)
+    views[name] = x
   return views
 
 
@@ -245,7 +278,7 @@ class DiscriminatorEnsemble(keras.layers.Layer):
     self.temporal_downsample = bool(temporal_downsample)
     self.sub_discriminators = []
     for view in self.sub_discriminator_names:
-      if view in FRAME_VIEWS:
+      if VIEW_TABLE[view].kind == "frame":
         d = discriminators.FrameDiscriminator(self.channel_multiplier, head=head, num_classes=num_classes,
                                               name=view)
       else:
