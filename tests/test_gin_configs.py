@@ -61,10 +61,13 @@ def test_every_gin_file_is_covered():
 # The recipes of the shipped models (docs/results/pretrained.md): not paper runs, departures documented.
 PRETRAINED = {"gin/pretrained/moving_mnist.gin": ("tsru_p", 8, 10, 10, 20.0, "pixels"),
               "gin/pretrained/natural.gin": ("tsru_p", 8, 5, 11, 50.0, "composite"),
-              "gin/pretrained/natural_motion.gin": ("tsru_p", 8, 5, 11, 50.0, "warp")}
+              "gin/pretrained/natural_motion.gin": ("tsru_p", 8, 5, 11, 50.0, "warp"),
+              "gin/pretrained/natural_motion_warmup.gin": ("tsru_p", 8, 5, 11, 50.0, "warp")}
 # Generator options of the recipes that differ from the class defaults (the paper's), beyond the above.
-PRETRAINED_OPTIONS = {"gin/pretrained/natural_motion.gin": {"encoder_correlation": True,
-                                                            "warp_spectral_norm": False}}
+PRETRAINED_OPTIONS = {path: {"encoder_correlation": True, "warp_spectral_norm": False}
+                      for path in ("gin/pretrained/natural_motion.gin", "gin/pretrained/natural_motion_warmup.gin")}
+# Reconstruction warm-up steps (train.reconstruction_warmup_steps; 0, the paper's schedule, where unbound).
+PRETRAINED_WARMUP = {"gin/pretrained/natural_motion_warmup.gin": 1000}
 
 
 @pytest.mark.parametrize("path", sorted(PRETRAINED))
@@ -82,6 +85,11 @@ def test_pretrained_recipes_parse(path):
     assert output_mode == "pixels"
   for name, value in PRETRAINED_OPTIONS.get(path, {}).items():
     assert gin.query_parameter(f"Generator.{name}") == value
+  try:
+    warmup = gin.query_parameter("train.reconstruction_warmup_steps")
+  except ValueError:
+    warmup = 0
+  assert warmup == PRETRAINED_WARMUP.get(path, 0)
   g = gin.get_configurable("Generator")(name="g")
   assert (g.encoder_correlation, g.warp_spectral_norm) == tuple(
       PRETRAINED_OPTIONS.get(path, {}).get(name, default)

@@ -93,6 +93,36 @@ def test_reconstruction_weight_adds_the_l1_term_to_g_only(tmp_path):
     trainer.Trainer(str(tmp_path / "bad"), reconstruction_weight=-1.0, **kwargs)
 
 
+def test_reconstruction_warmup_trains_g_alone_then_the_gan(tmp_path):
+  kwargs = {k: v for k, v in TINY.items() if k not in ("log_every", "summary_every", "sample_every")}
+  t = trainer.Trainer(str(tmp_path / "warm"), reconstruction_weight=2.0, reconstruction_warmup_steps=2, **kwargs)
+  snapshot = lambda model: [v.numpy().copy() for v in model.trainable_variables]
+  changed = lambda before, model: any(not np.array_equal(b, v.numpy())
+                                      for b, v in zip(before, model.trainable_variables))
+  g0, d0 = snapshot(t.generator), snapshot(t.discriminator)
+  for _ in range(2):
+    values = t.train_step()
+    assert set(values) == {"g_loss/reconstruction", "g_loss/orthogonal_reg"}
+    assert 0.0 < values["g_loss/reconstruction"] <= 4.0  # 2 x mean |fake - real| over [-1, 1] pixels
+  assert changed(g0, t.generator) and not changed(d0, t.discriminator)
+  values = t.train_step()  # step 3: a GAN step
+  assert "d_loss/total" in values and "g_loss/reconstruction" in values
+  assert changed(d0, t.discriminator)
+  for bad in (dict(reconstruction_weight=0.0, reconstruction_warmup_steps=5),
+              dict(reconstruction_weight=1.0, reconstruction_warmup_steps=-1)):
+    with pytest.raises(ValueError, match="reconstruction_warmup_steps"):
+      trainer.Trainer(str(tmp_path / "bad"), **bad, **kwargs)
+
+
+def test_train_loop_runs_through_the_warmup_into_the_gan(tmp_path):
+  model_dir = str(tmp_path / "loop")
+  result = trainer.train(model_dir, num_steps=3, checkpoint_every=1, reconstruction_weight=1.0,
+                         reconstruction_warmup_steps=2, **TINY)
+  assert result["step"] == 3 and "d_loss/total" in result["losses"]
+  assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-3")
+  result["trainer"].close()
+
+
 def test_wall_clock_budget_stops_with_a_checkpoint(tmp_path):
   model_dir = str(tmp_path / "budget")
   # A budget of 0 s is spent as soon as the first (graph-building) step ends.

@@ -71,6 +71,11 @@ class Trainer:
     run_eagerly: no tf.function: much faster for tiny models whose step is dominated by tracing (gin/tiny.gin).
     reconstruction_weight: 0 = the paper's eq. 14 alone; > 0 adds that times the L1 error of the predicted
       frames to G's loss, a departure for small-scale training explained in docs/learning.md.
+    reconstruction_warmup_steps: 0 = the paper's schedule; N > 0: steps 1..N train G alone on
+      reconstruction_weight times the L1 error (plus the orthogonal regularization), with z = 0 and D neither
+      run nor updated; the GAN steps follow. Not in the paper: at CPU scale G learns motion fields that follow
+      the content from L1 alone, and much more slowly under the discriminators' gradients (docs/learning.md
+      experiment 9). Needs reconstruction_weight > 0.
   """
 
   def __init__(self, model_dir, strategy=None, generator_fn=generator_lib.Generator,
@@ -79,7 +84,7 @@ class Trainer:
                d_learning_rate=5e-4, adam_beta1=0.0, adam_beta2=0.999, adam_epsilon=1e-8,
                orthogonal_reg_weight=1e-4, ema_decay=0.9999, ema_start_step=20000, seed=0, jit_compile=False,
                max_checkpoints_to_keep=5, checkpoint_iterator=False, inject_nan_at_step=None,
-               run_eagerly=False, reconstruction_weight=0.0):
+               run_eagerly=False, reconstruction_weight=0.0, reconstruction_warmup_steps=0):
     if global_batch_size < 1 or d_steps_per_g_step < 1:
       raise ValueError(f"global_batch_size and d_steps_per_g_step must be >= 1, got {global_batch_size} and "
                        f"{d_steps_per_g_step}.")
@@ -98,6 +103,11 @@ class Trainer:
       raise ValueError(f"train.reconstruction_weight must be >= 0 (0 is the paper's objective), got "
                        f"{reconstruction_weight}.")
     self.reconstruction_weight = float(reconstruction_weight)
+    if reconstruction_warmup_steps < 0 or (reconstruction_warmup_steps and not reconstruction_weight):
+      raise ValueError(f"train.reconstruction_warmup_steps must be >= 0, and > 0 only with "
+                       f"train.reconstruction_weight > 0 (the warm-up trains G on that L1 term alone); got "
+                       f"{reconstruction_warmup_steps} with reconstruction_weight {reconstruction_weight}.")
+    self.reconstruction_warmup_steps = int(reconstruction_warmup_steps)
     self.jit_compile = bool(jit_compile)
     self.inject_nan_at_step = inject_nan_at_step
     self.run_eagerly = bool(run_eagerly)
@@ -157,9 +167,12 @@ class Trainer:
     self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=max_checkpoints_to_keep)
     # Eager steps skip tracing and graph optimization, which dominate with tiny models (tests, debugging).
     # autograph=False: the step has Python control flow only (and autograph mixed up the replica methods).
-    self._train_step = self._step_fn if run_eagerly else tf.function(self._step_fn, autograph=False)
+    # The warm-up's step is traced only if a warm-up step runs (not on resumes past it).
+    graph = lambda fn: fn if run_eagerly else tf.function(fn, autograph=False)
+    self._train_step, self._warmup_step = graph(self._step_fn), graph(self._warmup_step_fn)
     jit = lambda fn: tf.function(fn, jit_compile=True, autograph=False) if self.jit_compile else fn
     self._d_grads, self._g_grads = jit(self._d_grads_fn), jit(self._g_grads_fn)
+    self._warmup_grads = jit(self._warmup_grads_fn)
 
   # ---------------------------------------------------------------------------------------------- restore
   def restore(self, allow_data_change=False):
@@ -236,6 +249,36 @@ class Trainer:
     grads = tape.gradient(loss, self.generator.trainable_variables)
     return grads, total, per_d, ortho
 
+  def _warmup_grads_fn(self, video, g_labels):
+    context = video[:, :self.tc]
+    z = tf.zeros([tf.shape(video)[0], self.generator.latent_dim])  # the regression target is the mean future
+    with tf.GradientTape() as tape:
+      fake = self.generator(context, z, g_labels, training=True)
+      reconstruction = losses.reconstruction_loss(video[:, self.tc:], fake, global_batch_size=self.global_batch_size)
+      ortho = losses.orthogonal_regularization(self.generator.trainable_variables, self.orthogonal_reg_weight,
+                                               replica_scale=1.0 / self.num_replicas)
+      loss = self.reconstruction_weight * reconstruction + ortho
+    grads = tape.gradient(loss, self.generator.trainable_variables)
+    return grads, self.reconstruction_weight * reconstruction, ortho
+
+  def _warmup_replica_step(self, batch, nan):
+    grads, reconstruction, ortho = self._warmup_grads(batch["video"], self._labels(batch)[0])
+    self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
+    return reconstruction + nan, ortho
+
+  def _warmup_step_fn(self, iterator, nan):
+    """One reconstruction warm-up step (G alone, see `reconstruction_warmup_steps`); returns global means."""
+    reconstruction, ortho = self.strategy.run(self._warmup_replica_step, args=(next(iterator), nan))
+    total_sum = lambda x: self.strategy.reduce(tf.distribute.ReduceOp.SUM, x, axis=None)
+    out = {"g_loss/reconstruction": total_sum(reconstruction), "g_loss/orthogonal_reg": total_sum(ortho)}
+    self.step.assign_add(1)
+    self.ema.update(self.step)
+    return out
+
+  def in_warmup(self, step):
+    """Whether training step `step` (1-based) is a reconstruction warm-up step."""
+    return step <= self.reconstruction_warmup_steps
+
   def _d_replica_step(self, batch, seed):
     g_labels, d_labels = self._labels(batch)
     grads, total, per_d = self._d_grads(batch["video"], g_labels, d_labels, _replica_seed(seed))
@@ -274,7 +317,8 @@ class Trainer:
     """Runs one step; returns {name: float} and raises TrainingDivergedError on a NaN/Inf loss."""
     step = int(self.step.numpy()) + 1
     nan = tf.constant(float("nan") if self.inject_nan_at_step == step else 0.0)
-    values = {k: float(v) for k, v in self._train_step(self.iterator, nan).items()}
+    step_fn = self._warmup_step if self.in_warmup(step) else self._train_step
+    values = {k: float(v) for k, v in step_fn(self.iterator, nan).items()}
     bad = sorted(k for k, v in values.items() if not math.isfinite(v))
     if bad:
       raise TrainingDivergedError(
@@ -365,32 +409,40 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
   operative = lambda: operative_config_fn() if operative_config_fn else None
   writer = (tf.summary.create_file_writer(os.path.join(model_dir, "train")) if trainer.is_chief else
             tf.summary.create_noop_writer())
-  clips_per_step = trainer.global_batch_size * (trainer.d_steps_per_g_step + 1)
   values, step, rate = {}, start, 0.0
   if start >= num_steps:
     logging.info("model_dir %s is already at step %d >= num_steps %d; nothing to do.", model_dir, start,
                  num_steps)
-  elif not trainer.run_eagerly:  # tracing and compiling the step takes minutes for large models: say so
-    logging.info("Building the training step graph (the first step traces and compiles it) ...")
-  t_start = t_last = time.perf_counter()
-  last_logged = start
+  t_start = t_last = t_budget = time.perf_counter()
+  last_logged = phase_first = start
   for step in range(start + 1, num_steps + 1):
+    warmup = trainer.in_warmup(step)
+    new_phase = step == start + 1 or step == trainer.reconstruction_warmup_steps + 1
+    if new_phase and not trainer.run_eagerly:  # tracing the step takes minutes for large models: say so
+      logging.info("Building the %s step graph (the first step traces and compiles it) ...",
+                   "reconstruction warm-up" if warmup else "training")
+      t_start = time.perf_counter()
     values = trainer.train_step()
-    if step == start + 1:
-      # The first step includes tracing/compilation: measure speed from here on.
-      what = "First (eager) step done" if trainer.run_eagerly else "Training step graph built"
+    if new_phase:
+      # The first step of a phase includes tracing/compilation: measure speed from its end on.
+      what = ("First (eager) step done" if trainer.run_eagerly else
+              "Reconstruction warm-up step graph built" if warmup else "Training step graph built")
       logging.info("%s in %.1f s.", what, time.perf_counter() - t_start)
       t_start = t_last = time.perf_counter()
-      last_logged = step
+      last_logged = phase_first = step
+      if step == start + 1:
+        t_budget = t_start
+    clips_per_step = trainer.global_batch_size * (1 if warmup else trainer.d_steps_per_g_step + 1)
     if step % log_every == 0 or step == num_steps:
       now = time.perf_counter()
       rate = (step - last_logged) / (now - t_last) if step > last_logged else 0.0
-      overall = (step - start - 1) / (now - t_start) if step > start + 1 else 0.0
+      overall = (step - phase_first) / (now - t_start) if step > phase_first else 0.0
       t_last, last_logged = now, step
       eta = (num_steps - step) / overall if overall > 0 else float("nan")
-      logging.info("step %d/%d  d_loss %.4f  g_loss %.4f  %.2f steps/s  %.1f clips/s  ETA %s", step, num_steps,
-                   values["d_loss/total"], values["g_loss/total"], rate, rate * clips_per_step,
-                   progress.format_duration(eta) if math.isfinite(eta) else "?")
+      losses_text = (f"warm-up  reconstruction {values['g_loss/reconstruction']:.4f}" if warmup else
+                     f"d_loss {values['d_loss/total']:.4f}  g_loss {values['g_loss/total']:.4f}")
+      logging.info("step %d/%d  %s  %.2f steps/s  %.1f clips/s  ETA %s", step, num_steps, losses_text, rate,
+                   rate * clips_per_step, progress.format_duration(eta) if math.isfinite(eta) else "?")
       with writer.as_default(step=step):
         if rate > 0:
           tf.summary.scalar("speed/steps_per_sec", rate)
@@ -406,13 +458,13 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
       logging.info("Wrote sample videos to %s", path)
     if step % checkpoint_every == 0 and step != num_steps:
       trainer.save(operative())
-    if max_train_seconds is not None and time.perf_counter() - t_start >= max_train_seconds:
+    if max_train_seconds is not None and time.perf_counter() - t_budget >= max_train_seconds:
       logging.info("Stopping at step %d: the wall-clock budget of %.0f s is spent.", step, max_train_seconds)
       break
   if num_steps > start and int(trainer.step.numpy()) > start:
     trainer.save(operative())
   writer.flush()
-  overall = (step - start - 1) / (time.perf_counter() - t_start) if step > start + 1 else 0.0
+  overall = (step - phase_first) / (time.perf_counter() - t_start) if step > phase_first else 0.0
   return {"step": int(trainer.step.numpy()), "losses": values, "steps_per_sec": overall, "trainer": trainer}
 
 
