@@ -95,7 +95,8 @@ def test_reconstruction_weight_adds_the_l1_term_to_g_only(tmp_path):
 
 def test_reconstruction_warmup_trains_g_alone_then_the_gan(tmp_path):
   kwargs = {k: v for k, v in TINY.items() if k not in ("log_every", "summary_every", "sample_every")}
-  t = trainer.Trainer(str(tmp_path / "warm"), reconstruction_weight=2.0, reconstruction_warmup_steps=2, **kwargs)
+  t = trainer.Trainer(str(tmp_path / "warm"), reconstruction_weight=2.0, reconstruction_warmup_steps=2,
+                      **kwargs)
   snapshot = lambda model: [v.numpy().copy() for v in model.trainable_variables]
   changed = lambda before, model: any(not np.array_equal(b, v.numpy())
                                       for b, v in zip(before, model.trainable_variables))

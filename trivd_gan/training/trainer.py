@@ -254,7 +254,8 @@ class Trainer:
     z = tf.zeros([tf.shape(video)[0], self.generator.latent_dim])  # the regression target is the mean future
     with tf.GradientTape() as tape:
       fake = self.generator(context, z, g_labels, training=True)
-      reconstruction = losses.reconstruction_loss(video[:, self.tc:], fake, global_batch_size=self.global_batch_size)
+      reconstruction = losses.reconstruction_loss(video[:, self.tc:], fake,
+                                                  global_batch_size=self.global_batch_size)
       ortho = losses.orthogonal_regularization(self.generator.trainable_variables, self.orthogonal_reg_weight,
                                                replica_scale=1.0 / self.num_replicas)
       loss = self.reconstruction_weight * reconstruction + ortho
