@@ -65,7 +65,8 @@ PRETRAINED = {"gin/pretrained/moving_mnist.gin": ("tsru_p", 8, 10, 10, 20.0, "pi
               "gin/pretrained/natural_motion_warmup.gin": ("tsru_p", 8, 5, 11, 50.0, "warp")}
 # Generator options of the recipes that differ from the class defaults (the paper's), beyond the above.
 MOTION_RECIPES = ("gin/pretrained/natural_motion.gin", "gin/pretrained/natural_motion_warmup.gin")
-PRETRAINED_OPTIONS = {path: {"encoder_correlation": True, "warp_spectral_norm": False} for path in MOTION_RECIPES}
+PRETRAINED_OPTIONS = {path: {"encoder_correlation": True, "warp_spectral_norm": False}
+                      for path in MOTION_RECIPES}
 # Reconstruction warm-up steps (train.reconstruction_warmup_steps; 0, the paper's schedule, where unbound).
 PRETRAINED_WARMUP = {"gin/pretrained/natural_motion_warmup.gin": 1000}
 
