@@ -41,9 +41,7 @@ STEP_SUBSET = ("gin/trivd_gan_fp_kinetics600.gin", "gin/ablations/discriminators
 
 def _parse(files, bindings=()):
   gin.clear_config()
-  if str(ROOT) not in gin.config._LOCATION_PREFIXES:  # pylint: disable=protected-access
-    gin.add_config_file_search_path(str(ROOT))
-  gin.parse_config_files_and_bindings([str(ROOT / f) for f in files], list(bindings))
+  configurables.parse([str(ROOT / f) for f in files], bindings)
 
 
 @pytest.fixture(autouse=True)

@@ -92,10 +92,8 @@ def _gin_paths(files):
 def _parse_gin(files, params):
   import gin  # pylint: disable=g-import-not-at-top
   from trivd_gan import configurables  # pylint: disable=g-import-not-at-top,unused-import
-  if str(ROOT) not in gin.config._LOCATION_PREFIXES:  # pylint: disable=protected-access
-    gin.add_config_file_search_path(str(ROOT))  # `include 'gin/base.gin'` works from any cwd
   gin.clear_config()
-  gin.parse_config_files_and_bindings(_gin_paths(files), list(params))
+  configurables.parse(_gin_paths(files), params)
   return gin
 
 

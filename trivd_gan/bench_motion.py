@@ -154,10 +154,9 @@ def main(argv):
   # With random training velocities the goal is per clip: each held-out clip's field along its own motion.
   velocities = (parse_velocities(FLAGS.eval_velocities) if FLAGS.eval_velocities else
                 [] if train_velocity is None else [train_velocity])
-  gin.add_config_file_search_path(str(ROOT))
-  gin.parse_config_files_and_bindings([str(ROOT / "gin/demo.gin")],
-                                      bindings(train_velocity, FLAGS.max_speed) +
-                                      [f"train.seed = {FLAGS.seed}"] + list(FLAGS.gin_param))
+  configurables.parse([str(ROOT / "gin/demo.gin")],
+                      bindings(train_velocity, FLAGS.max_speed) + [f"train.seed = {FLAGS.seed}"] +
+                      list(FLAGS.gin_param))
   configurables.train(model_dir=FLAGS.model_dir, num_steps=FLAGS.steps,
                       operative_config_fn=gin.operative_config_str)
   state = tf.train.get_checkpoint_state(FLAGS.model_dir)

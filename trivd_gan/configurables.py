@@ -13,6 +13,7 @@ import inspect
 
 import gin
 
+from trivd_gan import cli_setup
 from trivd_gan import data
 from trivd_gan import inference
 from trivd_gan.models import decompositions
@@ -70,4 +71,20 @@ def register():
   _REGISTERED = True
 
 
+def parse(gin_files, bindings, skip_unknown=False):
+  """Parses gin files and bindings with the repository's search paths, so that `include 'gin/base.gin'` works
+  from any directory and from a file's own folder (`cli_setup.gin_search_paths`). Every program parses here.
+
+  Args:
+    gin_files: paths of .gin files (parsed in order); bindings: "name.param = value" strings (applied after).
+    skip_unknown: gin's: ignore bindings of unregistered names.
+  """
+  for folder in cli_setup.gin_search_paths(gin_files):
+    if folder not in _SEARCH_PATHS:  # gin keeps a list: add each folder once
+      gin.add_config_file_search_path(folder)
+      _SEARCH_PATHS.add(folder)
+  gin.parse_config_files_and_bindings(list(gin_files), list(bindings), skip_unknown=skip_unknown)
+
+
+_SEARCH_PATHS = set()
 register()

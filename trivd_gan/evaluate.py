@@ -89,8 +89,7 @@ def check_flags(f):
 
 def parse_gin(gin_files, gin_params, model_dir):
   """Parses the gin files (default: model_dir's newest operative config); returns the files used."""
-  import gin  # pylint: disable=g-import-not-at-top
-  from trivd_gan import configurables  # pylint: disable=g-import-not-at-top,unused-import
+  from trivd_gan import configurables  # pylint: disable=g-import-not-at-top
 
   files = list(gin_files)
   if not files and "://" not in model_dir:
@@ -98,11 +97,8 @@ def parse_gin(gin_files, gin_params, model_dir):
                        key=lambda p: int(p.rsplit("-", 1)[1].split(".")[0]) if p.rsplit("-", 1)[1].split(".")[0]
                        .isdigit() else -1)
     files = operative[-1:]
-  from trivd_gan import cli_setup  # pylint: disable=g-import-not-at-top
-  for folder in cli_setup.gin_search_paths(files):
-    gin.add_config_file_search_path(folder)
   try:
-    gin.parse_config_files_and_bindings(files, gin_params, skip_unknown=False)
+    configurables.parse(files, gin_params)
   except (ValueError, KeyError, SyntaxError) as e:
     raise ValueError(f"bad gin configuration: {' '.join(str(e).split())[:500]}") from e
   return files

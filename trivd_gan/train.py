@@ -59,10 +59,8 @@ def run(argv_flags):
   for path in argv_flags.gin_file:
     if not os.path.exists(path):
       raise ValueError(f"gin file {path!r} not found; pass an existing file, e.g. --gin_file=gin/demo.gin.")
-  for folder in cli_setup.gin_search_paths(argv_flags.gin_file):
-    gin.add_config_file_search_path(folder)
   try:
-    gin.parse_config_files_and_bindings(argv_flags.gin_file, argv_flags.gin_param)
+    configurables.parse(argv_flags.gin_file, argv_flags.gin_param)
   except (ValueError, KeyError, SyntaxError) as e:
     raise ValueError(f"bad gin configuration: {_one_line(e)}; check the binding names against "
                      "trivd_gan/configurables.py and docs/training.md.") from e
