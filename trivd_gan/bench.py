@@ -158,10 +158,7 @@ def graph_flops(graph):
 
 def count_step_flops(trainer):
   """FLOPs of one traced training step (`graph_flops` of the step's graph)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  # pylint: disable-next=protected-access
-  concrete = trainer._train_step.get_concrete_function(trainer.iterator, tf.constant(0.0))
-  return graph_flops(concrete.graph)
+  return graph_flops(trainer.step_graph().graph)
 
 
 def run_worker(spec):

@@ -124,6 +124,16 @@ def test_train_loop_runs_through_the_warmup_into_the_gan(tmp_path):
   result["trainer"].close()
 
 
+def test_step_graph_is_the_traced_gan_step(tmp_path):
+  kwargs = {k: v for k, v in TINY.items() if k not in ("log_every", "summary_every", "sample_every")}
+  with pytest.raises(ValueError, match="run_eagerly"):
+    trainer.Trainer(str(tmp_path / "eager"), **kwargs).step_graph()
+  t = trainer.Trainer(str(tmp_path / "graph"), **{**kwargs, "run_eagerly": False})
+  op_types = {op.type for op in t.step_graph().graph.get_operations()}
+  assert "Conv2D" in op_types, sorted(op_types)[:20]
+  t.close()
+
+
 def test_wall_clock_budget_stops_with_a_checkpoint(tmp_path):
   model_dir = str(tmp_path / "budget")
   # A budget of 0 s is spent as soon as the first (graph-building) step ends.

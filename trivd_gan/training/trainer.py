@@ -276,6 +276,15 @@ class Trainer:
     self.ema.update(self.step)
     return out
 
+  def step_graph(self):
+    """The traced GAN training step (a tf.types.experimental.ConcreteFunction; traced here if not yet).
+
+    For benchmarks that count the step's ops and FLOPs. Not available with run_eagerly (no graph).
+    """
+    if self.run_eagerly:
+      raise ValueError("run_eagerly=True trains without a step graph; build the Trainer with run_eagerly=False.")
+    return self._train_step.get_concrete_function(self.iterator, tf.constant(0.0))
+
   def in_warmup(self, step):
     """Whether training step `step` (1-based) is a reconstruction warm-up step."""
     return step <= self.reconstruction_warmup_steps
