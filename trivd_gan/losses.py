@@ -19,7 +19,7 @@ so that summing them over replicas (strategy.reduce(SUM, ...)) gives the global 
 
 import tensorflow as tf
 
-from trivd_gan.models import decompositions
+from trivd_gan.models import seeds
 
 
 def replica_scale_factor(outputs, global_batch_size=None, replica_scale=None):
@@ -87,12 +87,12 @@ def discriminator_step_loss(ensemble, real_video, fake_video, labels=None, fake_
     ensemble: a `decompositions.DiscriminatorEnsemble`.
     real_video, fake_video: [B, T, H, W, 3] float in [-1, 1] (context + future frames).
     labels: [B] int class labels of the real videos or None; fake_labels defaults to labels.
-    seed: see `decompositions.to_seed`.
+    seed: see `seeds.to_seed`.
 
   Returns:
     (total, {name: loss}) as `discriminator_hinge_loss`.
   """
-  seed_real, seed_fake = tf.unstack(decompositions.split_seed(seed, 2))
+  seed_real, seed_fake = tf.unstack(seeds.split_seed(seed, 2))
   fake_labels = labels if fake_labels is None else fake_labels
   real_outputs = ensemble(real_video, labels, training=training, seed=seed_real)
   fake_outputs = ensemble(tf.stop_gradient(fake_video), fake_labels, training=training, seed=seed_fake)

@@ -26,6 +26,7 @@ import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from trivd_gan import losses  # pylint: disable=g-import-not-at-top,wrong-import-position
 from trivd_gan.models import decompositions  # pylint: disable=g-import-not-at-top,wrong-import-position
+from trivd_gan.models import seeds  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -114,7 +115,7 @@ def test_views_can_be_rebuilt_from_their_definition():
   video = _video(batch=3, num_frames=6)
   seed = tf.constant([5, 6], tf.int64)
   views = decompositions.make_views(video, "dvd_gan_fp_stronger", k=3, s=2, seed=seed)
-  frame_seed, crop_seed = tf.unstack(decompositions.split_seed(seed, 2))
+  frame_seed, crop_seed = tf.unstack(seeds.split_seed(seed, 2))
   frames, indices = decompositions.sample_frames(video, 3, frame_seed)
   crops, offsets = decompositions.random_crop(video, 16, 16, crop_seed)
   v, idx, off = video.numpy(), indices.numpy(), offsets.numpy()
@@ -162,7 +163,7 @@ def test_seed_forms():
   ensemble(video, seed=None)
   ensemble(video, seed=5)
   with pytest.raises(ValueError, match=r"shape \[2\]"):
-    decompositions.to_seed([1, 2, 3])
+    seeds.to_seed([1, 2, 3])
 
 
 def test_config_round_trip():
@@ -269,7 +270,7 @@ def _distributed_check():
     def replica_step(real, z, seed):
       ctx = tf.distribute.get_replica_context()
       seed = tf.random.experimental.stateless_fold_in(seed, ctx.replica_id_in_sync_group)
-      d_seed, g_seed = tf.unstack(decompositions.split_seed(seed, 2))
+      d_seed, g_seed = tf.unstack(seeds.split_seed(seed, 2))
       with tf.GradientTape() as tape:
         d_loss, _ = losses.discriminator_step_loss(ensemble, real, generate(z), seed=d_seed,
                                                    global_batch_size=global_batch)

@@ -25,7 +25,7 @@ independent draw: K distinct frames (sorted in time) and an independent crop off
 uniform). `DiscriminatorEnsemble.call` accepts `seed` as such a tensor, a Python int, or a
 `tf.random.Generator` (one seed is drawn from it); with seed=None a fresh non-reproducible seed is drawn
 with `tf.random.uniform`. Recommendation for trainers: draw one seed per D step from the trainer's
-generator, split it with `split_seed(seed, 2)` into one seed for the real batch and one for the generated
+generator, split it with `seeds.split_seed(seed, 2)` into one seed for the real batch and one for the generated
 batch (independent draws, as the paper's D_S "randomly samples K frames" for each input), and under
 tf.distribute fold the replica id into the seed (`tf.random.experimental.stateless_fold_in(seed,
 replica_id)`) so that replicas draw different frames/crops. `losses.discriminator_step_loss` does the split.
@@ -37,6 +37,7 @@ import keras
 import tensorflow as tf
 
 from trivd_gan.models import discriminators
+from trivd_gan.models import seeds
 
 class View(NamedTuple):
   """What a view takes from a [B, T, H, W, 3] video (one row of the table below).
@@ -150,28 +151,6 @@ def pixels_per_video(decomposition, num_frames, height, width, k=8, s=2):
   return total
 
 
-def to_seed(seed=None):
-  """A [2] int64 stateless seed from a tensor/array/list of 2 ints, an int, a tf.random.Generator or None.
-
-  None draws a fresh seed with tf.random.uniform (not reproducible; trainers should pass seeds).
-  """
-  if seed is None:
-    return tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int64)
-  if isinstance(seed, tf.random.Generator):
-    return seed.make_seeds(1)[:, 0]
-  if isinstance(seed, int):
-    return tf.constant([seed, 0], tf.int64)
-  seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
-  if seed.shape.rank != 1 or seed.shape[0] != 2:
-    raise ValueError(f"A stateless seed must have shape [2], got {seed.shape}.")
-  return seed
-
-
-def split_seed(seed, num=2):
-  """Splits a [2] seed into `num` independent [2] seeds (a [num, 2] tensor)."""
-  return tf.random.experimental.stateless_split(to_seed(seed), num)
-
-
 def downsample(video, s):
   """[B, T, H, W, C] -> [B, T, H/s, W/s, C] by s x s average pooling (s must divide H and W)."""
   if s == 1:
@@ -208,7 +187,7 @@ def random_crop(video, crop_height, crop_width, seed):
     raise ValueError(f"Crop {crop_height}x{crop_width} is larger than the video ({height}x{width}); "
                      "crops must fit inside the frames.")
   batch_size = tf.shape(video)[0]
-  seed_y, seed_x = tf.unstack(split_seed(seed, 2))
+  seed_y, seed_x = tf.unstack(seeds.split_seed(seed, 2))
   top = tf.random.stateless_uniform([batch_size], seed_y, minval=0, maxval=height - crop_height + 1,
                                     dtype=tf.int32)
   left = tf.random.stateless_uniform([batch_size], seed_x, minval=0, maxval=width - crop_width + 1,
@@ -228,12 +207,12 @@ def make_views(video, decomposition, k=8, s=2, seed=None):
     decomposition: one of DECOMPOSITIONS.
     k: number of sampled frames (forced to 1 for mocogan_like_k1).
     s: downsampling factor (crops are T x H/s x W/s).
-    seed: see `to_seed`. dF uses the same frames F would.
+    seed: see `seeds.to_seed`. dF uses the same frames F would.
   """
   _, num_frames, height, width, _ = video.shape
   check_config(decomposition, num_frames, height, width, k, s)
   k = num_sampled_frames(decomposition, k)
-  frame_seed, crop_seed = tf.unstack(split_seed(seed, 2))
+  frame_seed, crop_seed = tf.unstack(seeds.split_seed(seed, 2))
   views = {}
   for name in sub_discriminator_names(decomposition):
     view = VIEW_TABLE[name]

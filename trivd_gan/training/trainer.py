@@ -29,6 +29,7 @@ from trivd_gan import losses
 from trivd_gan import progress
 from trivd_gan.models import decompositions
 from trivd_gan.models import generator as generator_lib
+from trivd_gan.models import seeds as seeds_lib
 from trivd_gan.training import checkpoints
 from trivd_gan.training import ema as ema_lib
 from trivd_gan.training import fused_adam
@@ -222,7 +223,7 @@ class Trainer:
     return g_labels, d_labels
 
   def _d_grads_fn(self, video, g_labels, d_labels, seed):
-    seed_z, seed_d = tf.unstack(decompositions.split_seed(seed, 2))
+    seed_z, seed_d = tf.unstack(seeds_lib.split_seed(seed, 2))
     fake_video = self._generate(video, g_labels, seed_z, training=True)
     with tf.GradientTape() as tape:
       total, per_d = losses.discriminator_step_loss(self.discriminator, video, fake_video, d_labels,
@@ -232,7 +233,7 @@ class Trainer:
     return grads, total, per_d
 
   def _g_grads_fn(self, video, g_labels, d_labels, seed):
-    seed_z, seed_d = tf.unstack(decompositions.split_seed(seed, 2))
+    seed_z, seed_d = tf.unstack(seeds_lib.split_seed(seed, 2))
     with tf.GradientTape() as tape:
       fake_video = self._generate(video, g_labels, seed_z, training=True)
       total, per_d = losses.generator_step_loss(self.discriminator, fake_video, d_labels, seed=seed_d,
@@ -282,7 +283,8 @@ class Trainer:
     For benchmarks that count the step's ops and FLOPs. Not available with run_eagerly (no graph).
     """
     if self.run_eagerly:
-      raise ValueError("run_eagerly=True trains without a step graph; build the Trainer with run_eagerly=False.")
+      raise ValueError("run_eagerly=True trains without a step graph; build the Trainer with "
+                       "run_eagerly=False.")
     return self._train_step.get_concrete_function(self.iterator, tf.constant(0.0))
 
   def in_warmup(self, step):
