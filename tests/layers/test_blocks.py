@@ -66,6 +66,15 @@ def test_dblock_3d_shapes():
     blocks.DBlock(5, temporal_downsample=True)
 
 
+def test_dblock_compute_output_shape_matches_call():
+  cases = [(dict(), [2, 8, 8, 3]), (dict(downsample=False), [2, 8, 8, 3]), (dict(conv3d=True), [2, 4, 8, 8, 3]),
+           (dict(conv3d=True, temporal_downsample=True), [2, 4, 8, 8, 3])]
+  for kwargs, shape in cases:
+    block = blocks.DBlock(5, **kwargs)
+    assert block.compute_output_shape(tuple(shape)) == tuple(block(tf.zeros(shape)).shape), kwargs
+  assert blocks.DBlock(5).compute_output_shape((None, 8, 8, 3)) == (None, 4, 4, 5)
+
+
 def test_d_stack_widths():
   stack = blocks.d_stack(2, num_conv3d_blocks=2)
   assert [b.out_channels for b in stack] == [2, 4, 8, 16, 32]

@@ -146,6 +146,18 @@ class DBlock(keras.layers.Layer):
         shortcut = self.conv_sc(self._pool(shortcut), training=training)
     return h + shortcut
 
+  def compute_output_shape(self, input_shape):
+    """[N, H, W, C] -> [N, H/2, W/2, out] with `downsample` (2D); [N, T, H, W, C] -> [N, T', H/2, W/2, out]
+    (3D; T' = T/2 with `temporal_downsample`)."""
+    shape = list(input_shape[:-1]) + [self.out_channels]
+    if self.downsample:
+      first_spatial = 2 if self.conv3d else 1
+      for axis in (first_spatial, first_spatial + 1):
+        shape[axis] = None if shape[axis] is None else shape[axis] // 2
+      if self.temporal_downsample:
+        shape[1] = None if shape[1] is None else shape[1] // 2
+    return tuple(shape)
+
   def get_config(self):
     return {**super().get_config(), "out_channels": self.out_channels, "downsample": self.downsample,
             "conv3d": self.conv3d, "preactivation": self.preactivation,

@@ -20,14 +20,6 @@ from trivd_gan.layers import spectral_norm
 CORRELATION_RADIUS = 1
 
 
-def block_output_shape(block, shape):
-  """Output shape of a 2D DBlock for an input shape [N, H, W, C]."""
-  n, height, width, _ = shape
-  if block.downsample:
-    height, width = height // 2, width // 2
-  return (n, height, width, block.out_channels)
-
-
 def local_correlation(current, previous, radius=1):
   """Cosine similarity of each position's features with the previous frame's around it (a cost volume).
 
@@ -96,7 +88,7 @@ class ContextEncoder(keras.layers.Layer):
     features = []
     for block in self.frame_blocks:
       block.build(shape)
-      shape = block_output_shape(block, shape)
+      shape = block.compute_output_shape(shape)
       features.append(shape)
     for level, conv in enumerate(self.compress):
       f = features[len(features) - 1 - level]
