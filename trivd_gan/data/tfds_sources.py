@@ -160,6 +160,7 @@ def ucf101_example_to_clip(example,
 
 
 def _make(name,
+          *,
           to_clip,
           video_key,
           split,
@@ -201,8 +202,10 @@ def make_bair_clips(split: str = "train",
                     download: bool = False,
                     manual_dir: Optional[str] = None) -> tf.data.Dataset:
   """Unbatched BAIR clips {"video": [T, S, S, 3] float32 in [-1, 1], "label": 0}; balanced: App. C.1 split."""
-  return _make(BAIR_NAME, bair_example_to_clip, "image_main", split, data_dir, num_frames, frame_stride,
-               image_size, training, seed, shard_index, num_shards, None, download, manual_dir, balanced)
+  return _make(BAIR_NAME, to_clip=bair_example_to_clip, video_key="image_main", split=split, data_dir=data_dir,
+               num_frames=num_frames, frame_stride=frame_stride, image_size=image_size, training=training,
+               seed=seed, shard_index=shard_index, num_shards=num_shards, config=None, download=download,
+               manual_dir=manual_dir, balanced=balanced)
 
 
 def make_ucf101_clips(split: str = "train",
@@ -218,19 +221,7 @@ def make_ucf101_clips(split: str = "train",
                       download: bool = False,
                       manual_dir: Optional[str] = None) -> tf.data.Dataset:
   """Unbatched UCF-101 clips {"video": [T, S, S, 3] float32 in [-1, 1], "label": int32 class index}."""
-  return _make(UCF101_NAME,
-               ucf101_example_to_clip,
-               "video",
-               split,
-               data_dir,
-               num_frames,
-               frame_stride,
-               image_size,
-               training,
-               seed,
-               shard_index,
-               num_shards,
-               config,
-               download,
-               manual_dir,
-               decoders={"video": tfds.decode.SkipDecoding()})
+  return _make(UCF101_NAME, to_clip=ucf101_example_to_clip, video_key="video", split=split, data_dir=data_dir,
+               num_frames=num_frames, frame_stride=frame_stride, image_size=image_size, training=training,
+               seed=seed, shard_index=shard_index, num_shards=num_shards, config=config, download=download,
+               manual_dir=manual_dir, decoders={"video": tfds.decode.SkipDecoding()})
