@@ -60,9 +60,11 @@ def test_every_gin_file_is_covered():
 PRETRAINED = {"gin/pretrained/moving_mnist.gin": ("tsru_p", 8, 10, 10, 20.0, "pixels"),
               "gin/pretrained/natural.gin": ("tsru_p", 8, 5, 11, 50.0, "composite"),
               "gin/pretrained/natural_motion.gin": ("tsru_p", 8, 5, 11, 50.0, "warp"),
-              "gin/pretrained/natural_motion_warmup.gin": ("tsru_p", 8, 5, 11, 50.0, "warp")}
+              "gin/pretrained/natural_motion_warmup.gin": ("tsru_p", 8, 5, 11, 50.0, "warp"),
+              "gin/pretrained/moving_mnist_motion.gin": ("tsru_p", 8, 10, 10, 20.0, "warp")}
 # Generator options of the recipes that differ from the class defaults (the paper's), beyond the above.
-MOTION_RECIPES = ("gin/pretrained/natural_motion.gin", "gin/pretrained/natural_motion_warmup.gin")
+MOTION_RECIPES = ("gin/pretrained/natural_motion.gin", "gin/pretrained/natural_motion_warmup.gin",
+                  "gin/pretrained/moving_mnist_motion.gin")
 PRETRAINED_OPTIONS = {path: {"encoder_correlation": True, "warp_spectral_norm": False}
                       for path in MOTION_RECIPES}
 # Reconstruction warm-up steps (train.reconstruction_warmup_steps; 0, the paper's schedule, where unbound).
