@@ -87,11 +87,6 @@ def check_video_decodes(path, num_frames):
                      f"{num_frames}.")
 
 
-# The library's predictor (a SavedModel or a training run's EMA generator), kept under this program's name for
-# code that imports it from here (trivd_gan.probe).
-Predictor = inference.Predictor
-
-
 # Full colour at 4 pixels per frame: a typical per-frame motion at 64x64 is 0.5-4 px (a TSRU's largest field is
 # 14 px: 1 px at each of the three warping levels, 8 + 4 + 2 at the frame size).
 DEFAULT_MAX_FLOW = 4.0

@@ -274,8 +274,8 @@ def probe_run(f):
 def probe_saved_model(f):
   """The report of an exported SavedModel: held-out scores, and with --motion the motion fields' directions."""
   import numpy as np  # pylint: disable=import-outside-toplevel
-  from trivd_gan import predict as predict_lib  # pylint: disable=import-outside-toplevel
-  predictor = predict_lib.Predictor(model=f.model)
+  from trivd_gan import inference  # pylint: disable=import-outside-toplevel
+  predictor = inference.Predictor(model=f.model)
   tc, tp = predictor.num_context_frames, predictor.num_predicted_frames
   clips = held_out_clips(f.dataset, f.data_dir, f.split, f.num_clips, f.batch_size, tc + tp,
                          predictor.resolution, with_motion=f.motion, **source_kwargs(f))
