@@ -65,7 +65,8 @@ def test_every_part_of_the_package_is_classified():
 def test_library_parts_import_only_the_parts_below_them():
   bad = [(m, n) for m, n in _imports()
          if _part(m) in LIBRARY and _part(n) not in ALLOWED[_part(m)] | {_part(m), None}]
-  assert not bad, "imports that break docs/architecture.md's rule:\n" + "\n".join(f"  {m} -> {n}" for m, n in bad)
+  assert not bad, ("imports that break docs/architecture.md's rule:\n" +
+                   "\n".join(f"  {m} -> {n}" for m, n in bad))
 
 
 def test_nothing_imports_a_program():

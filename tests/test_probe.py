@@ -118,3 +118,11 @@ def test_markdown_report_tables():
   assert "| mean | **22.50** | **10.50** | **12.50** | **0.375** | **0.375** | **0.375** |" in lines
   assert "| 100 | 20.50 | 10.50 | 0.375 | 0.375 | 15.0 | 15.0 |" in lines
   assert "| 200 | 22.50 | 10.50 | 0.375 | 0.375 | 15.0 | 15.0 |" in lines
+  # Reports with the black-frame baseline get its columns too (older reports, as above, do not).
+  with_black = {**scores(0), "black_frame": {"psnr": [13.0, 14.0], "ssim": [0.1, 0.2], "mse": [5.0, 6.0],
+                                              "mean_psnr": 13.5, "mean_ssim": 0.15, "mean_mse": 5.5}}
+  lines = probe.markdown_report({"entries": [{"scores": with_black}]}).splitlines()
+  assert "PSNR black frame" in lines[2]
+  mean_row = ("| mean | **20.50** | **10.50** | **12.50** | **13.50** | **0.375** | **0.375** | **0.375** | "
+              "**0.150** |")
+  assert mean_row in lines

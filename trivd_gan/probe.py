@@ -304,8 +304,10 @@ def probe_saved_model(f):
 
 def markdown_report(report):
   """Markdown tables of a probe report: per predicted frame (last scored entry) and the learning curves."""
-  names = {"model": "model", "copy_last_frame": "copy last frame", "context_mean": "context mean"}
   last = report["entries"][-1]["scores"]
+  names = {key: name for key, name in (("model", "model"), ("copy_last_frame", "copy last frame"),
+                                       ("context_mean", "context mean"), ("black_frame", "black frame"))
+           if key in last}  # reports written before the black-frame baseline lack it
   num_predicted = len(last["model"]["psnr"])
   lines = [f"Held-out clips: {last['num_clips']}.", "",
            "| predicted frame | " + " | ".join(f"PSNR {n}" for n in names.values()) + " | " +

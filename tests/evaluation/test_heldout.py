@@ -38,6 +38,9 @@ def test_held_out_scores_and_baselines():
   mean_frame = context.mean(axis=1, keepdims=True)
   expected = np.mean(np.sum(np.mean(((mean_frame - future) / 2) ** 2, axis=-1), axis=(2, 3)), axis=0)
   np.testing.assert_allclose(result["context_mean"]["mse"], expected, rtol=1e-4)
+  black_mse = np.mean(((future + 1) / 2) ** 2, axis=(2, 3, 4))  # against 0 on [0, 1] frames
+  np.testing.assert_allclose(result["black_frame"]["psnr"], np.mean(10 * np.log10(1 / black_mse), axis=0),
+                             rtol=1e-4)
   model = heldout.frame_scores(-future, future)
   np.testing.assert_allclose(result["model"]["psnr"], model["psnr"].mean(axis=0), rtol=1e-6)
   np.testing.assert_allclose(result["model"]["mean_ssim"], model["ssim"].mean(), rtol=1e-5)

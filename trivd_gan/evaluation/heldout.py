@@ -1,8 +1,9 @@
-"""Per-frame scores of a prediction on held-out clips, beside the two trivial predictors.
+"""Per-frame scores of a prediction on held-out clips, beside three trivial predictors.
 
 Video prediction is judged against what a predictor that ignores motion already gets: copying the last
-context frame (appendix D.3) and the mean of the context frames. Accumulated per predicted frame over any
-number of batches:
+context frame (appendix D.3), the mean of the context frames, and a black frame (on data with a black
+background, such as Moving MNIST, erasing the content scores a PSNR that copying cannot reach: a model that
+fades its predictions to black is not predicting). Accumulated per predicted frame over any number of batches:
 
   PSNR  dB, frames mapped to [0, 1] (peak 1); a perfect frame counts as `MAX_PSNR` dB (not +inf).
   SSIM  tf.image.ssim on [0, 1] frames (11x11 Gaussian window).
@@ -16,7 +17,7 @@ import tensorflow as tf
 from trivd_gan.evaluation import metrics
 
 MAX_PSNR = 100.0
-PREDICTORS = ("model", "copy_last_frame", "context_mean")
+PREDICTORS = ("model", "copy_last_frame", "context_mean", "black_frame")
 SCORES = ("psnr", "ssim", "mse")
 
 
@@ -24,6 +25,11 @@ def context_mean(context, num_predicted):
   """Baseline prediction: the mean of the context frames at every step. [B, Tc, ...] -> [B, Tp, ...]."""
   context = tf.convert_to_tensor(context, tf.float32)
   return tf.repeat(tf.reduce_mean(context, axis=1, keepdims=True), int(num_predicted), axis=1)
+
+
+def black_frame(future):
+  """Baseline prediction: black (-1) everywhere, the shape of `future` [B, Tp, H, W, 3]."""
+  return -tf.ones_like(tf.convert_to_tensor(future, tf.float32))
 
 
 def frame_scores(predictions, targets):
@@ -42,7 +48,7 @@ def frame_scores(predictions, targets):
 
 
 class HeldOutScores:
-  """Streaming per-frame means of every score for the model and the two baselines.
+  """Streaming per-frame means of every score for the model and the three baselines.
 
   update(context [B, Tc, H, W, 3], future [B, Tp, H, W, 3], predictions [B, Tp, H, W, 3]), all in [-1, 1];
   result() -> {predictor: {score: [Tp] list of floats, f"mean_{score}": float}, "num_clips": int}.
@@ -55,7 +61,7 @@ class HeldOutScores:
   def update(self, context, future, predictions):
     num_predicted = int(future.shape[1])
     candidates = {"model": predictions, "copy_last_frame": metrics.copy_last_frame(context, num_predicted),
-                  "context_mean": context_mean(context, num_predicted)}
+                  "context_mean": context_mean(context, num_predicted), "black_frame": black_frame(future)}
     for predictor, prediction in candidates.items():
       for score, values in frame_scores(prediction, future).items():
         key = (predictor, score)
