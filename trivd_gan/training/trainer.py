@@ -74,9 +74,9 @@ class Trainer:
       frames to G's loss, a departure for small-scale training explained in docs/learning.md.
     reconstruction_warmup_steps: 0 = the paper's schedule; N > 0: steps 1..N train G alone on
       reconstruction_weight times the L1 error (plus the orthogonal regularization), with z = 0 and D neither
-      run nor updated; the GAN steps follow. Not in the paper: at CPU scale G learns motion fields that follow
-      the content from L1 alone, and much more slowly under the discriminators' gradients (docs/learning.md
-      experiment 9). Needs reconstruction_weight > 0.
+      run nor updated; the GAN steps follow. Not in the paper: built to carry a G-alone result (motion fields
+      learned from L1 alone, docs/learning.md experiment 8) into the GAN; in experiment 9 it did not help (the
+      warm-up steps learned no motion). Kept for such experiments. Needs reconstruction_weight > 0.
   """
 
   def __init__(self, model_dir, strategy=None, generator_fn=generator_lib.Generator,
