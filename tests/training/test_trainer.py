@@ -134,6 +134,17 @@ def test_step_graph_is_the_traced_gan_step(tmp_path):
   t.close()
 
 
+def test_resume_uses_the_configured_learning_rates_not_the_checkpointed_ones(tmp_path):
+  model_dir = str(tmp_path / "lr")
+  trainer.train(model_dir, num_steps=1, g_learning_rate=1e-3, d_learning_rate=5e-4, **TINY)["trainer"].close()
+  result = trainer.train(model_dir, num_steps=2, g_learning_rate=1e-4, d_learning_rate=2e-4, **TINY)
+  t = result["trainer"]
+  assert result["step"] == 2
+  np.testing.assert_allclose(float(t.g_optimizer.learning_rate.numpy()), 1e-4, rtol=1e-6)
+  np.testing.assert_allclose(float(t.d_optimizer.learning_rate.numpy()), 2e-4, rtol=1e-6)
+  t.close()
+
+
 def test_wall_clock_budget_stops_with_a_checkpoint(tmp_path):
   model_dir = str(tmp_path / "budget")
   # A budget of 0 s is spent as soon as the first (graph-building) step ends.

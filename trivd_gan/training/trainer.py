@@ -195,6 +195,15 @@ class Trainer:
       first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
       raise ValueError(f"Cannot resume from {latest} ({first_line[:200]}); use a new --model_dir, or the gin "
                        "configuration that model_dir was trained with.") from e
+    # Keras optimizers checkpoint their learning rate: without this a resume with other learning rates (e.g.
+    # `--gin_param='train.g_learning_rate = 1e-4'`) would silently keep the old ones.
+    for name, optimizer, rate in (("g", self.g_optimizer, self.g_learning_rate),
+                                  ("d", self.d_optimizer, self.d_learning_rate)):
+      restored = float(optimizer.learning_rate.numpy())
+      if not math.isclose(restored, rate, rel_tol=1e-6):
+        logging.info("%s learning rate: %g from the configuration (the checkpoint had %g).", name.upper(), rate,
+                     restored)
+        optimizer.learning_rate.assign(rate)
     logging.info("Resumed from %s at step %d.", latest, int(self.step.numpy()))
     return int(self.step.numpy())
 
