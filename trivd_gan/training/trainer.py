@@ -280,8 +280,8 @@ class Trainer:
   def _warmup_step_fn(self, iterator, nan):
     """One reconstruction warm-up step (G alone, see `reconstruction_warmup_steps`); returns global means."""
     reconstruction, ortho = self.strategy.run(self._warmup_replica_step, args=(next(iterator), nan))
-    total_sum = lambda x: self.strategy.reduce(tf.distribute.ReduceOp.SUM, x, axis=None)
-    out = {"g_loss/reconstruction": total_sum(reconstruction), "g_loss/orthogonal_reg": total_sum(ortho)}
+    out = {"g_loss/reconstruction": self._global_sum(reconstruction),
+           "g_loss/orthogonal_reg": self._global_sum(ortho)}
     self.step.assign_add(1)
     self.ema.update(self.step)
     return out
@@ -295,6 +295,10 @@ class Trainer:
       raise ValueError("run_eagerly=True trains without a step graph; build the Trainer with "
                        "run_eagerly=False.")
     return self._train_step.get_concrete_function(self.iterator, tf.constant(0.0))
+
+  def _global_sum(self, x):
+    """The sum over replicas of a per-replica scalar (losses are already scaled to the global batch)."""
+    return self.strategy.reduce(tf.distribute.ReduceOp.SUM, x, axis=None)
 
   def in_warmup(self, step):
     """Whether training step `step` (1-based) is a reconstruction warm-up step."""
@@ -316,20 +320,20 @@ class Trainer:
     """One training step in cross-replica context; returns {summary name: float32 scalar} (global means)."""
     seeds = self.rng.make_seeds(self.d_steps_per_g_step + 1)  # [2, n] int64
     out = {}
-    total_sum = lambda x: self.strategy.reduce(tf.distribute.ReduceOp.SUM, x, axis=None)
     d_totals = []
     for i in range(self.d_steps_per_g_step):
       d_total, d_per = self.strategy.run(self._d_replica_step, args=(next(iterator), seeds[:, i]))
-      d_totals.append(total_sum(d_total))
+      d_totals.append(self._global_sum(d_total))
       for name, value in d_per.items():
-        out[f"d_loss/{name}"] = out.get(f"d_loss/{name}", 0.0) + total_sum(value) / self.d_steps_per_g_step
+        out[f"d_loss/{name}"] = (out.get(f"d_loss/{name}", 0.0) +
+                                 self._global_sum(value) / self.d_steps_per_g_step)
     g_total, g_per, ortho = self.strategy.run(self._g_replica_step,
                                               args=(next(iterator), seeds[:, -1], nan))
     out["d_loss/total"] = tf.add_n(d_totals) / self.d_steps_per_g_step
-    out["g_loss/total"] = total_sum(g_total)
+    out["g_loss/total"] = self._global_sum(g_total)
     for name, value in g_per.items():
-      out[f"g_loss/{name}"] = total_sum(value)
-    out["g_loss/orthogonal_reg"] = total_sum(ortho)
+      out[f"g_loss/{name}"] = self._global_sum(value)
+    out["g_loss/orthogonal_reg"] = self._global_sum(ortho)
     self.step.assign_add(1)
     self.ema.update(self.step)
     return out
@@ -439,9 +443,10 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
   for step in range(start + 1, num_steps + 1):
     warmup = trainer.in_warmup(step)
     new_phase = step == start + 1 or step == trainer.reconstruction_warmup_steps + 1
-    if new_phase and not trainer.run_eagerly:  # tracing the step takes minutes for large models: say so
-      logging.info("Building the %s step graph (the first step traces and compiles it) ...",
-                   "reconstruction warm-up" if warmup else "training")
+    if new_phase:
+      if not trainer.run_eagerly:  # tracing the step takes minutes for large models: say so
+        logging.info("Building the %s step graph (the first step traces and compiles it) ...",
+                     "reconstruction warm-up" if warmup else "training")
       t_start = time.perf_counter()
     values = trainer.train_step()
     if new_phase:
