@@ -109,8 +109,9 @@ def test_training_clips_from_video(tmp_path):
   image_dir.mkdir()
   from PIL import Image  # pylint: disable=import-outside-toplevel
   Image.fromarray(photograph(80, 90).astype(np.uint8)).save(image_dir / "a.png")
-  ds = natural.make_clips("train", data_dir=data_paths.TESTDATA, num_frames=8, image_dir=str(image_dir),
-                          videos=["realshort.mp4"], video_fraction=1.0, with_motion=True)
+  ds = natural.make_clips(data.ClipSpec(split="train", data_dir=data_paths.TESTDATA, num_frames=8),
+                          image_dir=str(image_dir), videos=["realshort.mp4"], video_fraction=1.0,
+                          with_motion=True)
   clips = list(ds.take(3))
   for clip in clips:
     assert clip["video"].shape == (8, 64, 64, 3)
@@ -124,16 +125,17 @@ def test_clear_errors(tmp_path, monkeypatch):
   photos.mkdir()
   Image.fromarray(photograph(80, 90).astype(np.uint8)).save(photos / "a.png")
   with pytest.raises(ValueError, match="training video 'missing.mp4' not found"):
-    natural.make_clips("train", data_dir=str(tmp_path), image_dir=str(photos), videos=["missing.mp4"])
+    natural.make_clips(data.ClipSpec(split="train", data_dir=str(tmp_path)), image_dir=str(photos),
+                       videos=["missing.mp4"])
   empty = tmp_path / "empty"
   empty.mkdir()
   with pytest.raises(ValueError, match="no photographs"):
-    natural.make_clips("train", image_dir=str(empty))
+    natural.make_clips(data.ClipSpec(split="train"), image_dir=str(empty))
   with pytest.raises(ValueError, match="video_fraction must be in"):
-    natural.make_clips("train", video_fraction=1.5)
+    natural.make_clips(data.ClipSpec(split="train"), video_fraction=1.5)
   Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(empty / "small.png")
   with pytest.raises(ValueError, match="smaller than 64 pixels"):
-    natural.make_clips("train", image_dir=str(empty))
+    natural.make_clips(data.ClipSpec(split="train"), image_dir=str(empty))
   monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
   with pytest.raises(ValueError, match="pip install scikit-image"):
     natural.skimage_data_dir()

@@ -1,10 +1,15 @@
-"""Preprocessing of paper App. E.2 / Sec. 4.1: windows, smallest-side resize, crops, [-1, 1] scaling."""
+"""Preprocessing of paper App. E.2 / Sec. 4.1: windows, smallest-side resize, crops, [-1, 1] scaling; the
+ClipSpec every source takes."""
+
+import inspect
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from trivd_gan.data import pipeline
 from trivd_gan.data import preprocessing as pp
+from trivd_gan.data import synthetic
 
 
 def test_window_span_and_bad_args():
@@ -76,3 +81,40 @@ def test_smallest_side_shape():
   assert pp.smallest_side_shape(720, 1280) == (64, 114)
   with pytest.raises(ValueError):
     pp.smallest_side_shape(0, 10)
+
+
+def test_clip_spec_rejects_bad_fields_and_positional_calls():
+  assert pp.ClipSpec() == pp.ClipSpec(split="train", data_dir=None, num_frames=16, frame_stride=1,
+                                      image_size=64, training=True, seed=0, shard_index=0, num_shards=1)
+  with pytest.raises(ValueError, match=r"ClipSpec.num_frames must be >= 1 .*got 0"):
+    pp.ClipSpec(num_frames=0)
+  with pytest.raises(ValueError, match=r"ClipSpec.frame_stride must be >= 1 .*got -1"):
+    pp.ClipSpec(frame_stride=-1)
+  with pytest.raises(TypeError):
+    pp.ClipSpec("test")  # pylint: disable=too-many-function-args  (keyword arguments only)
+
+
+def test_every_source_takes_a_clip_spec_then_keyword_only_options():
+  for name, make_clips in pipeline.SOURCES.items():
+    params = list(inspect.signature(make_clips).parameters.values())
+    assert params[0].name == "spec" and params[0].kind == inspect.Parameter.POSITIONAL_OR_KEYWORD, name
+    assert all(p.kind == inspect.Parameter.KEYWORD_ONLY for p in params[1:]), name
+  spec = pp.ClipSpec(split="test", num_frames=2, image_size=16, training=False)
+  with pytest.raises(TypeError, match="positional"):
+    synthetic.make_clips(spec, 4)  # num_examples=4 must be a keyword
+  clips = list(synthetic.make_clips(spec, num_examples=4))
+  assert len(clips) == 4 and clips[0]["video"].shape == (2, 16, 16, 3)
+
+
+def test_make_dataset_gives_the_source_a_clip_spec(monkeypatch):
+  calls = []
+
+  def fake_source(spec, **options):
+    calls.append((spec, options))
+    return tf.data.Dataset.from_tensors({"video": tf.zeros([spec.num_frames, 8, 8, 3]), "label": 0})
+
+  monkeypatch.setitem(pipeline.SOURCES, "synthetic", fake_source)
+  list(pipeline.make_dataset("synthetic", split="test", data_dir="d", batch_size=1, num_frames=3, seed=5,
+                             mode="objects"))
+  assert calls == [(pp.ClipSpec(split="test", data_dir="d", num_frames=3, training=False, seed=5),
+                    {"mode": "objects"})]

@@ -14,8 +14,9 @@ from trivd_gan.data.pipeline import SOURCES
 from trivd_gan.data.pipeline import synthetic_dataset
 from trivd_gan.data.pipeline import ucf101_dataset
 from trivd_gan.data.pipeline import video_folder_dataset
+from trivd_gan.data.preprocessing import ClipSpec
 
 __all__ = [
     "make_dataset", "check_data_dir", "SOURCES", "synthetic_dataset", "moving_mnist_dataset", "natural_dataset",
-    "video_folder_dataset", "kinetics600_dataset", "ucf101_dataset", "bair_dataset"
+    "video_folder_dataset", "kinetics600_dataset", "ucf101_dataset", "bair_dataset", "ClipSpec"
 ]

@@ -234,40 +234,37 @@ def read_tfds_videos(builder: tfds.core.DatasetBuilder,
     return ds.shard(num_shards, shard_index)
 
 
-def make_clips(split: str = "train",
-               data_dir: Optional[str] = None,
-               num_frames: int = 16,
-               frame_stride: int = 1,
-               image_size: int = preprocessing.IMAGE_SIZE,
-               training: bool = True,
-               seed: int = 0,
-               shard_index: int = 0,
-               num_shards: int = 1,
+def make_clips(spec: preprocessing.ClipSpec,
+               *,
                config: str = "64",
                manual_dir: Optional[str] = None,
                prepare_if_missing: bool = False) -> tf.data.Dataset:
   """Unbatched dataset of {"video": [num_frames, S, S, 3] float32 in [-1, 1], "label": int32 (-1 unknown)}.
 
-  Videos shorter than one window are dropped (in-graph, so they are not counted). Training repeats forever.
+  `spec` holds the shared arguments (`preprocessing.ClipSpec`); `spec.split` is one of SPLIT_ALIASES and
+  `spec.data_dir` the tensorflow-datasets folder. Videos shorter than one window are dropped (in-graph, so they
+  are not counted). Training repeats forever.
   """
-  if split not in SPLIT_ALIASES:
-    raise ValueError(f"Unknown kinetics600 split {split!r}; use one of {sorted(SPLIT_ALIASES)}.")
-  builder = load_builder(data_dir, config, manual_dir, prepare_if_missing)
-  ds = read_tfds_videos(builder, SPLIT_ALIASES[split], training, seed, shard_index, num_shards)
-  if training:
+  if spec.split not in SPLIT_ALIASES:
+    raise ValueError(f"Unknown kinetics600 split {spec.split!r}; use one of {sorted(SPLIT_ALIASES)}.")
+  builder = load_builder(spec.data_dir, config, manual_dir, prepare_if_missing)
+  ds = read_tfds_videos(builder, SPLIT_ALIASES[spec.split], spec.training, spec.seed, spec.shard_index,
+                        spec.num_shards)
+  if spec.training:
     ds = ds.repeat()
-  span = preprocessing.window_span(num_frames, frame_stride)
+  span = preprocessing.window_span(spec.num_frames, spec.frame_stride)
   ds = ds.filter(lambda ex: tf.shape(ex["video"])[0] >= span)
-  crop_seed = seed if training else None
+  crop_seed = spec.seed if spec.training else None
 
   def _map(ex):
-    video = preprocessing.decode_jpeg_window(ex["video"], num_frames, frame_stride, training, crop_seed)
+    video = preprocessing.decode_jpeg_window(ex["video"], spec.num_frames, spec.frame_stride, spec.training,
+                                             crop_seed)
     return {
-        "video": preprocessing.preprocess_clip(video, image_size, training, crop_seed),
+        "video": preprocessing.preprocess_clip(video, spec.image_size, spec.training, crop_seed),
         "label": tf.cast(ex["label"], tf.int32)
     }
 
-  return ds.map(_map, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
+  return ds.map(_map, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not spec.training)
 
 
 def main(argv):

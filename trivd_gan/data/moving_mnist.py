@@ -103,15 +103,8 @@ def sequence(digits: np.ndarray,
   return {"video": video, "positions": positions, "velocities": velocities, "digit_ids": ids.astype(np.int32)}
 
 
-def make_clips(split: str = "train",
-               data_dir: Optional[str] = None,
-               num_frames: int = 16,
-               frame_stride: int = 1,
-               image_size: int = preprocessing.IMAGE_SIZE,
-               training: bool = True,
-               seed: int = 0,
-               shard_index: int = 0,
-               num_shards: int = 1,
+def make_clips(spec: preprocessing.ClipSpec,
+               *,
                num_examples: Optional[int] = None,
                sequence_length: int = 20,
                num_digits: int = 2,
@@ -119,30 +112,33 @@ def make_clips(split: str = "train",
                digits_path: Optional[str] = None) -> tf.data.Dataset:
   """Unbatched dataset of {"video": [num_frames, S, S, 3] float32 in [-1, 1], "label": int32 0}.
 
+  `spec` holds the shared arguments (`preprocessing.ClipSpec`); `spec.data_dir` holds the MNIST files of
+  `spec.split` (`find_digits_file`) unless `digits_path` names one.
   Each example is a `sequence_length`-frame sequence from which one window of `num_frames` frames (stride
   `frame_stride`) is cut: random start when training, the first frames for evaluation.
   num_examples: None = infinite when training, 10000 for evaluation (the usual test-set size).
   """
-  path = digits_path or find_digits_file(data_dir, split)
+  path = digits_path or find_digits_file(spec.data_dir, spec.split)
   digits = load_digits(path)
-  if preprocessing.window_span(num_frames, frame_stride) > sequence_length:
-    raise ValueError(f"sequence_length={sequence_length} is shorter than a window of {num_frames} frames with "
-                     f"stride {frame_stride}; raise sequence_length or lower num_frames.")
-  if num_examples is None and not training:
+  if preprocessing.window_span(spec.num_frames, spec.frame_stride) > sequence_length:
+    raise ValueError(f"sequence_length={sequence_length} is shorter than a window of {spec.num_frames} frames "
+                     f"with stride {spec.frame_stride}; raise sequence_length or lower num_frames.")
+  if num_examples is None and not spec.training:
     num_examples = 10000
-  base_seed = seed + (0 if split == "train" else _EVAL_SEED_OFFSET)
+  base_seed = spec.seed + (0 if spec.split == "train" else _EVAL_SEED_OFFSET)
   indices = tf.data.Dataset.range(num_examples) if num_examples is not None else tf.data.Dataset.counter()
-  indices = indices.shard(num_shards, shard_index)
+  indices = indices.shard(spec.num_shards, spec.shard_index)
 
   def _gen(index):
     rng = np.random.default_rng([base_seed, int(index)])
-    video = sequence(digits, rng, sequence_length, image_size, num_digits, step_length)["video"]
-    start = preprocessing.window_starts(sequence_length, num_frames, frame_stride, training, rng)[0]
-    return preprocessing.take_window(video, start, num_frames, frame_stride)
+    video = sequence(digits, rng, sequence_length, spec.image_size, num_digits, step_length)["video"]
+    start = preprocessing.window_starts(sequence_length, spec.num_frames, spec.frame_stride, spec.training,
+                                        rng)[0]
+    return preprocessing.take_window(video, start, spec.num_frames, spec.frame_stride)
 
   def _map(index):
     video = tf.numpy_function(_gen, [index], tf.uint8, stateful=False)
-    video.set_shape([num_frames, image_size, image_size])
+    video.set_shape([spec.num_frames, spec.image_size, spec.image_size])
     video = tf.repeat(video[..., None], 3, axis=-1)
     return {"video": preprocessing.scale_to_unit_range(video), "label": tf.constant(0, tf.int32)}
 

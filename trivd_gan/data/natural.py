@@ -256,15 +256,8 @@ def test_clip(image: np.ndarray, index: int, num_frames: int, size: int) -> Tupl
   return video, velocity.astype(np.float32)
 
 
-def make_clips(split: str = "train",
-               data_dir: Optional[str] = None,
-               num_frames: int = 16,
-               frame_stride: int = 1,
-               image_size: int = preprocessing.IMAGE_SIZE,
-               training: bool = True,
-               seed: int = 0,
-               shard_index: int = 0,
-               num_shards: int = 1,
+def make_clips(spec: preprocessing.ClipSpec,
+               *,
                num_examples: Optional[int] = None,
                image_dir: Optional[str] = None,
                videos: Sequence[str] = (),
@@ -275,10 +268,11 @@ def make_clips(split: str = "train",
   """Unbatched dataset of {"video": [num_frames, S, S, 3] float32 in [-1, 1], "label": int32 0} (+ "velocity").
 
   Args:
-    split: "train" (photographs of IMAGES minus HELD_OUT_IMAGES, or every image of image_dir, plus `videos`);
-      any other split films HELD_OUT_IMAGES with the pans of TEST_VELOCITIES (deterministic).
-    data_dir: folder of the training `videos` (file names relative to it).
-    frame_stride: motion per output frame scales with it (clips are filmed at stride 1, then subsampled).
+    spec: the shared arguments (`preprocessing.ClipSpec`). Here split "train" films the photographs of IMAGES
+      minus HELD_OUT_IMAGES (or every image of image_dir), plus `videos`; any other split films HELD_OUT_IMAGES
+      with the pans of TEST_VELOCITIES (deterministic). data_dir: folder of the training `videos` (file names
+      relative to it). frame_stride: motion per output frame scales with it (clips are filmed at stride 1,
+      then subsampled).
     num_examples: None = infinite when training, 64 for evaluation.
     image_dir: a folder of your own photographs instead of scikit-image's.
     videos: training video files (e.g. ["bigbuckbunny.mp4"]); empty: photographs only.
@@ -289,43 +283,46 @@ def make_clips(split: str = "train",
   """
   if not 0.0 <= video_fraction <= 1.0:
     raise ValueError(f"video_fraction must be in [0, 1], got {video_fraction}.")
-  span = preprocessing.window_span(num_frames, frame_stride)
-  if split == "train":
-    images = list(load_images(image_dir, None, min_side=image_size).values())
+  span = preprocessing.window_span(spec.num_frames, spec.frame_stride)
+  if spec.split == "train":
+    images = list(load_images(image_dir, None, min_side=spec.image_size).values())
     clips_from_video = []
     for name in videos:
-      path = os.path.join(os.path.expanduser(data_dir or ""), name)
+      path = os.path.join(os.path.expanduser(spec.data_dir or ""), name)
       if not os.path.isfile(path):
-        raise ValueError(f"training video {name!r} not found in data_dir={data_dir!r}; pass --data_dir=<the "
-                         "folder that holds it> or drop it from natural_dataset.videos.")
+        raise ValueError(f"training video {name!r} not found in data_dir={spec.data_dir!r}; pass "
+                         "--data_dir=<the folder that holds it> or drop it from natural_dataset.videos.")
       from trivd_gan.data import video_folder  # pylint: disable=import-outside-toplevel
-      decoded = video_folder.decode_video(path, image_size=image_size)
-      if len(decoded) < num_frames:
-        raise ValueError(f"{path} has {len(decoded)} frames, fewer than a clip's {num_frames}.")
+      decoded = video_folder.decode_video(path, image_size=spec.image_size)
+      if len(decoded) < spec.num_frames:
+        raise ValueError(f"{path} has {len(decoded)} frames, fewer than a clip's {spec.num_frames}.")
       clips_from_video.append(decoded)
   else:  # with image_dir, its photographs are the held-out ones
-    images = list(load_images(image_dir, None if image_dir else HELD_OUT_IMAGES, min_side=image_size).values())
-  if num_examples is None and (split != "train" or not training):
+    names = None if image_dir else HELD_OUT_IMAGES
+    images = list(load_images(image_dir, names, min_side=spec.image_size).values())
+  if num_examples is None and (spec.split != "train" or not spec.training):
     num_examples = 64
-  base_seed = seed + (_TRAIN_SEED_OFFSET if split == "train" else _EVAL_SEED_OFFSET)
+  base_seed = spec.seed + (_TRAIN_SEED_OFFSET if spec.split == "train" else _EVAL_SEED_OFFSET)
   indices = tf.data.Dataset.range(num_examples) if num_examples is not None else tf.data.Dataset.counter()
-  indices = indices.shard(num_shards, shard_index)
+  indices = indices.shard(spec.num_shards, spec.shard_index)
 
   def _gen(index):
     index = int(index)
-    if split != "train":
-      video, velocity = test_clip(images[index // len(TEST_VELOCITIES) % len(images)], index, span, image_size)
+    if spec.split != "train":
+      image = images[index // len(TEST_VELOCITIES) % len(images)]
+      video, velocity = test_clip(image, index, span, spec.image_size)
     else:
       rng = np.random.default_rng([base_seed, index])
       if clips_from_video and rng.random() < video_fraction:
-        video, velocity = random_video_clip(rng, clips_from_video, span, image_size), np.zeros(2, np.float32)
+        video = random_video_clip(rng, clips_from_video, span, spec.image_size)
+        velocity = np.zeros(2, np.float32)
       else:
-        video, velocity = random_still_clip(rng, images, span, image_size, max_speed, max_objects)
-    return video[::frame_stride], (velocity * frame_stride).astype(np.float32)
+        video, velocity = random_still_clip(rng, images, span, spec.image_size, max_speed, max_objects)
+    return video[::spec.frame_stride], (velocity * spec.frame_stride).astype(np.float32)
 
   def _map(index):
     video, velocity = tf.numpy_function(_gen, [index], (tf.uint8, tf.float32), stateful=False)
-    video.set_shape([num_frames, image_size, image_size, 3])
+    video.set_shape([spec.num_frames, spec.image_size, spec.image_size, 3])
     out = {"video": preprocessing.scale_to_unit_range(video), "label": tf.constant(0, tf.int32)}
     if with_motion:
       velocity.set_shape([2])

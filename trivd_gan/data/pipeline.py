@@ -53,6 +53,7 @@ def release_iterators():
 
 atexit.register(release_iterators)
 
+# Name -> the source's make_clips(spec: preprocessing.ClipSpec, *, <its own options>) -> unbatched clip dicts.
 SOURCES = {
     "synthetic": synthetic.make_clips,
     "moving_mnist": moving_mnist.make_clips,
@@ -90,6 +91,9 @@ def make_dataset(name: str = "synthetic",
                  **source_kwargs) -> tf.data.Dataset:
   """Batched clips for training or evaluation.
 
+  split, data_dir, num_frames, frame_stride, image_size, training, seed and the shard of `input_context` become
+  a `preprocessing.ClipSpec`; the source is called as `SOURCES[name](spec, **source_kwargs)`.
+
   Args:
     name: one of SOURCES: "synthetic" (default, no files), "moving_mnist", "natural", "video_folder",
       "kinetics600",
@@ -106,7 +110,7 @@ def make_dataset(name: str = "synthetic",
     input_context: from `distribute_datasets_from_function`; shards by input_pipeline_id.
     shuffle_buffer: clips in the training shuffle buffer (None: DEFAULT_SHUFFLE_BUFFER[name]; 0: no shuffle).
     drop_remainder: defaults to `training`.
-    **source_kwargs: forwarded to the source's make_clips (e.g. mode="global_translation", balanced=True).
+    **source_kwargs: the source's own keyword-only options (e.g. mode="global_translation", balanced=True).
   Returns:
     Dataset of {"video": [B, num_frames, image_size, image_size, 3] float32 in [-1, 1], "label": [B] int32}.
     Labels: the class index for labelled sources (Kinetics, UCF-101, class sub-folders of video_folder); 0 for
@@ -127,16 +131,16 @@ def make_dataset(name: str = "synthetic",
     per_replica = input_context.get_per_replica_batch_size(batch_size)
   # Different pipelines must not draw the same random windows/crops.
   seed = int(seed) + 7919 * shard_index if training else int(seed)
-  ds = SOURCES[name](split=split,
-                     data_dir=data_dir,
-                     num_frames=num_frames,
-                     frame_stride=frame_stride,
-                     image_size=image_size,
-                     training=training,
-                     seed=seed,
-                     shard_index=shard_index,
-                     num_shards=num_shards,
-                     **source_kwargs)
+  spec = preprocessing.ClipSpec(split=split,
+                                data_dir=data_dir,
+                                num_frames=num_frames,
+                                frame_stride=frame_stride,
+                                image_size=image_size,
+                                training=training,
+                                seed=seed,
+                                shard_index=shard_index,
+                                num_shards=num_shards)
+  ds = SOURCES[name](spec, **source_kwargs)
   if shuffle_buffer is None:
     shuffle_buffer = DEFAULT_SHUFFLE_BUFFER[name]
   if training and shuffle_buffer > 1:

@@ -4,15 +4,56 @@ Real clips are resized so that their smallest side is 64 (bilinear), randomly cr
 (center-cropped for evaluation) and scaled to [-1, 1]. Windows of `num_frames` frames, `frame_stride` apart, are
 drawn at random positions for training and at deterministic, evenly spaced positions for evaluation.
 
-All functions take and return `[T, H, W, C]` clips; shapes and ranges are given per function.
+All functions take and return `[T, H, W, C]` clips; shapes and ranges are given per function. `ClipSpec` holds
+the arguments every source's `make_clips` shares.
 """
 
+import dataclasses
 from typing import List, Optional
 
 import numpy as np
 import tensorflow as tf
 
 IMAGE_SIZE = 64
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ClipSpec:
+  """The clips a source is asked for: what every source of `pipeline.SOURCES` shares. `make_dataset` builds
+  one; each source is called as `make_clips(spec, *, <its own options>)`. Keyword arguments only.
+
+  Attributes:
+    split: "train" or an evaluation split ("test", "validation"; sources document what they accept).
+    data_dir: the source's folder (`--data_dir`); unused by "synthetic".
+    num_frames: frames per clip, >= 1: 16 = 5 context + 11 predicted (Kinetics) or 1 + 15 (BAIR) (Sec. 4.1,
+      App. C.1).
+    frame_stride: take every `frame_stride`-th frame, >= 1.
+    image_size: output side in pixels (64 in the paper): clips are [num_frames, image_size, image_size, 3].
+    training: random windows and crops, shuffled files, infinite repetition. False gives a finite,
+      deterministic dataset (same clips in the same order every time). `make_dataset` defaults it to
+      split == "train".
+    seed: seeds file order, windows, crops and synthetic content (`make_dataset` offsets it per training shard).
+    shard_index: the input pipeline reading these clips, in [0, num_shards) (`input_context.input_pipeline_id`).
+    num_shards: input pipelines, >= 1 (`input_context.num_input_pipelines`); each reads its own shard.
+  """
+  split: str = "train"
+  data_dir: Optional[str] = None
+  num_frames: int = 16
+  frame_stride: int = 1
+  image_size: int = IMAGE_SIZE
+  training: bool = True
+  seed: int = 0
+  shard_index: int = 0
+  num_shards: int = 1
+
+  def __post_init__(self):
+    # Every source rejected these already (through `window_span`); here the error comes first, naming the field.
+    if self.num_frames < 1:
+      raise ValueError(f"ClipSpec.num_frames must be >= 1 (frames per clip), got {self.num_frames}; pass e.g. "
+                       "num_frames=16.")
+    if self.frame_stride < 1:
+      raise ValueError(f"ClipSpec.frame_stride must be >= 1 (1 takes every frame, 2 every other one), got "
+                       f"{self.frame_stride}.")
 
 
 def window_span(num_frames: int, frame_stride: int = 1) -> int:

@@ -149,15 +149,8 @@ def generate(seed: int = 0,
   }
 
 
-def make_clips(split: str = "train",
-               data_dir: Optional[str] = None,
-               num_frames: int = 16,
-               frame_stride: int = 1,
-               image_size: int = preprocessing.IMAGE_SIZE,
-               training: bool = True,
-               seed: int = 0,
-               shard_index: int = 0,
-               num_shards: int = 1,
+def make_clips(spec: preprocessing.ClipSpec,
+               *,
                num_examples: Optional[int] = None,
                mode: str = "objects",
                num_objects: int = 2,
@@ -167,39 +160,37 @@ def make_clips(split: str = "train",
   """Unbatched dataset of {"video": [num_frames, S, S, 3] float32 in [-1, 1], "label": int32 0} (+ motion).
 
   Args:
-    split: "train" draws from seed stream `seed`; any other split from a disjoint stream.
-    data_dir: ignored (no files needed).
-    frame_stride: motion per output frame is `frame_stride` times the generated velocity; reported velocities
-      are per output frame.
+    spec: the shared arguments (`preprocessing.ClipSpec`). Here split "train" draws from seed stream `seed`, any
+      other split from a disjoint stream; data_dir is ignored (no files needed); frame_stride: motion per
+      output frame is `frame_stride` times the generated velocity, and reported velocities are per output frame.
     num_examples: number of clips; None = infinite when training, 1024 for evaluation.
     with_motion: add "background_velocity" [2] and "object_velocities" [num_objects, 2] float32 (dy, dx)
       pixels/frame.
     Other args: see `generate`.
   """
-  del data_dir
-  if num_examples is None and not training:
+  if num_examples is None and not spec.training:
     num_examples = 1024
-  base_seed = seed + (_TRAIN_SEED_OFFSET if split == "train" else _EVAL_SEED_OFFSET)
-  gen_frames = preprocessing.window_span(num_frames, frame_stride)
+  base_seed = spec.seed + (_TRAIN_SEED_OFFSET if spec.split == "train" else _EVAL_SEED_OFFSET)
+  gen_frames = preprocessing.window_span(spec.num_frames, spec.frame_stride)
   indices = tf.data.Dataset.range(num_examples) if num_examples is not None else tf.data.Dataset.counter()
-  indices = indices.shard(num_shards, shard_index)
+  indices = indices.shard(spec.num_shards, spec.shard_index)
 
   def _gen(index):
     out = generate(base_seed,
                    int(index),
                    gen_frames,
-                   image_size,
+                   spec.image_size,
                    mode,
                    num_objects,
                    max_speed,
                    global_velocity=global_velocity)
-    video = out["video"][::frame_stride]
-    return (video, (out["background_velocity"] * frame_stride).astype(np.float32),
-            (out["object_velocities"] * frame_stride).astype(np.float32))
+    video = out["video"][::spec.frame_stride]
+    return (video, (out["background_velocity"] * spec.frame_stride).astype(np.float32),
+            (out["object_velocities"] * spec.frame_stride).astype(np.float32))
 
   def _map(index):
     video, bg_v, obj_v = tf.numpy_function(_gen, [index], (tf.uint8, tf.float32, tf.float32), stateful=False)
-    video.set_shape([num_frames, image_size, image_size, 3])
+    video.set_shape([spec.num_frames, spec.image_size, spec.image_size, 3])
     out = {"video": preprocessing.scale_to_unit_range(video), "label": tf.constant(0, tf.int32)}
     if with_motion:
       bg_v.set_shape([2])

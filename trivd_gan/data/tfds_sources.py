@@ -161,67 +161,49 @@ def ucf101_example_to_clip(example,
 
 def _make(name,
           *,
+          spec: preprocessing.ClipSpec,
           to_clip,
           video_key,
-          split,
-          data_dir,
-          num_frames,
-          frame_stride,
-          image_size,
-          training,
-          seed,
-          shard_index,
-          num_shards,
           config,
           download,
           manual_dir,
           balanced=False,
           decoders=None):
-  builder = load_builder(name, data_dir, config, download, manual_dir)
-  ds = _read(builder, tfds_split(name, split, balanced), training, seed, shard_index, num_shards, decoders)
-  if training:
+  builder = load_builder(name, spec.data_dir, config, download, manual_dir)
+  ds = _read(builder, tfds_split(name, spec.split, balanced), spec.training, spec.seed, spec.shard_index,
+             spec.num_shards, decoders)
+  if spec.training:
     ds = ds.repeat()
-  span = preprocessing.window_span(num_frames, frame_stride)
+  span = preprocessing.window_span(spec.num_frames, spec.frame_stride)
   ds = ds.filter(lambda ex: tf.shape(ex[video_key])[0] >= span)
-  crop_seed = seed if training else None
-  return ds.map(lambda ex: to_clip(ex, num_frames, frame_stride, image_size, training, crop_seed),
+  crop_seed = spec.seed if spec.training else None
+  return ds.map(lambda ex: to_clip(ex, spec.num_frames, spec.frame_stride, spec.image_size, spec.training,
+                                   crop_seed),
                 num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=not training)
+                deterministic=not spec.training)
 
 
-def make_bair_clips(split: str = "train",
-                    data_dir: Optional[str] = None,
-                    num_frames: int = 16,
-                    frame_stride: int = 1,
-                    image_size: int = preprocessing.IMAGE_SIZE,
-                    training: bool = True,
-                    seed: int = 0,
-                    shard_index: int = 0,
-                    num_shards: int = 1,
+def make_bair_clips(spec: preprocessing.ClipSpec,
+                    *,
                     balanced: bool = False,
                     download: bool = False,
                     manual_dir: Optional[str] = None) -> tf.data.Dataset:
-  """Unbatched BAIR clips {"video": [T, S, S, 3] float32 in [-1, 1], "label": 0}; balanced: App. C.1 split."""
-  return _make(BAIR_NAME, to_clip=bair_example_to_clip, video_key="image_main", split=split, data_dir=data_dir,
-               num_frames=num_frames, frame_stride=frame_stride, image_size=image_size, training=training,
-               seed=seed, shard_index=shard_index, num_shards=num_shards, config=None, download=download,
-               manual_dir=manual_dir, balanced=balanced)
+  """Unbatched BAIR clips {"video": [T, S, S, 3] float32 in [-1, 1], "label": 0}; balanced: App. C.1 split.
+
+  `spec` holds the shared arguments (`preprocessing.ClipSpec`); spec.data_dir is the tensorflow-datasets folder.
+  """
+  return _make(BAIR_NAME, spec=spec, to_clip=bair_example_to_clip, video_key="image_main", config=None,
+               download=download, manual_dir=manual_dir, balanced=balanced)
 
 
-def make_ucf101_clips(split: str = "train",
-                      data_dir: Optional[str] = None,
-                      num_frames: int = 16,
-                      frame_stride: int = 1,
-                      image_size: int = preprocessing.IMAGE_SIZE,
-                      training: bool = True,
-                      seed: int = 0,
-                      shard_index: int = 0,
-                      num_shards: int = 1,
+def make_ucf101_clips(spec: preprocessing.ClipSpec,
+                      *,
                       config: str = "ucf101_1_256",
                       download: bool = False,
                       manual_dir: Optional[str] = None) -> tf.data.Dataset:
-  """Unbatched UCF-101 clips {"video": [T, S, S, 3] float32 in [-1, 1], "label": int32 class index}."""
-  return _make(UCF101_NAME, to_clip=ucf101_example_to_clip, video_key="video", split=split, data_dir=data_dir,
-               num_frames=num_frames, frame_stride=frame_stride, image_size=image_size, training=training,
-               seed=seed, shard_index=shard_index, num_shards=num_shards, config=config, download=download,
-               manual_dir=manual_dir, decoders={"video": tfds.decode.SkipDecoding()})
+  """Unbatched UCF-101 clips {"video": [T, S, S, 3] float32 in [-1, 1], "label": int32 class index}.
+
+  `spec` holds the shared arguments (`preprocessing.ClipSpec`); spec.data_dir is the tensorflow-datasets folder.
+  """
+  return _make(UCF101_NAME, spec=spec, to_clip=ucf101_example_to_clip, video_key="video", config=config,
+               download=download, manual_dir=manual_dir, decoders={"video": tfds.decode.SkipDecoding()})

@@ -284,28 +284,23 @@ class VideoFolderSource:
     return ds.map(_prep, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
 
 
-def make_clips(split: str = "train",
-               data_dir: Optional[str] = None,
-               num_frames: int = 16,
-               frame_stride: int = 1,
-               image_size: int = preprocessing.IMAGE_SIZE,
-               training: bool = True,
-               seed: int = 0,
-               shard_index: int = 0,
-               num_shards: int = 1,
+def make_clips(spec: preprocessing.ClipSpec,
+               *,
                clips_per_video: int = 1,
                num_decode_threads: int = 4,
                max_frames: Optional[int] = None,
                extensions: Sequence[str] = VIDEO_EXTENSIONS,
                source: Optional[VideoFolderSource] = None) -> tf.data.Dataset:
-  """Source entry point used by `make_dataset("video_folder", ...)`.
+  """Source entry point used by `make_dataset("video_folder", ...)`; `spec` holds the shared arguments
+  (`preprocessing.ClipSpec`).
 
-  `split` selects `<data_dir>/<split>` when that sub-folder exists (e.g. train/, test/), else all of data_dir.
-  Pass `source` (a VideoFolderSource) to read its `stats` afterwards.
+  `spec.split` selects `<data_dir>/<split>` when that sub-folder exists (e.g. train/, test/), else all of
+  data_dir. Pass `source` (a VideoFolderSource) to read its `stats` afterwards.
   """
   if source is None:
-    if data_dir and os.path.isdir(os.path.join(data_dir, split)):
-      data_dir = os.path.join(data_dir, split)
+    data_dir = spec.data_dir
+    if data_dir and os.path.isdir(os.path.join(data_dir, spec.split)):
+      data_dir = os.path.join(data_dir, spec.split)
     source = VideoFolderSource(data_dir, extensions, num_decode_threads, max_frames)
-  return source.clips(num_frames, frame_stride, training, seed, clips_per_video, image_size, shard_index,
-                      num_shards)
+  return source.clips(spec.num_frames, spec.frame_stride, spec.training, spec.seed, clips_per_video,
+                      spec.image_size, spec.shard_index, spec.num_shards)
