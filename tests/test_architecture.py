@@ -16,17 +16,20 @@ PROGRAMS = ("train", "evaluate", "predict", "probe", "bench", "bench_motion", "d
 ALLOWED = {
     "layers": {"layers"},
     "models": {"models", "layers"},
-    "data": {"data"},
+    "data": {"data", "compat"},
+    "compat": set(),
+    "flops": {"compat"},
     "log_filters": set(),
     "progress": set(),
     "cli_setup": set(),
     "visualization": set(),
     "losses": {"models"},
-    "inference": {"data", "layers", "models", "log_filters", "progress"},
+    "inference": {"compat", "data", "layers", "models", "log_filters", "progress"},
     "diagnostics": {"losses", "models"},
     "export": {"inference", "log_filters", "models"},
     "evaluation": {"evaluation", "data", "inference", "models", "progress"},
-    "training": {"training", "data", "inference", "layers", "losses", "models", "progress", "visualization"},
+    "training": {"training", "compat", "data", "inference", "layers", "losses", "models", "progress",
+                 "visualization"},
     "configurables": {"cli_setup", "data", "inference", "models", "training"},
 }
 LIBRARY = set(ALLOWED)

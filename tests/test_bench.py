@@ -97,21 +97,19 @@ def test_bench_resumes_finished_rows_from_its_json(tmp_path):
 
 def test_graph_flops_counts_a_function_once_per_call():
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  # evaluate defines absl flags of the same names (gin_file, json) at import: bench must import beside it.
-  from trivd_gan import evaluate  # pylint: disable=import-outside-toplevel,unused-import
-  from trivd_gan import bench  # pylint: disable=import-outside-toplevel
+  from trivd_gan import flops  # pylint: disable=import-outside-toplevel
   inner = tf.function(lambda a, b: tf.matmul(a, b), autograph=False)
   a = tf.ones([8, 16])
   b = tf.ones([16, 4])
   once = tf.function(lambda a, b: inner(a, b), autograph=False).get_concrete_function(a, b).graph
   twice = tf.function(lambda a, b: inner(a, b) + inner(a, b), autograph=False).get_concrete_function(a, b).graph
   matmul = 2 * 8 * 16 * 4
-  assert bench.graph_flops(once) == matmul
-  assert bench.graph_flops(twice) == 2 * matmul + 8 * 4  # two calls and the add
+  assert flops.graph_flops(once) == matmul
+  assert flops.graph_flops(twice) == 2 * matmul + 8 * 4  # two calls and the add
   # A loop body (a function of the While op, not a call) counts once.
   loop = tf.function(lambda a, b: tf.while_loop(lambda i, c: i < 3, lambda i, c: (i + 1, tf.matmul(a, b)),
                                                 [0, tf.zeros([8, 4])])[1], autograph=False)
-  assert bench.graph_flops(loop.get_concrete_function(a, b).graph) >= matmul
+  assert flops.graph_flops(loop.get_concrete_function(a, b).graph) >= matmul
 
 
 def test_main_quiets_tensorflow_logs_before_anything_else(monkeypatch):

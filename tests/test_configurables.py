@@ -71,8 +71,9 @@ def test_positional_and_keyword_calls_build_the_same_model():
 
 def test_train_has_its_own_and_the_trainers_parameters_declared_once():
   """`train`'s gin signature is its loop arguments plus every Trainer argument, with Trainer's defaults."""
+  from trivd_gan.training import loop  # pylint: disable=g-import-not-at-top
   from trivd_gan.training import trainer  # pylint: disable=g-import-not-at-top
-  signature = inspect.signature(trainer.train)
+  signature = inspect.signature(loop.train)
   trainer_parameters = list(inspect.signature(trainer.Trainer.__init__).parameters.values())[3:]
   assert [p.name for p in trainer_parameters] == [
       p.name for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
@@ -83,7 +84,7 @@ def test_train_has_its_own_and_the_trainers_parameters_declared_once():
   spec = inspect.getfullargspec(configurables.train)  # what gin reads
   assert spec.varkw is None and not set(spec.args) & set(spec.kwonlyargs)
   # Trainer's argument list is written once: train's source does not restate it.
-  source = inspect.getsource(trainer.train)
+  source = inspect.getsource(loop.train)
   assert "g_learning_rate=" not in source and "orthogonal_reg_weight=" not in source
 
 
@@ -91,6 +92,19 @@ def test_gin_records_and_checks_trainer_arguments_of_train():
   gin.parse_config(["train.g_learning_rate = 3e-3"])
   with pytest.raises(ValueError, match="g_learning_rat"):
     gin.parse_config(["train.g_learning_rat = 3e-3"])
-  from trivd_gan.training import trainer  # pylint: disable=g-import-not-at-top
+  from trivd_gan.training import loop  # pylint: disable=g-import-not-at-top
   with pytest.raises(TypeError, match="not_an_argument"):
-    trainer.train("/nonexistent", not_an_argument=1)
+    loop.train("/nonexistent", not_an_argument=1)
+
+
+def test_an_old_operative_config_binding_a_removed_parameter_still_parses(tmp_path, caplog):
+  old = tmp_path / "operative_config-100.gin"
+  old.write_text("train.inject_nan_at_step = None\ntrain.g_learning_rate = 3e-3\n")
+  configurables.parse([str(old)], [])
+  assert gin.query_parameter("train.g_learning_rate") == 3e-3
+  assert "inject_nan_at_step no longer exists" in caplog.text
+  old.write_text("train.inject_nan_at_step = 2\n")
+  with pytest.raises(ValueError, match="inject_nan_at_step no longer exists.*delete the binding"):
+    configurables.parse([str(old)], [])
+  with pytest.raises(ValueError, match="--gin_param.*inject_nan_at_step"):
+    configurables.parse([], ["train.inject_nan_at_step = 3"])

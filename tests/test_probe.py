@@ -11,7 +11,7 @@ import pytest
 from trivd_gan import probe
 from trivd_gan.models import decompositions
 from trivd_gan.models import generator
-from trivd_gan.training import trainer
+from trivd_gan.training import loop
 
 
 def flags_for(**kwargs):
@@ -78,7 +78,7 @@ def test_saved_model_motion_on_labelled_clips():
 @pytest.mark.slow  # about a minute on 2 idle cores: a training run, standing statistics and three probes
 def test_probe_run_scores_every_checkpoint(tmp_path):
   model_dir = str(tmp_path / "run")
-  trainer.train(model_dir, num_steps=2, checkpoint_every=1, global_batch_size=2, d_steps_per_g_step=1,
+  loop.train(model_dir, num_steps=2, checkpoint_every=1, global_batch_size=2, d_steps_per_g_step=1,
                 ema_start_step=1, run_eagerly=True, sample_every=0,
                 generator_fn=functools.partial(generator.Generator, channel_multiplier=1,
                                                recurrent_unit="tsru_p", num_context_frames=2,

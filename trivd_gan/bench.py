@@ -97,68 +97,10 @@ def _parse_gin(files, params):
   return gin
 
 
-def matmul_peak_flops(n=2048, reps=10, dtype="float32"):
-  """Measured FLOP/s of an [n, n] x [n, n] tf.matmul in `dtype` on the default device (2 n^3 FLOPs each)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  a = tf.random.normal([n, n], dtype=dtype)
-  b = tf.random.normal([n, n], dtype=dtype)
-
-  @tf.function(autograph=False)  # a plain Python loop: nothing to convert
-  def run(a, b):
-    c = a
-    for _ in range(reps):
-      c = tf.matmul(c, b) * 1e-3
-    return tf.reduce_sum(c)
-  run(a, b).numpy()
-  best = float("inf")
-  for _ in range(3):
-    t = time.perf_counter()
-    run(a, b).numpy()
-    best = min(best, time.perf_counter() - t)
-  return 2.0 * n ** 3 * reps / best
-
-
-def graph_flops(graph):
-  """FLOPs of one run of `graph`: its own ops plus, for every op that runs a function, that function's FLOPs.
-
-  A function called twice (e.g. the jit-compiled D gradients, once per D update) counts twice; nested calls
-  recurse; a loop or branch body counts once. tf.compat.v1.profiler "float_ops" counts the ops of one graph only
-  (registered op FLOP statistics).
-  """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  functions = {}
-
-  def collect(g):
-    for name, fn in g._functions.items():  # pylint: disable=protected-access
-      if name not in functions and hasattr(fn, "graph"):
-        functions[name] = fn
-        collect(fn.graph)
-  collect(graph)
-  opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-  opts["output"] = "none"
-  memo = {}
-
-  def flops(g):
-    if g.name in memo:
-      return memo[g.name]
-    try:
-      total = tf.compat.v1.profiler.profile(g, options=opts).total_float_ops
-    except Exception as e:  # pylint: disable=broad-except
-      logging.warning("FLOP count of %s failed: %s", g.name, e)
-      total = 0
-    for op in g.get_operations():
-      for attr in op.node_def.attr.values():  # call ops' "f", while loops' "body", branches of If / Case
-        for name in [attr.func.name] + [f.name for f in attr.list.func]:
-          if name in functions:
-            total += flops(functions[name].graph)
-    memo[g.name] = total
-    return total
-  return int(flops(graph))
-
-
 def count_step_flops(trainer):
-  """FLOPs of one traced training step (`graph_flops` of the step's graph)."""
-  return graph_flops(trainer.step_graph().graph)
+  """FLOPs of one traced training step (`flops.graph_flops` of the step's graph)."""
+  from trivd_gan import flops as flops_lib  # pylint: disable=g-import-not-at-top
+  return flops_lib.graph_flops(trainer.step_graph().graph)
 
 
 def run_worker(spec):
@@ -406,8 +348,9 @@ def main(argv):
                    "requested_precision": precision})
     if FLAGS.json:
       _write_json(FLAGS.json, rows, failed)
-  peaks = {"float32": matmul_peak_flops(FLAGS.matmul_size, dtype="float32"),
-           "mixed_bfloat16": matmul_peak_flops(FLAGS.matmul_size, dtype="bfloat16")}
+  from trivd_gan import flops as flops_lib  # pylint: disable=g-import-not-at-top
+  peaks = {"float32": flops_lib.matmul_peak_flops(FLAGS.matmul_size, dtype="float32"),
+           "mixed_bfloat16": flops_lib.matmul_peak_flops(FLAGS.matmul_size, dtype="bfloat16")}
   text, goals = summarize(rows, peaks)
   print(text)
   for f in failed:

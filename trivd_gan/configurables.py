@@ -1,7 +1,7 @@
 """The one place that registers trivd_gan objects with gin (docs/CONVENTIONS.md).
 
 Names usable in gin files (gin/base.gin, gin/demo.gin, gin/tiny.gin):
-  train                      trainer.train (model_dir, strategy and data_dir come from the CLI)
+  train                      training.loop.train (model_dir, strategy and data_dir come from the CLI)
   Generator                  models.generator.Generator           (train.generator_fn = @Generator)
   DiscriminatorEnsemble      models.decompositions.DiscriminatorEnsemble (train.discriminator_fn = ...)
   synthetic_dataset, moving_mnist_dataset, natural_dataset, video_folder_dataset, kinetics600_dataset,
@@ -10,7 +10,10 @@ Names usable in gin files (gin/base.gin, gin/demo.gin, gin/tiny.gin):
 """
 
 import inspect
+import os
+import tempfile
 
+from absl import logging
 import gin
 
 from trivd_gan import cli_setup
@@ -18,10 +21,10 @@ from trivd_gan import data
 from trivd_gan import inference
 from trivd_gan.models import decompositions
 from trivd_gan.models import generator
-from trivd_gan.training import trainer
+from trivd_gan.training import loop
 
 _REGISTERED = False
-# The gin-configured `trainer.train` (gin's wrapper; calling trainer.train directly ignores the bindings).
+# The gin-configured `loop.train` (gin's wrapper; calling loop.train directly ignores the bindings).
 train = None
 
 
@@ -59,7 +62,7 @@ def register():
   if _REGISTERED:
     return
   global train
-  train = gin.external_configurable(trainer.train, "train",
+  train = gin.external_configurable(loop.train, "train",
                                     denylist=["model_dir", "strategy", "operative_config_fn"])
   gin.external_configurable(_generator, "Generator", denylist=["name"])
   gin.external_configurable(_discriminator_ensemble, "DiscriminatorEnsemble", denylist=["name"])
@@ -83,7 +86,49 @@ def parse(gin_files, bindings, skip_unknown=False):
     if folder not in _SEARCH_PATHS:  # gin keeps a list: add each folder once
       gin.add_config_file_search_path(folder)
       _SEARCH_PATHS.add(folder)
-  gin.parse_config_files_and_bindings(list(gin_files), list(bindings), skip_unknown=skip_unknown)
+  bindings = _drop_removed_bindings(list(bindings), "--gin_param")
+  with tempfile.TemporaryDirectory() as folder:
+    files = []
+    for path in gin_files:
+      if not os.path.isfile(path):  # gin finds it on its search paths (or says it cannot)
+        files.append(path)
+        continue
+      with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+      kept = _drop_removed_bindings(lines, path)
+      if len(kept) != len(lines):  # parse a copy without the removed bindings
+        path = os.path.join(folder, f"{len(files)}_{os.path.basename(path)}")
+        with open(path, "w", encoding="utf-8") as f:
+          f.write("\n".join(kept) + "\n")
+      files.append(path)
+    gin.parse_config_files_and_bindings(files, bindings, skip_unknown=skip_unknown)
+
+
+# Parameters removed from gin-configurable functions, with why. Every checkpoint's operative_config-<step>.gin
+# binds all of `train`'s parameters, so older runs still bind these (to their defaults): such a binding is
+# dropped with a warning, for one release; any other value is an error.
+REMOVED_BINDINGS = {
+    "train.inject_nan_at_step": "a test hook, removed from the public API in 0.2 (tests patch the trainer)",
+}
+_REMOVED_DEFAULT = "None"
+
+
+def _drop_removed_bindings(lines, where):
+  """`lines` without those that bind a REMOVED_BINDINGS parameter to its old default (warned); raises
+  ValueError for another value."""
+  kept = []
+  for line in lines:
+    name, _, value = line.partition("=")
+    if "=" in line and name.strip() in REMOVED_BINDINGS:
+      reason = REMOVED_BINDINGS[name.strip()]
+      if value.strip() != _REMOVED_DEFAULT:
+        raise ValueError(f"{where}: `{line.strip()}`: {name.strip()} no longer exists ({reason}); delete "
+                         "the binding.")
+      logging.warning("%s: ignoring `%s`: %s no longer exists (%s). Delete the line; a later release will "
+                      "refuse it.", where, line.strip(), name.strip(), reason)
+      continue
+    kept.append(line)
+  return kept
 
 
 _SEARCH_PATHS = set()

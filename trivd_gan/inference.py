@@ -25,6 +25,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from trivd_gan import compat
 from trivd_gan import log_filters
 from trivd_gan import progress
 from trivd_gan.layers import normalization
@@ -62,7 +63,7 @@ def latest_checkpoint(model_dir):
 
 
 def load_generator(model_dir, use_ema=True, checkpoint=None):
-  """Restores a trained generator from a model_dir written by `trainer.train`.
+  """Restores a trained generator from a model_dir written by `training.loop.train`.
 
   Args:
     model_dir: the training run's --model_dir.
@@ -114,15 +115,13 @@ def load_saved_model(path):
 
 def batch_norms(model):
   """Every `normalization.BatchNorm` inside `model` (including those of conditional batch norms)."""
-  # pylint: disable=protected-access
-  return [layer for layer in model._flatten_layers(include_self=True, recursive=True)
+  return [layer for layer in compat.flatten_layers(model)
           if isinstance(layer, normalization.BatchNorm)]
 
 
 def spectral_norm_vectors(model):
   """The power-iteration u variables of every spectrally normalized layer inside `model`."""
-  # pylint: disable=protected-access
-  return [layer.sn_u for layer in model._flatten_layers(include_self=True, recursive=True)
+  return [layer.sn_u for layer in compat.flatten_layers(model)
           if isinstance(layer, spectral_norm._SpectralNormMixin) and getattr(layer, "sn_u", None) is not None]
 
 

@@ -13,7 +13,7 @@ from trivd_gan import inference
 from trivd_gan.models import decompositions
 from trivd_gan.models import generator
 from trivd_gan.training import checkpoints
-from trivd_gan.training import trainer
+from trivd_gan.training import loop
 from tests import data_paths
 
 TINY_G = dict(channel_multiplier=1, recurrent_unit="convgru", num_context_frames=2, num_predicted_frames=2,
@@ -23,7 +23,7 @@ TINY_G = dict(channel_multiplier=1, recurrent_unit="convgru", num_context_frames
 def test_load_generator_restores_ema_and_raw_weights(tmp_path):
   import functools  # pylint: disable=g-import-not-at-top
   model_dir = str(tmp_path / "run")
-  result = trainer.train(model_dir, num_steps=1, generator_fn=functools.partial(generator.Generator, **TINY_G),
+  result = loop.train(model_dir, num_steps=1, generator_fn=functools.partial(generator.Generator, **TINY_G),
                          discriminator_fn=functools.partial(decompositions.DiscriminatorEnsemble,
                                                             "dvd_gan_fp_faster", 1, num_frames_K=2),
                          global_batch_size=2, d_steps_per_g_step=1, ema_start_step=0, ema_decay=0.5,
@@ -69,19 +69,19 @@ def test_resume_on_other_data_is_refused_unless_allowed(tmp_path):
               discriminator_fn=functools.partial(decompositions.DiscriminatorEnsemble, "dvd_gan_fp_faster", 1,
                                                  num_frames_K=2),
               global_batch_size=2, run_eagerly=True, sample_every=0, num_steps=0)
-  trainer.train(model_dir, dataset_fn=data_lib.synthetic_dataset, **tiny)
+  loop.train(model_dir, dataset_fn=data_lib.synthetic_dataset, **tiny)
   with open(tmp_path / "run" / inference.MODEL_CONFIG) as f:
     assert json.load(f)["data"] == {"dataset_fn": "synthetic_dataset", "data_dir": None, "global_batch_size": 2,
                                     "num_frames": 4, "resolution": 32}
-  trainer.train(model_dir, dataset_fn=data_lib.synthetic_dataset, **tiny)  # the same data: resumes
+  loop.train(model_dir, dataset_fn=data_lib.synthetic_dataset, **tiny)  # the same data: resumes
   other = dict(tiny, dataset_fn=data_lib.video_folder_dataset, data_dir=data_paths.TESTDATA)
   refusal = (r"other data \(data_dir: None -> '.*testdata'; dataset_fn: 'synthetic_dataset' -> "
              r"'video_folder_dataset'\).*allow_data_change = True")
   with pytest.raises(ValueError, match=refusal):
-    trainer.train(model_dir, **other)
+    loop.train(model_dir, **other)
   with pytest.raises(ValueError, match=r"global_batch_size: 2 -> 4"):
-    trainer.train(model_dir, **dict(tiny, global_batch_size=4))
-  trainer.train(model_dir, allow_data_change=True, **other)["trainer"].close()
+    loop.train(model_dir, **dict(tiny, global_batch_size=4))
+  loop.train(model_dir, allow_data_change=True, **other)["trainer"].close()
   with open(tmp_path / "run" / inference.MODEL_CONFIG) as f:
     saved = json.load(f)
   assert saved["data"]["dataset_fn"] == "video_folder_dataset"

@@ -1,4 +1,4 @@
-"""trainer.train: checkpoints, exact resume, the NaN guard, samples and summaries (tiny eager models)."""
+"""loop.train, trainer.Trainer: checkpoints, exact resume, the NaN guard, samples, summaries (tiny eager)."""
 
 import functools
 import os
@@ -8,8 +8,10 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
+from trivd_gan import compat
 from trivd_gan.models import decompositions
 from trivd_gan.models import generator
+from trivd_gan.training import loop
 from trivd_gan.training import trainer
 
 # A step of this configuration runs in seconds on CPU (eager: no tracing).
@@ -29,21 +31,17 @@ def checkpoint_values(model_dir):
 
 
 def _set_determinism(enabled):
-  from tensorflow.python.framework import config as tf_config  # pylint: disable=g-import-not-at-top
-  if enabled:
-    tf_config.enable_op_determinism()
-  else:
-    tf_config.disable_op_determinism()
+  compat.set_op_determinism(enabled)
 
 
 def test_resumed_run_equals_uninterrupted_run(tmp_path):
   _set_determinism(True)
   try:
-    full = trainer.train(str(tmp_path / "full"), num_steps=2, checkpoint_iterator=True, sample_every=2, **{
+    full = loop.train(str(tmp_path / "full"), num_steps=2, checkpoint_iterator=True, sample_every=2, **{
         k: v for k, v in TINY.items() if k != "sample_every"})
     assert full["step"] == 2
-    trainer.train(str(tmp_path / "resumed"), num_steps=1, checkpoint_iterator=True, **TINY)
-    resumed = trainer.train(str(tmp_path / "resumed"), num_steps=2, checkpoint_iterator=True, **TINY)
+    loop.train(str(tmp_path / "resumed"), num_steps=1, checkpoint_iterator=True, **TINY)
+    resumed = loop.train(str(tmp_path / "resumed"), num_steps=2, checkpoint_iterator=True, **TINY)
   finally:
     _set_determinism(False)
   assert resumed["step"] == 2
@@ -66,10 +64,17 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
   assert os.listdir(tmp_path / "full" / "train")
 
 
-def test_nan_loss_stops_without_overwriting_the_good_checkpoint(tmp_path):
+def test_nan_loss_stops_without_overwriting_the_good_checkpoint(tmp_path, monkeypatch):
+  g_replica_step = trainer.Trainer._g_replica_step
+
+  def nan_at_step_2(self, batch, seed):  # TINY runs eagerly: this runs at every step
+    total, per_d, ortho = g_replica_step(self, batch, seed)
+    return (total + float("nan") if int(self.step.numpy()) + 1 == 2 else total), per_d, ortho
+
+  monkeypatch.setattr(trainer.Trainer, "_g_replica_step", nan_at_step_2)
   model_dir = str(tmp_path / "run")
   with pytest.raises(trainer.TrainingDivergedError, match="NaN/Inf at step 2"):
-    trainer.train(model_dir, num_steps=3, checkpoint_every=1, inject_nan_at_step=2, **TINY)
+    loop.train(model_dir, num_steps=3, checkpoint_every=1, **TINY)
   assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-1")
   assert all(np.all(np.isfinite(v)) for v in checkpoint_values(model_dir).values() if v.dtype.kind == "f")
 
@@ -117,7 +122,7 @@ def test_reconstruction_warmup_trains_g_alone_then_the_gan(tmp_path):
 
 def test_train_loop_runs_through_the_warmup_into_the_gan(tmp_path):
   model_dir = str(tmp_path / "loop")
-  result = trainer.train(model_dir, num_steps=3, checkpoint_every=1, reconstruction_weight=1.0,
+  result = loop.train(model_dir, num_steps=3, checkpoint_every=1, reconstruction_weight=1.0,
                          reconstruction_warmup_steps=2, **TINY)
   assert result["step"] == 3 and "d_loss/total" in result["losses"]
   assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-3")
@@ -136,8 +141,8 @@ def test_step_graph_is_the_traced_gan_step(tmp_path):
 
 def test_resume_uses_the_configured_learning_rates_not_the_checkpointed_ones(tmp_path):
   model_dir = str(tmp_path / "lr")
-  trainer.train(model_dir, num_steps=1, g_learning_rate=1e-3, d_learning_rate=5e-4, **TINY)["trainer"].close()
-  result = trainer.train(model_dir, num_steps=2, g_learning_rate=1e-4, d_learning_rate=2e-4, **TINY)
+  loop.train(model_dir, num_steps=1, g_learning_rate=1e-3, d_learning_rate=5e-4, **TINY)["trainer"].close()
+  result = loop.train(model_dir, num_steps=2, g_learning_rate=1e-4, d_learning_rate=2e-4, **TINY)
   t = result["trainer"]
   assert result["step"] == 2
   np.testing.assert_allclose(float(t.g_optimizer.learning_rate.numpy()), 1e-4, rtol=1e-6)
@@ -148,6 +153,6 @@ def test_resume_uses_the_configured_learning_rates_not_the_checkpointed_ones(tmp
 def test_wall_clock_budget_stops_with_a_checkpoint(tmp_path):
   model_dir = str(tmp_path / "budget")
   # A budget of 0 s is spent as soon as the first (graph-building) step ends.
-  result = trainer.train(model_dir, num_steps=5, max_train_seconds=0.0, **TINY)
+  result = loop.train(model_dir, num_steps=5, max_train_seconds=0.0, **TINY)
   assert result["step"] == 1
   assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-1")

@@ -18,6 +18,7 @@ from typing import Optional
 from absl import logging
 import tensorflow as tf
 
+from trivd_gan import compat
 from trivd_gan.data import kinetics
 from trivd_gan.data import moving_mnist
 from trivd_gan.data import natural
@@ -42,8 +43,8 @@ def release_iterators():
   released = 0
   for obj in gc.get_objects():
     try:  # isinstance may touch a proxy's __class__ (lazy modules): nothing may fail at exit
-      if isinstance(obj, tf.data.Iterator) and obj.__dict__.pop("_iterator_resource", None) is not None:
-        released += 1  # the resource's last reference: its destructor runs now
+      if compat.release_iterator(obj):  # the resource's last reference: its destructor runs now
+        released += 1
     except Exception:  # pylint: disable=broad-except
       continue
   gc.collect()

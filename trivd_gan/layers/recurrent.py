@@ -12,16 +12,16 @@ Gate convolutions have kernel size `kernel_size` (k = 3) and 'same' padding; the
 
 Speed: convolutions that read the same input (e.g. r and u of ConvGRU, or theta's convs, c and u of TSRU_p)
 run as one convolution over the concatenated kernels, each kernel normalized by its own sigma
-(`warping.fused_sn_conv`).
+(`spectral_norm.fused_sn_conv`).
 """
 
 import keras
 import tensorflow as tf
 
 from trivd_gan.layers.spectral_norm import SNConv2D
+from trivd_gan.layers.spectral_norm import fused_sn_conv
 from trivd_gan.layers.spectral_norm import kernels_shared_over_calls
-from trivd_gan.layers.warping import (FactorizedWarpingNetwork, PixelwiseWarpingNetwork, fused_sn_conv,
-                                      kernel_warp)
+from trivd_gan.layers.warping import FactorizedWarpingNetwork, PixelwiseWarpingNetwork, kernel_warp
 
 RECURRENT_UNITS = ("convgru", "convlstm", "k_trajgru", "tsru_c", "tsru_p", "tsru_s", "ptsru_s")
 

@@ -18,7 +18,7 @@ for the backward pass, so both passes need O(B*H*W*(C + k^2)) memory.
 import keras
 import tensorflow as tf
 
-from trivd_gan.layers.spectral_norm import SNConv2D, SNDense
+from trivd_gan.layers.spectral_norm import SNConv2D, SNDense, fused_sn_conv
 
 
 def _check_kernel_size(kernel_size, name="kernel_size"):
@@ -137,33 +137,6 @@ def adaptive_max_pool(x, output_size=4):
       cols.append(tf.reduce_max(x[:, r0:r1, c0:c1, :], axis=[1, 2]))
     rows.append(tf.stack(cols, axis=1))
   return tf.stack(rows, axis=1)
-
-
-def fused_sn_conv(convs, inputs, training=False):
-  """Applies several built SN convolutions that share one input as a single convolution.
-
-  Each layer keeps its own kernel and its own spectral normalization (sigma is computed per layer, as the
-  paper normalizes every weight separately); only the convolution op is shared, which saves a pass over the
-  input. Layers with different kernel sizes/strides/padding are run separately.
-
-  Args:
-    convs: list of built `SNConv2D` layers (stride 1 for fusion).
-    inputs: [B, H, W, Cin] tensor.
-    training: updates the spectral-norm vectors u when true.
-
-  Returns:
-    list of [B, H, W, filters_i] tensors, one per layer, in order.
-  """
-  first = convs[0]
-  fusable = all(c.kernel_size == first.kernel_size and c.strides == first.strides and c.padding == first.padding
-                and (c.bias is None) == (first.bias is None) for c in convs)
-  if len(convs) == 1 or not fusable:
-    return [c(inputs, training=training) for c in convs]
-  kernel = tf.concat([tf.cast(c.normalized_kernel(training), inputs.dtype) for c in convs], axis=-1)
-  out = tf.nn.conv2d(inputs, kernel, (1,) + first.strides + (1,), first.padding.upper())
-  if first.bias is not None:
-    out = out + tf.concat([tf.cast(c.bias, out.dtype) for c in convs], axis=0)
-  return tf.split(out, [c.filters for c in convs], axis=-1)
 
 
 def _build_conv(conv, input_shape):

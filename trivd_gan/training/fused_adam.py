@@ -13,6 +13,8 @@ replicas, the `iterations` counter) is Keras'.
 import keras
 import tensorflow as tf
 
+from trivd_gan import compat
+
 
 @keras.saving.register_keras_serializable(package="trivd_gan")
 class FusedAdam(keras.optimizers.Adam):
@@ -25,10 +27,10 @@ class FusedAdam(keras.optimizers.Adam):
     t = tf.cast(self.iterations + 1, dtype)
     beta_1 = tf.cast(self.beta_1, dtype)
     beta_2 = tf.cast(self.beta_2, dtype)
-    index = self._get_variable_index(variable)
+    m, v = compat.adam_slots(self, variable)
     # Under a tf.distribute strategy this runs inside `extended.update`: each handle is this device's copy.
     return tf.raw_ops.ResourceApplyAdam(
-        var=variable.handle, m=self._momentums[index].handle, v=self._velocities[index].handle,
+        var=variable.handle, m=m.handle, v=v.handle,
         beta1_power=tf.pow(beta_1, t), beta2_power=tf.pow(beta_2, t), lr=tf.cast(learning_rate, dtype),
         beta1=beta_1, beta2=beta_2, epsilon=tf.cast(self.epsilon, dtype), grad=tf.cast(gradient, dtype),
         use_locking=False)

@@ -1,4 +1,5 @@
-"""The TrIVD-GAN-FP training step and loop (paper E.1-E.3), on any tf.distribute strategy.
+"""The TrIVD-GAN-FP trainer (paper E.1-E.3): models, optimizers, the training step and checkpoints, on any
+tf.distribute strategy. The loop that runs it (logging, summaries, samples, checkpoint cadence) is `loop.train`.
 
 One training step = `d_steps_per_g_step` (2, E.1) discriminator updates and one generator update. Each update
 reads a fresh batch of real clips [B, Tc + Tp, H, W, 3] float32 in [-1, 1]: G gets its first Tc frames as
@@ -12,28 +13,24 @@ per step from a checkpointed tf.random.Generator, with the replica id folded in 
 """
 
 import gc
-import inspect
 import math
 import os
-import time
 
 from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.framework import config as tf_config  # is_op_determinism_enabled has no public alias
 
+from trivd_gan import compat
 from trivd_gan import data as data_lib
 from trivd_gan import inference
 from trivd_gan import losses
-from trivd_gan import progress
 from trivd_gan.models import decompositions
 from trivd_gan.models import generator as generator_lib
 from trivd_gan.models import seeds as seeds_lib
 from trivd_gan.training import checkpoints
 from trivd_gan.training import ema as ema_lib
 from trivd_gan.training import fused_adam
-from trivd_gan.training import precision as precision_lib
 from trivd_gan.training import strategy as strategy_lib
 
 
@@ -68,7 +65,6 @@ class Trainer:
     jit_compile: compile the gradient computations with XLA.
     max_checkpoints_to_keep: checkpoints kept in model_dir.
     checkpoint_iterator: also checkpoint the input pipeline's position (exact resumes; larger checkpoints).
-    inject_nan_at_step: a debug hook: the G loss of that step becomes NaN (tests of the divergence guard).
     run_eagerly: no tf.function: much faster for tiny models whose step is dominated by tracing (gin/tiny.gin).
     reconstruction_weight: 0 = the paper's eq. 14 alone; > 0 adds that times the L1 error of the predicted
       frames to G's loss, a departure for small-scale training explained in docs/learning.md.
@@ -84,8 +80,8 @@ class Trainer:
                data_dir=None, global_batch_size=512, d_steps_per_g_step=2, g_learning_rate=1e-4,
                d_learning_rate=5e-4, adam_beta1=0.0, adam_beta2=0.999, adam_epsilon=1e-8,
                orthogonal_reg_weight=1e-4, ema_decay=0.9999, ema_start_step=20000, seed=0, jit_compile=False,
-               max_checkpoints_to_keep=5, checkpoint_iterator=False, inject_nan_at_step=None,
-               run_eagerly=False, reconstruction_weight=0.0, reconstruction_warmup_steps=0):
+               max_checkpoints_to_keep=5, checkpoint_iterator=False, run_eagerly=False,
+               reconstruction_weight=0.0, reconstruction_warmup_steps=0):
     if global_batch_size < 1 or d_steps_per_g_step < 1:
       raise ValueError(f"global_batch_size and d_steps_per_g_step must be >= 1, got {global_batch_size} and "
                        f"{d_steps_per_g_step}.")
@@ -110,7 +106,6 @@ class Trainer:
                        f"{reconstruction_warmup_steps} with reconstruction_weight {reconstruction_weight}.")
     self.reconstruction_warmup_steps = int(reconstruction_warmup_steps)
     self.jit_compile = bool(jit_compile)
-    self.inject_nan_at_step = inject_nan_at_step
     self.run_eagerly = bool(run_eagerly)
     self.seed = int(seed)
     self.dataset_fn, self.data_dir = dataset_fn, data_dir  # recorded in model_config.json by restore()
@@ -144,7 +139,7 @@ class Trainer:
     def make_dataset(input_context):
       ds = dataset_fn(data_dir=data_dir, batch_size=self.global_batch_size, num_frames=self.num_frames,
                       image_size=self.resolution, input_context=input_context, seed=self.seed)
-      if tf_config.is_op_determinism_enabled():
+      if compat.op_determinism_enabled():
         # Training pipelines trade order for speed; reproducible runs need the same batches in the same order.
         options = tf.data.Options()
         options.deterministic = True
@@ -272,14 +267,14 @@ class Trainer:
     grads = tape.gradient(loss, self.generator.trainable_variables)
     return grads, self.reconstruction_weight * reconstruction, ortho
 
-  def _warmup_replica_step(self, batch, nan):
+  def _warmup_replica_step(self, batch):
     grads, reconstruction, ortho = self._warmup_grads(batch["video"], self._labels(batch)[0])
     self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
-    return reconstruction + nan, ortho
+    return reconstruction, ortho
 
-  def _warmup_step_fn(self, iterator, nan):
+  def _warmup_step_fn(self, iterator):
     """One reconstruction warm-up step (G alone, see `reconstruction_warmup_steps`); returns global means."""
-    reconstruction, ortho = self.strategy.run(self._warmup_replica_step, args=(next(iterator), nan))
+    reconstruction, ortho = self.strategy.run(self._warmup_replica_step, args=(next(iterator),))
     out = {"g_loss/reconstruction": self._global_sum(reconstruction),
            "g_loss/orthogonal_reg": self._global_sum(ortho)}
     self.step.assign_add(1)
@@ -294,7 +289,7 @@ class Trainer:
     if self.run_eagerly:
       raise ValueError("run_eagerly=True trains without a step graph; build the Trainer with "
                        "run_eagerly=False.")
-    return self._train_step.get_concrete_function(self.iterator, tf.constant(0.0))
+    return self._train_step.get_concrete_function(self.iterator)
 
   def _global_sum(self, x):
     """The sum over replicas of a per-replica scalar (losses are already scaled to the global batch)."""
@@ -310,13 +305,13 @@ class Trainer:
     self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
     return total, per_d
 
-  def _g_replica_step(self, batch, seed, nan):
+  def _g_replica_step(self, batch, seed):
     g_labels, d_labels = self._labels(batch)
     grads, total, per_d, ortho = self._g_grads(batch["video"], g_labels, d_labels, _replica_seed(seed))
     self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
-    return total + nan, per_d, ortho
+    return total, per_d, ortho
 
-  def _step_fn(self, iterator, nan):
+  def _step_fn(self, iterator):
     """One training step in cross-replica context; returns {summary name: float32 scalar} (global means)."""
     seeds = self.rng.make_seeds(self.d_steps_per_g_step + 1)  # [2, n] int64
     out = {}
@@ -327,8 +322,7 @@ class Trainer:
       for name, value in d_per.items():
         out[f"d_loss/{name}"] = (out.get(f"d_loss/{name}", 0.0) +
                                  self._global_sum(value) / self.d_steps_per_g_step)
-    g_total, g_per, ortho = self.strategy.run(self._g_replica_step,
-                                              args=(next(iterator), seeds[:, -1], nan))
+    g_total, g_per, ortho = self.strategy.run(self._g_replica_step, args=(next(iterator), seeds[:, -1]))
     out["d_loss/total"] = tf.add_n(d_totals) / self.d_steps_per_g_step
     out["g_loss/total"] = self._global_sum(g_total)
     for name, value in g_per.items():
@@ -341,9 +335,8 @@ class Trainer:
   def train_step(self):
     """Runs one step; returns {name: float} and raises TrainingDivergedError on a NaN/Inf loss."""
     step = int(self.step.numpy()) + 1
-    nan = tf.constant(float("nan") if self.inject_nan_at_step == step else 0.0)
     step_fn = self._warmup_step if self.in_warmup(step) else self._train_step
-    values = {k: float(v) for k, v in step_fn(self.iterator, nan).items()}
+    values = {k: float(v) for k, v in step_fn(self.iterator).items()}
     bad = sorted(k for k, v in values.items() if not math.isfinite(v))
     if bad:
       raise TrainingDivergedError(
@@ -386,124 +379,3 @@ class Trainer:
     path = os.path.join(sample_dir, f"step_{step:08d}_{source}.gif")
     visualization.write_gif(path, frames, frame_duration_ms=250)  # 4 frames/s: slow enough to follow
     return path
-
-
-def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_every=10, sample_every=1000,
-          checkpoint_every=1000, mixed_precision=False, operative_config_fn=None, max_train_seconds=None,
-          allow_data_change=False, **trainer_kwargs):
-  """Trains TrIVD-GAN-FP until `num_steps` (resuming from model_dir); the gin-configurable `train`.
-
-  Args:
-    model_dir, strategy: as `Trainer`.
-    num_steps: the total number of steps (one step = d_steps_per_g_step D updates + 1 G update).
-    log_every: steps between console progress lines and speed summaries.
-    summary_every: steps between loss summaries.
-    sample_every: steps between sample videos (TensorBoard images + samples/*.gif); 0 disables.
-    checkpoint_every: steps between checkpoints (one is also written at the end).
-    mixed_precision: True: build the models under the "mixed_bfloat16" Keras policy (bfloat16 compute, float32
-      variables); False: float32; "auto": mixed_bfloat16 where the device has bfloat16 matrix units (TPU,
-      GPU >= sm_80, AMX / AVX512-BF16 CPU), float32 elsewhere (`precision.choose`; one log line says which).
-    operative_config_fn: returns the gin operative config string (the CLI passes gin.operative_config_str).
-    max_train_seconds: a wall-clock budget: stop (with a checkpoint) at the first step that ends after this many
-      seconds of this invocation's training, counted from the end of the first (graph-building) step. None: no
-      budget. For comparisons at equal wall-clock time (docs/learning.md).
-    allow_data_change: resume a model_dir on other data than it was trained on (another dataset_fn, data_dir,
-      batch size, clip length or resolution; model_config.json records them). Off: such a resume is refused.
-    **trainer_kwargs: every other argument of `Trainer` (the learning rates, batch size, models, data, ...),
-      with Trainer's defaults. `train.__signature__` lists them, so gin sees (and records in the operative
-      config) every one and refuses a binding of a name neither function has.
-
-  Returns:
-    {"step": the final step, "losses": the last step's {name: float}, "steps_per_sec": float, "trainer": the
-    `Trainer` (benchmarks time its steps; call its close() when done)}.
-  """
-  unknown = sorted(set(trainer_kwargs) - set(_TRAINER_PARAMETERS))
-  if unknown:
-    raise TypeError(f"train() got unknown arguments {unknown}; allowed: train's own and Trainer's "
-                    f"({', '.join(_TRAINER_PARAMETERS)}).")
-  previous_policy = keras.mixed_precision.global_policy()
-  use_bfloat16, reason = precision_lib.choose(mixed_precision, strategy)
-  logging.info("Precision: %s (%s).", "mixed_bfloat16" if use_bfloat16 else "float32", reason)
-  if use_bfloat16:
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-  try:
-    trainer = Trainer(model_dir, strategy=strategy, **trainer_kwargs)
-  finally:
-    keras.mixed_precision.set_global_policy(previous_policy)
-  start = trainer.restore(allow_data_change=allow_data_change)
-  operative = lambda: operative_config_fn() if operative_config_fn else None
-  writer = (tf.summary.create_file_writer(os.path.join(model_dir, "train")) if trainer.is_chief else
-            tf.summary.create_noop_writer())
-  values, step, rate = {}, start, 0.0
-  if start >= num_steps:
-    logging.info("model_dir %s is already at step %d >= num_steps %d; nothing to do.", model_dir, start,
-                 num_steps)
-  t_start = t_last = t_budget = time.perf_counter()
-  last_logged = phase_first = start
-  for step in range(start + 1, num_steps + 1):
-    warmup = trainer.in_warmup(step)
-    new_phase = step == start + 1 or step == trainer.reconstruction_warmup_steps + 1
-    if new_phase:
-      if not trainer.run_eagerly:  # tracing the step takes minutes for large models: say so
-        logging.info("Building the %s step graph (the first step traces and compiles it) ...",
-                     "reconstruction warm-up" if warmup else "training")
-      t_start = time.perf_counter()
-    values = trainer.train_step()
-    if new_phase:
-      # The first step of a phase includes tracing/compilation: measure speed from its end on.
-      what = ("First (eager) step done" if trainer.run_eagerly else
-              "Reconstruction warm-up step graph built" if warmup else "Training step graph built")
-      logging.info("%s in %.1f s.", what, time.perf_counter() - t_start)
-      t_start = t_last = time.perf_counter()
-      last_logged = phase_first = step
-      if step == start + 1:
-        t_budget = t_start
-    clips_per_step = trainer.global_batch_size * (1 if warmup else trainer.d_steps_per_g_step + 1)
-    if step % log_every == 0 or step == num_steps:
-      now = time.perf_counter()
-      rate = (step - last_logged) / (now - t_last) if step > last_logged else 0.0
-      overall = (step - phase_first) / (now - t_start) if step > phase_first else 0.0
-      t_last, last_logged = now, step
-      eta = (num_steps - step) / overall if overall > 0 else float("nan")
-      losses_text = (f"warm-up  reconstruction {values['g_loss/reconstruction']:.4f}" if warmup else
-                     f"d_loss {values['d_loss/total']:.4f}  g_loss {values['g_loss/total']:.4f}")
-      logging.info("step %d/%d  %s  %.2f steps/s  %.1f clips/s  ETA %s", step, num_steps, losses_text, rate,
-                   rate * clips_per_step, progress.format_duration(eta) if math.isfinite(eta) else "?")
-      with writer.as_default(step=step):
-        if rate > 0:
-          tf.summary.scalar("speed/steps_per_sec", rate)
-          tf.summary.scalar("speed/clips_per_sec", rate * clips_per_step)
-    if step % summary_every == 0 or step == num_steps:
-      with writer.as_default(step=step):
-        for name, value in values.items():
-          tf.summary.scalar(name, value)
-        tf.summary.scalar("learning_rate/g", trainer.g_learning_rate)
-        tf.summary.scalar("learning_rate/d", trainer.d_learning_rate)
-    if trainer.is_chief and sample_every and (step % sample_every == 0 or step == num_steps):
-      path = trainer.write_samples(writer)
-      logging.info("Wrote sample videos to %s", path)
-    if step % checkpoint_every == 0 and step != num_steps:
-      trainer.save(operative())
-    if max_train_seconds is not None and time.perf_counter() - t_budget >= max_train_seconds:
-      logging.info("Stopping at step %d: the wall-clock budget of %.0f s is spent.", step, max_train_seconds)
-      break
-  if num_steps > start and int(trainer.step.numpy()) > start:
-    trainer.save(operative())
-  writer.flush()
-  overall = (step - phase_first) / (time.perf_counter() - t_start) if step > phase_first else 0.0
-  return {"step": int(trainer.step.numpy()), "losses": values, "steps_per_sec": overall, "trainer": trainer}
-
-
-def _train_signature():
-  """`train`'s own parameters, then Trainer's after `model_dir, strategy` as keyword-only ones (their defaults
-  written once, in Trainer)."""
-  own = [p for p in inspect.signature(train).parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-  # [3:]: self, model_dir, strategy
-  trainer_parameters = list(inspect.signature(Trainer.__init__).parameters.values())[3:]
-  return inspect.Signature(own + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in trainer_parameters])
-
-
-train.__signature__ = _train_signature()
-# The names `train` passes on to Trainer, read from the signature just built.
-_TRAINER_PARAMETERS = tuple(name for name, p in train.__signature__.parameters.items()
-                            if p.kind is inspect.Parameter.KEYWORD_ONLY)

@@ -1,0 +1,60 @@
+"""Every use of a private TensorFlow or Keras API in trivd_gan, in one place.
+
+Each function below reaches one thing that has no public alias. They were checked on the versions in
+`CHECKED_ON` (requirements.txt pins them); `tests/test_compat.py` exercises each one and fails, naming this
+module, when the installed TensorFlow or Keras is another version, so that an upgrade re-checks them here
+instead of failing somewhere deep in a training run.
+"""
+
+import tensorflow as tf
+from tensorflow.python.framework import config as _tf_config  # pylint: disable=g-direct-tensorflow-import
+
+# Major.minor versions these private uses were checked on.
+CHECKED_ON = {"tensorflow": "2.21", "keras": "3.15"}
+
+
+def op_determinism_enabled() -> bool:
+  """Whether `tf.config.experimental.enable_op_determinism()` is in force (TF has a setter, no getter)."""
+  return _tf_config.is_op_determinism_enabled()
+
+
+def set_op_determinism(enabled: bool):
+  """Turns deterministic ops on or off (TF's public API can only turn them on; tests need both)."""
+  if enabled:
+    tf.config.experimental.enable_op_determinism()
+  else:
+    _tf_config.disable_op_determinism()
+
+
+def flatten_layers(model):
+  """Every layer inside `model`, `model` included, depth first (Keras' `Layer._flatten_layers`).
+
+  Keras' public `model.layers` lists direct children only, and custom layers that hold sub-layers as
+  attributes (the generator's blocks, conditional batch norms) are not `Model`s whose `layers` would recurse.
+  """
+  return list(model._flatten_layers(include_self=True, recursive=True))  # pylint: disable=protected-access
+
+
+def adam_slots(optimizer, variable):
+  """(m, v): the Keras Adam slot variables of `variable` (first and second moment estimates).
+
+  Keras 3 keeps them in `_momentums` / `_velocities`, indexed by `_get_variable_index`.
+  """
+  # pylint: disable=protected-access
+  index = optimizer._get_variable_index(variable)
+  return optimizer._momentums[index], optimizer._velocities[index]
+
+
+def release_iterator(obj) -> bool:
+  """Destroys the resource of `obj` if it is a live tf.data iterator; returns whether it did.
+
+  The iterator's resource is its private `_iterator_resource`; dropping the last reference runs its destructor
+  now. The iterator is unusable afterwards.
+  """
+  return isinstance(obj, tf.data.Iterator) and obj.__dict__.pop("_iterator_resource", None) is not None
+
+
+def graph_functions(graph):
+  """{name: function} of the functions defined in `graph` (a FuncGraph or tf.Graph): those its call, loop and
+  branch ops run (`Graph._functions`)."""
+  return dict(graph._functions.items())  # pylint: disable=protected-access

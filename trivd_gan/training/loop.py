@@ -1,0 +1,139 @@
+"""The training loop (paper E.1-E.3): `train`, the gin-configurable entry point (gin name `train`).
+
+It builds a `trainer.Trainer`, resumes it from model_dir's newest checkpoint, and runs its steps with progress
+lines, summaries, sample videos and checkpoints at their cadences.
+"""
+
+import inspect
+import math
+import os
+import time
+
+from absl import logging
+import keras
+import tensorflow as tf
+
+from trivd_gan import progress
+from trivd_gan.training import precision as precision_lib
+from trivd_gan.training import trainer as trainer_lib
+
+
+def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_every=10, sample_every=1000,
+          checkpoint_every=1000, mixed_precision=False, operative_config_fn=None, max_train_seconds=None,
+          allow_data_change=False, **trainer_kwargs):
+  """Trains TrIVD-GAN-FP until `num_steps` (resuming from model_dir); the gin-configurable `train`.
+
+  Args:
+    model_dir, strategy: as `trainer.Trainer`.
+    num_steps: the total number of steps (one step = d_steps_per_g_step D updates + 1 G update).
+    log_every: steps between console progress lines and speed summaries.
+    summary_every: steps between loss summaries.
+    sample_every: steps between sample videos (TensorBoard images + samples/*.gif); 0 disables.
+    checkpoint_every: steps between checkpoints (one is also written at the end).
+    mixed_precision: True: build the models under the "mixed_bfloat16" Keras policy (bfloat16 compute, float32
+      variables); False: float32; "auto": mixed_bfloat16 where the device has bfloat16 matrix units (TPU,
+      GPU >= sm_80, AMX / AVX512-BF16 CPU), float32 elsewhere (`precision.choose`; one log line says which).
+    operative_config_fn: returns the gin operative config string (the CLI passes gin.operative_config_str).
+    max_train_seconds: a wall-clock budget: stop (with a checkpoint) at the first step that ends after this many
+      seconds of this invocation's training, counted from the end of the first (graph-building) step. None: no
+      budget. For comparisons at equal wall-clock time (docs/learning.md).
+    allow_data_change: resume a model_dir on other data than it was trained on (another dataset_fn, data_dir,
+      batch size, clip length or resolution; model_config.json records them). Off: such a resume is refused.
+    **trainer_kwargs: every other argument of `Trainer` (the learning rates, batch size, models, data, ...),
+      with Trainer's defaults. `train.__signature__` lists them, so gin sees (and records in the operative
+      config) every one and refuses a binding of a name neither function has.
+
+  Returns:
+    {"step": the final step, "losses": the last step's {name: float}, "steps_per_sec": float, "trainer": the
+    `trainer.Trainer` (its models, for tests and benchmarks; call its close() when done)}.
+  """
+  unknown = sorted(set(trainer_kwargs) - set(_TRAINER_PARAMETERS))
+  if unknown:
+    raise TypeError(f"train() got unknown arguments {unknown}; allowed: train's own and Trainer's "
+                    f"({', '.join(_TRAINER_PARAMETERS)}).")
+  previous_policy = keras.mixed_precision.global_policy()
+  use_bfloat16, reason = precision_lib.choose(mixed_precision, strategy)
+  logging.info("Precision: %s (%s).", "mixed_bfloat16" if use_bfloat16 else "float32", reason)
+  if use_bfloat16:
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+  try:
+    trainer = trainer_lib.Trainer(model_dir, strategy=strategy, **trainer_kwargs)
+  finally:
+    keras.mixed_precision.set_global_policy(previous_policy)
+  start = trainer.restore(allow_data_change=allow_data_change)
+  operative = lambda: operative_config_fn() if operative_config_fn else None
+  writer = (tf.summary.create_file_writer(os.path.join(model_dir, "train")) if trainer.is_chief else
+            tf.summary.create_noop_writer())
+  values, step, rate = {}, start, 0.0
+  if start >= num_steps:
+    logging.info("model_dir %s is already at step %d >= num_steps %d; nothing to do.", model_dir, start,
+                 num_steps)
+  t_start = t_last = t_budget = time.perf_counter()
+  last_logged = phase_first = start
+  for step in range(start + 1, num_steps + 1):
+    warmup = trainer.in_warmup(step)
+    new_phase = step == start + 1 or step == trainer.reconstruction_warmup_steps + 1
+    if new_phase:
+      if not trainer.run_eagerly:  # tracing the step takes minutes for large models: say so
+        logging.info("Building the %s step graph (the first step traces and compiles it) ...",
+                     "reconstruction warm-up" if warmup else "training")
+      t_start = time.perf_counter()
+    values = trainer.train_step()
+    if new_phase:
+      # The first step of a phase includes tracing/compilation: measure speed from its end on.
+      what = ("First (eager) step done" if trainer.run_eagerly else
+              "Reconstruction warm-up step graph built" if warmup else "Training step graph built")
+      logging.info("%s in %.1f s.", what, time.perf_counter() - t_start)
+      t_start = t_last = time.perf_counter()
+      last_logged = phase_first = step
+      if step == start + 1:
+        t_budget = t_start
+    clips_per_step = trainer.global_batch_size * (1 if warmup else trainer.d_steps_per_g_step + 1)
+    if step % log_every == 0 or step == num_steps:
+      now = time.perf_counter()
+      rate = (step - last_logged) / (now - t_last) if step > last_logged else 0.0
+      overall = (step - phase_first) / (now - t_start) if step > phase_first else 0.0
+      t_last, last_logged = now, step
+      eta = (num_steps - step) / overall if overall > 0 else float("nan")
+      losses_text = (f"warm-up  reconstruction {values['g_loss/reconstruction']:.4f}" if warmup else
+                     f"d_loss {values['d_loss/total']:.4f}  g_loss {values['g_loss/total']:.4f}")
+      logging.info("step %d/%d  %s  %.2f steps/s  %.1f clips/s  ETA %s", step, num_steps, losses_text, rate,
+                   rate * clips_per_step, progress.format_duration(eta) if math.isfinite(eta) else "?")
+      with writer.as_default(step=step):
+        if rate > 0:
+          tf.summary.scalar("speed/steps_per_sec", rate)
+          tf.summary.scalar("speed/clips_per_sec", rate * clips_per_step)
+    if step % summary_every == 0 or step == num_steps:
+      with writer.as_default(step=step):
+        for name, value in values.items():
+          tf.summary.scalar(name, value)
+        tf.summary.scalar("learning_rate/g", trainer.g_learning_rate)
+        tf.summary.scalar("learning_rate/d", trainer.d_learning_rate)
+    if trainer.is_chief and sample_every and (step % sample_every == 0 or step == num_steps):
+      path = trainer.write_samples(writer)
+      logging.info("Wrote sample videos to %s", path)
+    if step % checkpoint_every == 0 and step != num_steps:
+      trainer.save(operative())
+    if max_train_seconds is not None and time.perf_counter() - t_budget >= max_train_seconds:
+      logging.info("Stopping at step %d: the wall-clock budget of %.0f s is spent.", step, max_train_seconds)
+      break
+  if num_steps > start and int(trainer.step.numpy()) > start:
+    trainer.save(operative())
+  writer.flush()
+  overall = (step - phase_first) / (time.perf_counter() - t_start) if step > phase_first else 0.0
+  return {"step": int(trainer.step.numpy()), "losses": values, "steps_per_sec": overall, "trainer": trainer}
+
+
+def _train_signature():
+  """`train`'s own parameters, then Trainer's after `model_dir, strategy` as keyword-only ones (their defaults
+  written once, in Trainer)."""
+  own = [p for p in inspect.signature(train).parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+  # [3:]: self, model_dir, strategy
+  trainer_parameters = list(inspect.signature(trainer_lib.Trainer.__init__).parameters.values())[3:]
+  return inspect.Signature(own + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in trainer_parameters])
+
+
+train.__signature__ = _train_signature()
+# The names `train` passes on to Trainer, read from the signature just built.
+_TRAINER_PARAMETERS = tuple(name for name, p in train.__signature__.parameters.items()
+                            if p.kind is inspect.Parameter.KEYWORD_ONLY)
