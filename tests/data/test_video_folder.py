@@ -79,7 +79,7 @@ def test_bad_files_are_skipped_and_counted_with_one_warning(messy_dir):
   source = vf.VideoFolderSource(messy_dir, num_decode_threads=2)
   assert len(source.paths) == 12
   with mock.patch.object(vf.logging, "warning") as warning:
-    clips = list(source.iter_clips(num_frames=16, training=False))
+    clips = list(source.iter_clips(data.ClipSpec(num_frames=16, training=False)))
   assert warning.call_count == 1
   counts = source.stats.counts
   assert counts["skipped_corrupt"] == 3  # corrupt.mp4, empty.webm, truncated.mp4

@@ -214,20 +214,17 @@ class VideoFolderSource:
     return [(preprocessing.take_window(video, s, num_frames, frame_stride), label) for s in starts]
 
   def iter_clips(self,
-                 num_frames: int = 16,
-                 frame_stride: int = 1,
-                 training: bool = True,
-                 seed: int = 0,
+                 spec: preprocessing.ClipSpec,
                  clips_per_video: int = 1,
-                 image_size: int = preprocessing.IMAGE_SIZE,
-                 shard_index: int = 0,
-                 num_shards: int = 1,
                  repeat: Optional[bool] = None) -> Iterator[Tuple[np.ndarray, int]]:
-    """Yields (clip [num_frames, h, w, 3] uint8 with min(h, w) == image_size, label int).
+    """Yields (clip [spec.num_frames, h, w, 3] uint8 with min(h, w) == spec.image_size, label int).
 
-    Training: files are reshuffled every epoch (seeded by (seed, epoch)) and windows are random; repeats
-    forever unless `repeat=False`. Evaluation: one pass in sorted file order, deterministic windows.
+    Training (`spec.training`): files are reshuffled every epoch (seeded by (seed, epoch)) and windows are
+    random; repeats forever unless `repeat=False`. Evaluation: one pass in sorted file order, deterministic
+    windows. `spec.split` and `spec.data_dir` are not read (the source's folder is fixed).
     """
+    num_frames, frame_stride, training, seed = spec.num_frames, spec.frame_stride, spec.training, spec.seed
+    image_size, shard_index, num_shards = spec.image_size, spec.shard_index, spec.num_shards
     repeat = training if repeat is None else repeat
     items = list(zip(self.paths, self.labels))[shard_index::num_shards]
     if not items:
@@ -258,28 +255,20 @@ class VideoFolderSource:
           return
 
   def clips(self,
-            num_frames: int = 16,
-            frame_stride: int = 1,
-            training: bool = True,
-            seed: int = 0,
+            spec: preprocessing.ClipSpec,
             clips_per_video: int = 1,
-            image_size: int = preprocessing.IMAGE_SIZE,
-            shard_index: int = 0,
-            num_shards: int = 1,
             repeat: Optional[bool] = None) -> tf.data.Dataset:
-    """Unbatched {"video": [num_frames, image_size, image_size, 3] float32 in [-1, 1], "label": int32}."""
-
-    def gen():
-      return self.iter_clips(num_frames, frame_stride, training, seed, clips_per_video, image_size, shard_index,
-                             num_shards, repeat)
-
-    ds = tf.data.Dataset.from_generator(gen,
-                                        output_signature=(tf.TensorSpec([num_frames, None, None, 3],
+    """Unbatched {"video": [num_frames, image_size, image_size, 3] float32 in [-1, 1], "label": int32}, as
+    `iter_clips` yields them, cropped and scaled (appendix C)."""
+    ds = tf.data.Dataset.from_generator(lambda: self.iter_clips(spec, clips_per_video, repeat),
+                                        output_signature=(tf.TensorSpec([spec.num_frames, None, None, 3],
                                                                         tf.uint8), tf.TensorSpec([], tf.int32)))
-    crop_seed = seed if training else None
+    training = spec.training
+    crop_seed = spec.seed if training else None
 
     def _prep(video, label):
-      return {"video": preprocessing.preprocess_clip(video, image_size, training, crop_seed), "label": label}
+      return {"video": preprocessing.preprocess_clip(video, spec.image_size, training, crop_seed),
+              "label": label}
 
     return ds.map(_prep, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
 
@@ -302,5 +291,4 @@ def make_clips(spec: preprocessing.ClipSpec,
     if data_dir and os.path.isdir(os.path.join(data_dir, spec.split)):
       data_dir = os.path.join(data_dir, spec.split)
     source = VideoFolderSource(data_dir, extensions, num_decode_threads, max_frames)
-  return source.clips(spec.num_frames, spec.frame_stride, spec.training, spec.seed, clips_per_video,
-                      spec.image_size, spec.shard_index, spec.num_shards)
+  return source.clips(spec, clips_per_video)
