@@ -1,6 +1,6 @@
 """Decode + preprocess throughput of the input pipelines, in clips/s (16 x 64 x 64 x 3 training clips).
 
-  python -m benchmarks.bench_data [--video_dir=../shared/data/video] [--mnist_dir=../shared/data/mnist]
+  python -m benchmarks.bench_data [--video_dir=VIDEO_DIR] [--mnist_dir=MNIST_DIR]
                                   [--kinetics_data_dir=DIR] [--seconds=10] [--json=out.json]
 
 Sources: video_folder on --video_dir (PyAV decode of whole files every epoch), kinetics600 TFRecords (built

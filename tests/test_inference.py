@@ -193,7 +193,7 @@ def _shift_weights(batch, size, dy, dx, k=3):
   """Warping weights [B, T_OUT, size, size, k^2] putting all mass on the offset that moves content by
   (dy, dx)."""
   pad = (k - 1) // 2
-  q = (pad - dy) * k + (pad - dx)  # eq 11 samples at (m - pad, n - pad) = -(dy, dx)
+  q = (pad - dy) * k + (pad - dx)  # eq. 11 samples at (m - pad, n - pad) = -(dy, dx)
   return tf.one_hot(tf.fill([batch, T_OUT, size, size], q), k * k)
 
 

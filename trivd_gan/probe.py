@@ -1,7 +1,7 @@
 r"""Does a trained model continue its context? Held-out scores and context probes, per checkpoint.
 
     python -m trivd_gan.probe --model_dir=runs/moving_mnist --dataset=moving_mnist \
-        --data_dir=../shared/data/mnist [--every_checkpoint] [--diagnostics] [--json=PATH] [--samples_png=PATH]
+        --data_dir=MNIST_DIR [--every_checkpoint] [--diagnostics] [--json=PATH] [--samples_png=PATH]
     python -m trivd_gan.probe --model=pretrained/moving_mnist --dataset=moving_mnist --data_dir=...
     python -m trivd_gan.probe --model=pretrained/natural --dataset=natural --num_clips=64 --motion
     python -m trivd_gan.probe --model=pretrained/natural --dataset=video_folder --data_dir=HELD_OUT_VIDEOS \

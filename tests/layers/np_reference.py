@@ -1,5 +1,5 @@
 """NumPy float64 references shared by the layer tests, written from the paper (E.2 spectral norm,
-eq 11 warping).
+eq. 11 warping).
 
 Only the building blocks several test files need; each test file keeps the references of its own equations.
 """
@@ -53,7 +53,7 @@ def softmax(x, axis):
 
 
 def warp(h, weights, k):
-  """Eq 11 with explicit indices: out[i, j] = sum_{m,n} W[i, j, m k + n] h[i + m - p, j + n - p], p = (k-1)/2;
+  """Eq. 11 with explicit indices: out[i, j] = sum_{m,n} W[i, j, m k + n] h[i + m - p, j + n - p], p = (k-1)/2;
   reads outside h are the zero padding. h [B, H, W, C], weights [B, H, W, k^2]."""
   p = (k - 1) // 2
   out = np.zeros(h.shape)

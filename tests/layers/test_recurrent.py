@@ -1,6 +1,6 @@
 """Tests of trivd_gan/layers/recurrent.py against NumPy references of the paper's equations.
 
-Eqs 1-5 (ConvGRU), 6-10 and the TSRU_p/TSRU_s replacements (3.2), 16-22 (K-TrajGRU, F.2), F.3 (ConvLSTM), with
+Eqs. 1-5 (ConvGRU), 6-10 and the TSRU_p/TSRU_s replacements (3.2), 16-22 (K-TrajGRU, F.2), F.3 (ConvLSTM), with
 the hyper-networks of F.1 and the warping of appendix B. Spectral normalization is recomputed in NumPy.
 """
 
@@ -28,7 +28,7 @@ def cat(*xs):
 
 
 def factorized_f(net, inputs):
-  """F.1 factorized hyper-network + eq 12 -> W [B, H, W, k^2]."""
+  """F.1 factorized hyper-network + eq. 12 -> W [B, H, W, k^2]."""
   z = relu(conv(inputs, net.conv_w))
   s, (height, width) = net.pool_size, z.shape[1:3]
   pooled = np.stack([np.stack([z[:, i * height // s:-(-(i + 1) * height // s),
@@ -37,7 +37,7 @@ def factorized_f(net, inputs):
   z = relu(dense(pooled.reshape(inputs.shape[0], -1), net.dense_hidden))
   kernels = softmax(dense(z, net.dense_out).reshape(-1, net.kernel_size ** 2, net.num_kernels), axis=1)
   selection = softmax(conv(inputs, net.conv_s), axis=-1)
-  return np.einsum("bhwl,bql->bhwq", selection, kernels)  # Eq 12.
+  return np.einsum("bhwl,bql->bhwq", selection, kernels)  # Eq. 12.
 
 
 def pixelwise_f(net, inputs):
@@ -46,7 +46,7 @@ def pixelwise_f(net, inputs):
 
 
 def np_convgru(unit, x, h):
-  """Eqs 1-5, rho = ReLU."""
+  """Eqs. 1-5, rho = ReLU."""
   r = sigmoid(conv(cat(h, x), unit.conv_r))
   c = relu(conv(cat(r * h, x), unit.conv_c))
   u = sigmoid(conv(cat(h, x), unit.conv_u))
@@ -64,7 +64,7 @@ def np_convlstm(unit, x, state):
 
 
 def np_k_trajgru(unit, x, h):
-  """Eqs 16-22, rho = tanh; eq 22 mixes the unwarped h_{t-1}."""
+  """Eqs. 16-22, rho = tanh; eq. 22 mixes the unwarped h_{t-1}."""
   weights = factorized_f(unit.hyper, cat(h, x))  # (16)
   hw = warp(h, weights, 3)  # (17)
   r = sigmoid(conv(cat(hw, x), unit.conv_r))  # (18)

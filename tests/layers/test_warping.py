@@ -18,7 +18,7 @@ ATOL = 1e-5
 # ---------------------------------------------------------------- NumPy reference (float64), from the paper.
 
 def np_factorized_weights(selection, kernels):
-  """Eq 12: W[i, j, q] = sum_l S[i, j, l] w[q, l]."""
+  """Eq. 12: W[i, j, q] = sum_l S[i, j, l] w[q, l]."""
   out = np.zeros(selection.shape[:3] + (kernels.shape[1],))
   for l in range(selection.shape[-1]):
     out += selection[..., l:l + 1] * kernels[:, None, None, :, l]

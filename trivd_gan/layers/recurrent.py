@@ -1,6 +1,6 @@
 """Convolutional recurrent units of the generator: ConvGRU, ConvLSTM, K-TrajGRU, TSRU_c/p/s and PTSRU_s.
 
-Paper (Luc et al. 2020): section 2.3 (eqs 1-5), 3.2 (eqs 6-10), appendix F (F.1-F.3, F.5).
+Paper (Luc et al. 2020): section 2.3 (eqs. 1-5), 3.2 (eqs. 6-10), appendix F (F.1-F.3, F.5).
 
 All units share one interface and are drop-in replacements for each other:
   h_t, warp_weights = unit(x_t, h_prev, training=False)
@@ -78,7 +78,7 @@ def _built(conv, input_channels):
 
 @keras.saving.register_keras_serializable(package="trivd_gan")
 class ConvGRU(_RecurrentUnit):
-  """ConvGRU of DVD-GAN-FP, eqs 1-5 with rho = ReLU (F.1).
+  """ConvGRU of DVD-GAN-FP, eqs. 1-5 with rho = ReLU (F.1).
 
   r = sigma(W_r * [h_{t-1}; x_t] + b_r); h' = r . h_{t-1}; c = rho(W_c * [h'; x_t] + b_c);
   u = sigma(W_u * [h_{t-1}; x_t] + b_u); h_t = u . h_{t-1} + (1 - u) . c.
@@ -175,11 +175,11 @@ class _WarpingUnit(_RecurrentUnit):
 
 @keras.saving.register_keras_serializable(package="trivd_gan")
 class KTrajGRU(_WarpingUnit):
-  """K-TrajGRU, eqs 16-22 (F.2), factorized warping, rho = tanh (F.2).
+  """K-TrajGRU, eqs. 16-22 (F.2), factorized warping, rho = tanh (F.2).
 
   theta = f([h_{t-1}; x_t]); h~ = w(h_{t-1}; theta); r = sigma(W_r * [h~; x_t] + b_r); h' = r . h~;
   c = rho(W_c * [h'; x_t] + b_c); u = sigma(W_u * [h~; x_t] + b_u); h_t = u . h_{t-1} + (1 - u) . c
-  (eq 22 mixes the UNWARPED h_{t-1}).
+  (eq. 22 mixes the UNWARPED h_{t-1}).
   """
 
   default_activation = "tanh"
@@ -202,7 +202,7 @@ class KTrajGRU(_WarpingUnit):
 
 @keras.saving.register_keras_serializable(package="trivd_gan")
 class TSRU(_WarpingUnit):
-  """Transformation-based Spatial Recurrent Unit, eqs 6-10, rho = ReLU (as DVD-GAN's ConvGRU, F.1).
+  """Transformation-based Spatial Recurrent Unit, eqs. 6-10, rho = ReLU (as DVD-GAN's ConvGRU, F.1).
 
   theta = f([h_{t-1}; x_t]) (6); h~ = w(h_{t-1}; theta) (7); h_t = u . h~ + (1 - u) . c (10), with by variant:
     "c": c = rho(W_c * [h~; x_t] + b_c) (8),       u = sigma(W_u * [h_{t-1}; x_t] + b_u) (9);

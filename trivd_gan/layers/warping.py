@@ -1,12 +1,12 @@
-"""Kernel-based warping (paper appendix B, eqs 11-12), its hyper-networks (F.1) and motion fields (4.4).
+"""Kernel-based warping (paper appendix B, eqs. 11-12), its hyper-networks (F.1) and motion fields (4.4).
 
 Paper: Luc et al., Transformation-based Adversarial Video Prediction on Large-Scale Data (2020).
 
 A warping is a dynamic, depth-wise, locally connected layer: every position (i, j) of a feature map h gets its
-own k x k weight vector W[i, j] (shared by all channels), eq 11. The weights come from a hyper-network f:
+own k x k weight vector W[i, j] (shared by all channels), eq. 11. The weights come from a hyper-network f:
   * pixelwise warping: f predicts W [B, H, W, k^2] directly (`PixelwiseWarpingNetwork`);
   * factorized warping: f predicts N sample-dependent kernels w [B, k^2, N] and a selection map
-    S [B, H, W, N], combined by eq 12 into W (`FactorizedWarpingNetwork`, `factorized_weights`).
+    S [B, H, W, N], combined by eq. 12 into W (`FactorizedWarpingNetwork`, `factorized_weights`).
 Both hyper-networks end with a softmax, so W[i, j] is a probability distribution over the k^2 offsets; this is
 what makes the motion-field reading of section 4.4 (`expected_flow`, `combine_flows`) possible.
 
@@ -27,7 +27,7 @@ def _check_kernel_size(kernel_size, name="kernel_size"):
 
 
 def _offsets(kernel_size):
-  """[(q, m, n)] with q = m*k + n, m, n in [0, k-1] (eq 11's indexing)."""
+  """[(q, m, n)] with q = m*k + n, m, n in [0, k-1] (eq. 11's indexing)."""
   return [(m * kernel_size + n, m, n) for m in range(kernel_size) for n in range(kernel_size)]
 
 
@@ -72,7 +72,7 @@ def _make_warp(kernel_size):
 
 
 def kernel_warp(h, weights, kernel_size=3):
-  """Dynamic depth-wise locally connected warping, eq 11.
+  """Dynamic depth-wise locally connected warping, eq. 11.
 
   out[b, i, j, c] = sum_{m, n in [0, k-1]} W[b, i, j, m*k + n] * h[b, i + m - (k-1)/2, j + n - (k-1)/2, c],
   with h zero-padded so the output keeps h's spatial size.
@@ -99,7 +99,7 @@ def kernel_warp(h, weights, kernel_size=3):
 
 
 def factorized_weights(selection, kernels):
-  """Per-pixel warping weights from N shared kernels and a selection map, eq 12.
+  """Per-pixel warping weights from N shared kernels and a selection map, eq. 12.
 
   W[b, i, j, q] = sum_l S[b, i, j, l] * w[b, q, l].
 
@@ -153,7 +153,7 @@ def _half_channels(input_channels, who):
 
 @keras.saving.register_keras_serializable(package="trivd_gan")
 class FactorizedWarpingNetwork(keras.layers.Layer):
-  """Hyper-network f of factorized warping (F.1, 3.2), predicting (w, S) and W by eq 12.
+  """Hyper-network f of factorized warping (F.1, 3.2), predicting (w, S) and W by eq. 12.
 
   Input: [B, H, W, Cin] = [h_{t-1}; x_t] concatenated along channels (appendix B).
   Kernels w: SN conv (conv_kernel_size, Cin//2 channels) -> ReLU -> adaptive max-pool to 4x4 -> flatten
@@ -283,7 +283,7 @@ class PixelwiseWarpingNetwork(keras.layers.Layer):
 def expected_flow(weights, kernel_size=3):
   """Expected motion field of warping weights (section 4.4).
 
-  W[b, i, j] is read as a probability distribution over the kernel's offsets. Eq 11 reads h at
+  W[b, i, j] is read as a probability distribution over the kernel's offsets. Eq. 11 reads h at
   (i + m - (k-1)/2, j + n - (k-1)/2): content at output (i, j) comes FROM that sampling offset. The returned
   flow is the displacement of content, i.e. the NEGATIVE expected sampling offset:
     flow[..., 0] = dy = -sum_q W[q] * (m - (k-1)/2),  flow[..., 1] = dx = -sum_q W[q] * (n - (k-1)/2),
