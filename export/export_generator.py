@@ -2,6 +2,7 @@
 
   python export/export_generator.py --model_dir=DIR --output=EXPORT_DIR [--truncation=0.8]
       [--standing_stats_batches=N --standing_stats_data=VIDEO_OR_FOLDER] [--overwrite]
+      [--weights=ema|raw] [--checkpoint=STEP]   (default: the EMA generator of the newest checkpoint)
   python export/export_generator.py --model_dir=DIR --output=EXPORT_DIR --standing_stats_batches=N \
       --standing_stats_dataset=moving_mnist --data_dir=MNIST_DIR   (contexts from a data set's training split)
 
@@ -55,7 +56,18 @@ def main(argv):
     if not os.path.isdir(flags_.model_dir):
       raise FileNotFoundError(f"--model_dir {flags_.model_dir!r} does not exist.")
     export_lib.check_output(flags_.output, flags_.overwrite)
-    generator = inference.load_generator(flags_.model_dir, use_ema=True)
+    if flags_.weights not in export_lib.WEIGHTS:
+      raise ValueError(f"--weights must be one of {sorted(export_lib.WEIGHTS)}, got {flags_.weights!r}.")
+    checkpoint = None
+    if flags_.checkpoint is not None:
+      checkpoint = os.path.join(flags_.model_dir, f"ckpt-{flags_.checkpoint}")
+      if not tf.io.gfile.exists(checkpoint + ".index"):
+        state = tf.train.get_checkpoint_state(flags_.model_dir)
+        kept = sorted(int(p.rsplit("-", 1)[1]) for p in (state.all_model_checkpoint_paths if state else []))
+        raise ValueError(f"--checkpoint={flags_.checkpoint}: {flags_.model_dir} has no ckpt-"
+                         f"{flags_.checkpoint}; it keeps steps {kept}.")
+    generator = inference.load_generator(flags_.model_dir, use_ema=flags_.weights == "ema",
+                                         checkpoint=checkpoint)
     if flags_.standing_stats_batches:
       if flags_.standing_stats_dataset:
         batches = inference.dataset_batches(
@@ -68,7 +80,7 @@ def main(argv):
     if flags_.overwrite and tf.io.gfile.exists(flags_.output):
       tf.io.gfile.rmtree(flags_.output)  # no stale variable shards or assets of the old export stay behind
     export_lib.export_generator(generator, flags_.output, flags_.truncation, flags_.model_dir,
-                                flags_.standing_stats_batches)
+                                flags_.standing_stats_batches, flags_.weights)
   except (ValueError, FileNotFoundError) as e:
     cli_setup.exit_with_error(e)
   logging.info("Exported the generator to %s", flags_.output)
@@ -92,6 +104,10 @@ def define_flags():
   flags.DEFINE_string("standing_stats_dataset", None, "Instead of --standing_stats_data: contexts from this "
                       "data set's training split (e.g. moving_mnist; the folder is --data_dir).")
   flags.DEFINE_string("data_dir", None, "The folder of --standing_stats_dataset.")
+  flags.DEFINE_string("weights", "ema", "'ema': the EMA generator (paper E.2: what the paper evaluates); "
+                      "'raw': the trained generator itself (early in a run, or where its EMA lags behind it).")
+  flags.DEFINE_integer("checkpoint", None, "Export this step's checkpoint (one the run kept) instead of the "
+                       "newest.")
 
 
 if __name__ == "__main__":

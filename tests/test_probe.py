@@ -19,7 +19,7 @@ def flags_for(**kwargs):
                 batch_size=2, truncation=0.0, every_checkpoint=True, steps=[], diagnostics=True,
                 standing_stats_batches=2,
                 standing_stats_batch_size=2, json=None, samples_png=None, seed=0, clips_per_video=None,
-                motion=False)
+                motion=False, weights="ema")
   values.update(kwargs)
   return types.SimpleNamespace(**values)
 
@@ -79,12 +79,12 @@ def test_saved_model_motion_on_labelled_clips():
 def test_probe_run_scores_every_checkpoint(tmp_path):
   model_dir = str(tmp_path / "run")
   loop.train(model_dir, num_steps=2, checkpoint_every=1, global_batch_size=2, d_steps_per_g_step=1,
-                ema_start_step=1, run_eagerly=True, sample_every=0,
-                generator_fn=functools.partial(generator.Generator, channel_multiplier=1,
-                                               recurrent_unit="tsru_p", num_context_frames=2,
-                                               num_predicted_frames=2, resolution=32),
-                discriminator_fn=functools.partial(decompositions.DiscriminatorEnsemble, "dvd_gan_fp_faster",
-                                                   1, num_frames_K=2))
+             ema_start_step=1, run_eagerly=True, sample_every=0, g_learning_rate=0.05,
+             generator_fn=functools.partial(generator.Generator, channel_multiplier=1,
+                                            recurrent_unit="tsru_p", num_context_frames=2,
+                                            num_predicted_frames=2, resolution=32),
+             discriminator_fn=functools.partial(decompositions.DiscriminatorEnsemble, "dvd_gan_fp_faster",
+                                                1, num_frames_K=2))
   png = str(tmp_path / "samples.png")
   report = probe.probe_run(flags_for(model_dir=model_dir, samples_png=png, motion=True))
   assert [e["step"] for e in report["entries"]] == [1, 2]
@@ -100,6 +100,12 @@ def test_probe_run_scores_every_checkpoint(tmp_path):
     assert 1 <= motion["num_clips"] <= 4 and all(-1.0 <= c <= 1.0 for c in motion["cosines"])
   # The two checkpoints differ, and so do their scores.
   assert report["entries"][0]["scores"]["model"] != report["entries"][1]["scores"]["model"]
+  # --weights=raw scores the trained G, not its EMA (decay 0.9999, G's learning rate 0.05: far apart).
+  raw = probe.probe_run(flags_for(model_dir=model_dir, every_checkpoint=False, steps=["2"], diagnostics=False,
+                                  weights="raw"))["entries"]
+  assert [(e["step"], e["weights"]) for e in raw] == [(2, "raw")] and report["entries"][1]["weights"] == "ema"
+  assert raw[0]["scores"]["model"] != report["entries"][1]["scores"]["model"]
+  assert raw[0]["scores"]["copy_last_frame"] == report["entries"][1]["scores"]["copy_last_frame"]
   assert os.path.getsize(png) > 0
   json.dumps(report)  # the report is JSON-serializable
 

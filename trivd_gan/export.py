@@ -110,8 +110,11 @@ class GeneratorModule(tf.Module):
     return {"frames": frames}
 
 
-def module_description(generator, model_dir, truncation, standing_batches):
-  """The TF-Hub style README.md written beside the SavedModel."""
+WEIGHTS = {"ema": "the EMA generator", "raw": "the raw generator (not the EMA of its weights)"}
+
+
+def module_description(generator, model_dir, truncation, standing_batches, weights="ema"):
+  """The TF-Hub style README.md written beside the SavedModel; `weights`: a key of WEIGHTS."""
   t_in, t_out, res = generator.num_context_frames, generator.num_predicted_frames, generator.resolution
   sizes = ", ".join(f"motion_level_{i}: [B, {t_out}, {generator.base_resolution * 2 ** i}, "
                     f"{generator.base_resolution * 2 ** i}, 2]" for i in range(3))
@@ -120,7 +123,7 @@ def module_description(generator, model_dir, truncation, standing_batches):
   # A backslash at the end of a line below joins that line with the next one in the written text.
   return f"""# TrIVD-GAN-FP generator (video prediction)
 
-TensorFlow SavedModel of the EMA generator of a TrIVD-GAN-FP model (Luc et al. 2020, "Transformation-based
+TensorFlow SavedModel of {WEIGHTS[weights]} of a TrIVD-GAN-FP model (Luc et al. 2020, "Transformation-based
 Adversarial Video Prediction on Large-Scale Data"), trained with this repository (trivd_gan).
 Recurrent unit: `{generator.recurrent_unit}`, channel multiplier {generator.channel_multiplier}.
 Source run: `{model_dir}`. BatchNorm uses {stats}; the generator runs in inference mode.
@@ -167,14 +170,19 @@ are YouTube content under their owners' terms); check them before redistribution
 """
 
 
-def export_generator(generator, output, truncation=0.8, model_dir="(in-memory generator)", standing_batches=0):
+def export_generator(generator, output, truncation=0.8, model_dir="(in-memory generator)", standing_batches=0,
+                     weights="ema"):
   """Saves `generator` (built, statistics already set) as a SavedModel in `output`; writes README.md there.
+
+  `weights` ("ema" or "raw") says in README.md which of the run's generators `generator` holds.
 
   Returns:
     The `GeneratorModule` that was saved.
   """
   if truncation < 0:
     raise ValueError(f"--truncation must be >= 0, got {truncation}.")
+  if weights not in WEIGHTS:
+    raise ValueError(f"--weights must be one of {sorted(WEIGHTS)}, got {weights!r}.")
   module = GeneratorModule(generator, truncation)
   signatures = {"serving_default": module.predict.get_concrete_function(),
                 "predict": module.predict.get_concrete_function(),
@@ -186,7 +194,7 @@ def export_generator(generator, output, truncation=0.8, model_dir="(in-memory ge
   with log_filters.dropped_log_messages("with unsupported characters which will be renamed"):
     tf.saved_model.save(module, output, signatures=signatures,
                         options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
-  text = module_description(generator, model_dir, truncation, standing_batches)
+  text = module_description(generator, model_dir, truncation, standing_batches, weights)
   for name in (MODULE_DOC, "module.md"):
     with tf.io.gfile.GFile(os.path.join(output, name), "w") as f:
       f.write(text)

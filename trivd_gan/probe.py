@@ -9,9 +9,9 @@ r"""Does a trained model continue its context? Held-out scores and context probe
 
 For each checkpoint of a training run (the newest, or all with --every_checkpoint: learning curves) or for an
 exported SavedModel (--model), on the first --num_clips clips of the held-out split:
-  * per predicted frame PSNR, SSIM and MSE of the model (EMA generator with standing statistics from the
-    training split, paper E.2; truncation --truncation), of copy-last-frame and of the context's mean frame
-    (`evaluation/heldout.py`);
+  * per predicted frame PSNR, SSIM and MSE of the model (EMA generator, or raw with --weights=raw, with
+    standing statistics from the training split, paper E.2; truncation --truncation), of copy-last-frame and
+    of the context's mean frame (`evaluation/heldout.py`);
   * with --motion (runs or SavedModels, on clips with known motion): the cosine between each clip's mean motion
     field and its true content velocity;
   * with --diagnostics (training runs only; the raw G and D the run trained): `diagnostics.py`'s
@@ -60,6 +60,8 @@ def define_flags():
   flags.DEFINE_string("samples_png", None, "Optional PNG of samples of the last scored checkpoint.")
   flags.DEFINE_string("markdown", None, "Optional Markdown tables: per frame (last checkpoint) and per step.")
   flags.DEFINE_integer("seed", 0, "Seed of z and of the standing-statistics batches.")
+  flags.DEFINE_enum("weights", "ema", ["ema", "raw"], "--model_dir: score the EMA generator (paper E.2) or the "
+                    "raw one (the EMA can lag behind G early in a run).")
 
 
 def checkpoint_step(prefix):
@@ -212,12 +214,12 @@ def probe_run(f):
     config = json.load(fh)
   prefixes = list_checkpoints(f.model_dir, f.every_checkpoint, f.steps)
   g_config, d_config = config["generator"], config["discriminator"]
-  ema_g = generator_lib.Generator(**g_config).build_for_shapes(1)
+  g = generator_lib.Generator(**g_config).build_for_shapes(1)
   tc, tp, res = g_config["num_context_frames"], g_config["num_predicted_frames"], g_config["resolution"]
   clips = held_out_clips(f.dataset, f.data_dir, f.split, f.num_clips, f.batch_size, tc + tp, res,
                          with_motion=f.motion, **source_kwargs(f))
   batches, velocities = clips if f.motion else (clips, None)
-  stand = (inference.dataset_batches(f.dataset, f.data_dir, ema_g, f.standing_stats_batches,
+  stand = (inference.dataset_batches(f.dataset, f.data_dir, g, f.standing_stats_batches,
                                      f.standing_stats_batch_size, f.seed)
            if f.standing_stats_batches else None)
   if f.diagnostics:
@@ -226,26 +228,26 @@ def probe_run(f):
     d(tf.zeros([2, tc + tp, res, res, 3]), training=False, seed=0)
 
   def latents(context):
-    return generator_lib.sample_latents(tf.shape(context)[0], ema_g.latent_dim, truncation=f.truncation,
+    return generator_lib.sample_latents(tf.shape(context)[0], g.latent_dim, truncation=f.truncation,
                                         seed=tf.constant([f.seed, 7], tf.int64))
 
   @tf.function(reduce_retracing=True)
   def predict_fn(context):
-    return ema_g(context, latents(context), training=False)
+    return g(context, latents(context), training=False)
 
   @tf.function(reduce_retracing=True)
   def mean_flow_fn(context):
     """[B, 2]: each clip's combined motion field (section 4.4) averaged over time and positions."""
-    _, warp_weights = ema_g.generate(context, latents(context), training=False)
-    return tf.reduce_mean(inference.motion_fields(ema_g, warp_weights, tf.shape(context)[0])[0], axis=[1, 2, 3])
+    _, warp_weights = g.generate(context, latents(context), training=False)
+    return tf.reduce_mean(inference.motion_fields(g, warp_weights, tf.shape(context)[0])[0], axis=[1, 2, 3])
 
   entries = []
   for prefix in prefixes:
     start = time.time()
-    _load(f.model_dir, prefix, ema_generator=ema_g)
+    _load(f.model_dir, prefix, **{"ema_generator" if f.weights == "ema" else "generator": g})
     if stand is not None:
-      inference.apply_standing_statistics(ema_g, stand, f.standing_stats_batches)
-    entry = {"step": checkpoint_step(prefix), "checkpoint": os.path.basename(prefix),
+      inference.apply_standing_statistics(g, stand, f.standing_stats_batches)
+    entry = {"step": checkpoint_step(prefix), "checkpoint": os.path.basename(prefix), "weights": f.weights,
              "scores": score(lambda c: predict_fn(tf.constant(c)), batches, tc)}
     if f.diagnostics:
       _load(f.model_dir, prefix, generator=raw_g, discriminator=d)

@@ -259,6 +259,23 @@ def test_export_cli_bad_flags(tmp_path):
                            "--standing_stats_data=x.mp4", "--standing_stats_dataset=moving_mnist"],
                           capture_output=True, text=True, env=clean_env(), check=False)
   assert result.returncode == 2 and "not both" in result.stderr.strip().splitlines()[-1]
+  model_dir = str(tmp_path / "run")
+  write_model_dir(model_dir)  # keeps ckpt-1
+  for flag, message in (("--checkpoint=7", "has no ckpt-7; it keeps steps [1]"),
+                        ("--weights=best", "--weights must be one of ['ema', 'raw']")):
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "export", "export_generator.py"),
+                             f"--model_dir={model_dir}", f"--output={tmp_path / 'out'}", flag],
+                            capture_output=True, text=True, env=clean_env(), check=False)
+    assert result.returncode == 2 and message in result.stderr.strip().splitlines()[-1], result.stderr[-2000:]
+
+
+def test_the_description_says_which_weights_were_exported():
+  g = generator_lib.Generator(channel_multiplier=1, resolution=64, num_context_frames=T_IN,
+                              num_predicted_frames=T_OUT).build_for_shapes(1)
+  assert "SavedModel of the EMA generator" in export_lib.module_description(g, "run", 0.8, 0)
+  assert "SavedModel of the raw generator" in export_lib.module_description(g, "run", 0.8, 0, weights="raw")
+  with pytest.raises(ValueError, match="--weights must be one of"):
+    export_lib.export_generator(g, "/nonexistent/never_written", weights="best")
 
 
 def test_help_says_why_the_default_truncation_is_0_8():
