@@ -9,7 +9,7 @@ import pathlib
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 # Programs (`python -m trivd_gan.<name>`): thin command-line entry points. Nothing imports them.
-PROGRAMS = ("train", "evaluate", "predict", "probe", "bench", "bench_motion", "demo_figures")
+PROGRAMS = ("train", "evaluate", "predict", "probe", "bench", "bench_motion", "demo_figures", "param_counts")
 
 # Part -> the parts it may import (itself included). A part is a sub-package (layers, models, data, evaluation,
 # training) or a top-level library module. Keep in sync with docs/architecture.md.

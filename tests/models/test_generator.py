@@ -188,7 +188,7 @@ def test_shape_build_equals_call_build():
   assert layout(a) == layout(b)
 
 
-# Goldens of `python -m trivd_gan.models.param_counts` (trainable parameters of G, encoder included).
+# Goldens of `python -m trivd_gan.param_counts` (trainable parameters of G, encoder included).
 GOLDEN_COUNTS = {
     (48, "convgru"): 29_634_611, (48, "convlstm"): 24_408_467, (48, "k_trajgru"): 36_379_745,
     (48, "tsru_c"): 32_895_425, (48, "tsru_p"): 32_895_425, (48, "tsru_s"): 32_895_425,

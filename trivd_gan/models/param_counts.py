@@ -1,6 +1,5 @@
-"""Prints the parameter counts of G (and its encoder) for every recurrent unit at multipliers 48 and 120.
-
-    python -m trivd_gan.models.param_counts [--channel_multipliers=48,120] [--num_context_frames=5]
+"""Parameter counts of G (and its encoder and recurrent units) from shapes alone; the table of every recurrent
+unit at multipliers 48 and 120 is the program `python -m trivd_gan.param_counts`.
 
 G is built from shapes alone (`Generator.build`, no forward pass) with its orthogonal initializer replaced by
 zeros: a count needs shapes, not values, and the QR decompositions of the orthogonal initializer take about a
@@ -10,17 +9,10 @@ minute per full-size model on 2 CPU cores.
 import contextlib
 from unittest import mock
 
-from absl import app
-from absl import flags
 import keras
 import numpy as np
 
-from trivd_gan.layers import recurrent
 from trivd_gan.models import generator
-
-FLAGS = flags.FLAGS
-flags.DEFINE_list("channel_multipliers", ["48", "120"], "Channel multipliers to count.")
-flags.DEFINE_integer("num_context_frames", 5, "Context frames (the encoder's compression convs depend on it).")
 
 
 def count_trainable(layer):
@@ -50,18 +42,9 @@ def generator_parameter_counts(channel_multiplier, recurrent_unit, num_context_f
           "recurrent": sum(count_trainable(u) for u in g.units)}
 
 
-def main(argv):
-  del argv
-  multipliers = [int(m) for m in FLAGS.channel_multipliers]
-  print("| recurrent unit | " + " | ".join(f"G params, ch={m} (encoder, RNNs)" for m in multipliers) + " |")
-  print("|---|" + "---|" * len(multipliers))
-  for unit in recurrent.RECURRENT_UNITS:
-    cells = []
-    for m in multipliers:
-      c = generator_parameter_counts(m, unit, FLAGS.num_context_frames)
-      cells.append(f"{c['generator']:,} ({c['encoder']:,}, {c['recurrent']:,})")
-    print(f"| {unit} | " + " | ".join(cells) + " |")
-
-
-if __name__ == "__main__":
-  app.run(main)
+if __name__ == "__main__":  # the old entry point, kept for one release (the program moved)
+  import runpy  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  print("python -m trivd_gan.models.param_counts is deprecated: use python -m trivd_gan.param_counts.",
+        file=sys.stderr)
+  runpy.run_module("trivd_gan.param_counts", run_name="__main__", alter_sys=True)
