@@ -24,10 +24,10 @@ def test_load_generator_restores_ema_and_raw_weights(tmp_path):
   import functools  # pylint: disable=g-import-not-at-top
   model_dir = str(tmp_path / "run")
   result = loop.train(model_dir, num_steps=1, generator_fn=functools.partial(generator.Generator, **TINY_G),
-                         discriminator_fn=functools.partial(decompositions.DiscriminatorEnsemble,
-                                                            "dvd_gan_fp_faster", 1, num_frames_K=2),
-                         global_batch_size=2, d_steps_per_g_step=1, ema_start_step=0, ema_decay=0.5,
-                         run_eagerly=True, sample_every=0)
+                      discriminator_fn=functools.partial(decompositions.DiscriminatorEnsemble,
+                                                         "dvd_gan_fp_faster", 1, num_frames_K=2),
+                      global_batch_size=2, d_steps_per_g_step=1, ema_start_step=0, ema_decay=0.5,
+                      run_eagerly=True, sample_every=0)
   trained = result["trainer"]
   for use_ema, source in ((True, trained.ema_generator), (False, trained.generator)):
     g = inference.load_generator(model_dir, use_ema=use_ema)

@@ -123,7 +123,7 @@ def test_reconstruction_warmup_trains_g_alone_then_the_gan(tmp_path):
 def test_train_loop_runs_through_the_warmup_into_the_gan(tmp_path):
   model_dir = str(tmp_path / "loop")
   result = loop.train(model_dir, num_steps=3, checkpoint_every=1, reconstruction_weight=1.0,
-                         reconstruction_warmup_steps=2, **TINY)
+                      reconstruction_warmup_steps=2, **TINY)
   assert result["step"] == 3 and "d_loss/total" in result["losses"]
   assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-3")
   result["trainer"].close()
