@@ -26,6 +26,8 @@ def make_color_wheel():
   """[55, 3] float64 in [0, 255]: the Middlebury colour wheel (Baker et al.), starting at red."""
   ncols = RY + YG + GC + CB + BM + MR
   wheel = np.zeros((ncols, 3))
+  # Six hue ramps written out one by one, as in the Middlebury reference code (a deliberate parallel: each ramp
+  # raises or lowers a different channel).
   col = 0
   wheel[col:col + RY, 0] = 255
   wheel[col:col + RY, 1] = np.floor(255 * np.arange(RY) / RY)
