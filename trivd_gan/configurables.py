@@ -108,7 +108,7 @@ def parse(gin_files, bindings, skip_unknown=False):
 # binds all of `train`'s parameters, so older runs still bind these (to their defaults): such a binding is
 # dropped with a warning, for one release; any other value is an error.
 REMOVED_BINDINGS = {
-    "train.inject_nan_at_step": "a test hook, removed from the public API after 0.1.0 (tests patch the trainer)",
+    "train.inject_nan_at_step": "test hook, removed from the public API after 0.1.0 (tests patch the Trainer)",
 }
 _REMOVED_DEFAULT = "None"
 
