@@ -59,13 +59,8 @@ def main(argv):
     if flags_.weights not in export_lib.WEIGHTS:
       raise ValueError(f"--weights must be one of {sorted(export_lib.WEIGHTS)}, got {flags_.weights!r}.")
     checkpoint = None
-    if flags_.checkpoint is not None:
-      checkpoint = os.path.join(flags_.model_dir, f"ckpt-{flags_.checkpoint}")
-      if not tf.io.gfile.exists(checkpoint + ".index"):
-        state = tf.train.get_checkpoint_state(flags_.model_dir)
-        kept = sorted(int(p.rsplit("-", 1)[1]) for p in (state.all_model_checkpoint_paths if state else []))
-        raise ValueError(f"--checkpoint={flags_.checkpoint}: {flags_.model_dir} has no ckpt-"
-                         f"{flags_.checkpoint}; it keeps steps {kept}.")
+    if flags_.checkpoint is not None:  # the prefix of that step, or an error listing the kept steps
+      checkpoint = inference.list_checkpoints(flags_.model_dir, every=False, steps=[flags_.checkpoint])[0]
     generator = inference.load_generator(flags_.model_dir, use_ema=flags_.weights == "ema",
                                          checkpoint=checkpoint)
     if flags_.standing_stats_batches:

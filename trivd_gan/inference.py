@@ -19,6 +19,7 @@ Paper: Luc et al., Transformation-based Adversarial Video Prediction on Large-Sc
 
 import json
 import os
+import re
 import time
 
 from absl import logging
@@ -60,6 +61,28 @@ def variables_by_path(model):
 def latest_checkpoint(model_dir):
   """The newest checkpoint prefix in model_dir, or None."""
   return tf.train.latest_checkpoint(model_dir)
+
+
+def checkpoint_step(prefix):
+  """The step of a checkpoint prefix `.../ckpt-<step>` (-1 if it has no step)."""
+  match = re.search(r"ckpt-(\d+)$", prefix)
+  return int(match.group(1)) if match else -1
+
+
+def list_checkpoints(model_dir, every, steps=()):
+  """Checkpoint prefixes of model_dir, oldest first: those of `steps`, else all if `every`, else the newest."""
+  prefixes = sorted({p[:-len(".index")] for p in tf.io.gfile.glob(os.path.join(model_dir, "ckpt-*.index"))},
+                    key=checkpoint_step)
+  if not prefixes:
+    raise ValueError(f"--model_dir={model_dir} holds no checkpoint; train first (python -m trivd_gan.train).")
+  if steps:
+    wanted = {int(s) for s in steps}
+    missing = wanted - {checkpoint_step(p) for p in prefixes}
+    if missing:
+      raise ValueError(f"--model_dir={model_dir} has no checkpoint of step(s) {sorted(missing)}; it has "
+                       f"{[checkpoint_step(p) for p in prefixes]}.")
+    return [p for p in prefixes if checkpoint_step(p) in wanted]
+  return prefixes if every else prefixes[-1:]
 
 
 def load_generator(model_dir, use_ema=True, checkpoint=None):

@@ -21,10 +21,8 @@ Writes a JSON report (default model_dir/probe.json) and optionally a PNG of samp
 context + prediction below, for the first 4 held-out clips).
 """
 
-import glob
 import json
 import os
-import re
 import time
 
 from absl import app
@@ -62,27 +60,6 @@ def define_flags():
   flags.DEFINE_integer("seed", 0, "Seed of z and of the standing-statistics batches.")
   flags.DEFINE_enum("weights", "ema", ["ema", "raw"], "--model_dir: score the EMA generator (paper E.2) or the "
                     "raw one (the EMA can lag behind G early in a run).")
-
-
-def checkpoint_step(prefix):
-  match = re.search(r"ckpt-(\d+)$", prefix)
-  return int(match.group(1)) if match else -1
-
-
-def list_checkpoints(model_dir, every, steps=()):
-  """Checkpoint prefixes of model_dir, oldest first: those of `steps`, else all if `every`, else the newest."""
-  prefixes = sorted({p[:-len(".index")] for p in glob.glob(os.path.join(model_dir, "ckpt-*.index"))},
-                    key=checkpoint_step)
-  if not prefixes:
-    raise ValueError(f"--model_dir={model_dir} holds no checkpoint; train first (python -m trivd_gan.train).")
-  if steps:
-    wanted = {int(s) for s in steps}
-    missing = wanted - {checkpoint_step(p) for p in prefixes}
-    if missing:
-      raise ValueError(f"--model_dir={model_dir} has no checkpoint of step(s) {sorted(missing)}; it has "
-                       f"{[checkpoint_step(p) for p in prefixes]}.")
-    return [p for p in prefixes if checkpoint_step(p) in wanted]
-  return prefixes if every else prefixes[-1:]
 
 
 def check_flags(f):
@@ -212,7 +189,7 @@ def probe_run(f):
 
   with open(os.path.join(f.model_dir, "model_config.json")) as fh:
     config = json.load(fh)
-  prefixes = list_checkpoints(f.model_dir, f.every_checkpoint, f.steps)
+  prefixes = inference.list_checkpoints(f.model_dir, f.every_checkpoint, f.steps)
   g_config, d_config = config["generator"], config["discriminator"]
   g = generator_lib.Generator(**g_config).build_for_shapes(1)
   tc, tp, res = g_config["num_context_frames"], g_config["num_predicted_frames"], g_config["resolution"]
@@ -247,7 +224,8 @@ def probe_run(f):
     _load(f.model_dir, prefix, **{"ema_generator" if f.weights == "ema" else "generator": g})
     if stand is not None:
       inference.apply_standing_statistics(g, stand, f.standing_stats_batches)
-    entry = {"step": checkpoint_step(prefix), "checkpoint": os.path.basename(prefix), "weights": f.weights,
+    entry = {"step": inference.checkpoint_step(prefix), "checkpoint": os.path.basename(prefix),
+             "weights": f.weights,
              "scores": score(lambda c: predict_fn(tf.constant(c)), batches, tc)}
     if f.diagnostics:
       _load(f.model_dir, prefix, generator=raw_g, discriminator=d)

@@ -261,7 +261,7 @@ def test_export_cli_bad_flags(tmp_path):
   assert result.returncode == 2 and "not both" in result.stderr.strip().splitlines()[-1]
   model_dir = str(tmp_path / "run")
   write_model_dir(model_dir)  # keeps ckpt-1
-  for flag, message in (("--checkpoint=7", "has no ckpt-7; it keeps steps [1]"),
+  for flag, message in (("--checkpoint=7", "has no checkpoint of step(s) [7]; it has [1]"),
                         ("--weights=best", "--weights must be one of ['ema', 'raw']")):
     result = subprocess.run([sys.executable, os.path.join(ROOT, "export", "export_generator.py"),
                              f"--model_dir={model_dir}", f"--output={tmp_path / 'out'}", flag],
