@@ -95,3 +95,29 @@ def test_per_clip_scores_take_the_mixed_projection_diagonal():
   scores = diagnostics.per_clip_scores({"mixed": tf.constant(o), "projection": tf.constant([1.0, -1.0])})
   np.testing.assert_allclose(scores["mixed"], [o[0, 0].mean(), o[1, 1].mean()])
   np.testing.assert_allclose(scores["projection"], [1.0, -1.0])
+
+
+def test_warp_saturation_tells_dead_one_hot_fields_from_live_ones():
+  g = tiny_generator()
+  video = moving_clips()
+  live = diagnostics.warp_saturation(g, video[:, :TC])
+  assert len(live) == 3
+  for level in live:  # at initialization W is near uniform (1/9) and differs from clip to clip
+    assert 1.0 / 9 <= level["mean_max_weight"] < 0.5 and level["fraction_one_hot"] == 0.0
+    assert level["clip_spread"] > 0.01
+  # A huge bias on the kernel logits of offset 0 (the top-left neighbour; index q * N + l): every kernel and so
+  # every W is one-hot on that offset, for every clip and position: a saturated, dead hyper-network.
+  for unit in g.units:
+    bias = np.zeros(unit.hyper.dense_out.bias.shape, np.float32)
+    bias[:unit.hyper.num_kernels] = 1e4
+    unit.hyper.dense_out.bias.assign(bias)
+  dead = diagnostics.warp_saturation(g, video[:, :TC])
+  for level in dead:
+    assert level["mean_max_weight"] == pytest.approx(1.0) and level["fraction_one_hot"] == 1.0
+    assert level["mean_flow_norm"] == pytest.approx(np.sqrt(2.0), abs=1e-5)
+    assert level["clip_spread"] < 1e-6
+  convgru = generator.Generator(channel_multiplier=1, recurrent_unit="convgru", num_context_frames=TC,
+                                num_predicted_frames=TP, resolution=32).build_for_shapes(1)
+  assert diagnostics.warp_saturation(convgru, video[:, :TC]) == [None, None, None]
+  with pytest.raises(ValueError, match=">= 2 clips"):
+    diagnostics.warp_saturation(g, video[:1, :TC])

@@ -96,6 +96,7 @@ def test_probe_run_scores_every_checkpoint(tmp_path):
     assert set(entry["context_swap_probe"]) == {"frame_downsampled", "video_cropped"}
     assert len(entry["context_sensitivity"]["frames_context"]) == 2
     assert entry["gradient_norms"]["encoder"] > 0
+    assert len(entry["warp_saturation"]) == 3 and 0 < entry["warp_saturation"][0]["mean_max_weight"] <= 1
     motion = entry["motion"]  # synthetic clips' background velocities against each clip's mean field
     assert 1 <= motion["num_clips"] <= 4 and all(-1.0 <= c <= 1.0 for c in motion["cosines"])
   # The two checkpoints differ, and so do their scores.

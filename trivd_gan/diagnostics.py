@@ -10,6 +10,8 @@ information is lost, on a batch of real clips [B, Tc + Tp, H, W, 3] float32 in [
                        the context is swapped, against when z is redrawn, and against how much the real
                        futures of two clips differ? 0 = the context is ignored at that point.
   gradient_norms       do eq. 14's gradients reach the context encoder (appendix A), and how strongly?
+  warp_saturation      are the warping weights (eqs. 7, 12) still distributions that depend on the clip, or
+                       one-hot and the same for every clip (a saturated hyper-network: dead motion fields)?
 
 Every probe runs the models with training=False: no moving statistic or spectral-norm vector changes.
 """
@@ -18,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from trivd_gan import losses
+from trivd_gan.layers import warping
 from trivd_gan.models import generator as generator_lib
 
 
@@ -172,3 +175,47 @@ def gradient_norms(generator, discriminator, video, seed=0, reconstruction_weigh
     out[part] = grad_norm
     out[f"{part}_relative"] = grad_norm / max(weight_norm, 1e-12)
   return out
+
+
+def warp_saturation(generator, context, seed=0):
+  """How peaked and how clip-dependent the warping weights W of each recurrent level are (section 4.4).
+
+  A hyper-network whose softmax logits grow large outputs one-hot W: the expected flow is then an integer
+  offset, its gradient vanishes, and if it is also the same for every clip the motion fields carry nothing
+  of the context (docs/learning.md experiment 10).
+
+  Args:
+    generator: a built `Generator` (a recurrent unit that does not warp gives None per level).
+    context: [B, Tc, H, W, 3] float32 in [-1, 1], B >= 2.
+    seed: seed of z.
+
+  Returns:
+    list, coarse to fine, of None (no warping) or dict of Python floats:
+      "mean_max_weight": mean over clips, steps and positions of max_k W (1/k^2 = uniform, 1 = one-hot);
+      "fraction_one_hot": fraction of positions with max_k W > 0.99;
+      "mean_flow_norm": mean |expected flow| in pixels of the level;
+      "clip_spread": std over clips of each clip's mean flow (norm of the (dy, dx) std), divided by the norm
+        of the mean flow over all clips (0 = every clip gets the same mean field).
+  """
+  context = tf.convert_to_tensor(context, tf.float32)
+  batch = int(context.shape[0])
+  if batch < 2:
+    raise ValueError(f"warp_saturation needs >= 2 clips to compare them, got {batch}.")
+  z = generator_lib.sample_latents(batch, generator.latent_dim, seed=tf.constant([seed, 0], tf.int64))
+  _, warp_weights = generator.generate(context, z, training=False)
+  report = []
+  for unit, weights in zip(generator.units, warp_weights):
+    if weights is None:
+      report.append(None)
+      continue
+    weights = tf.cast(weights, tf.float32)
+    peak = tf.reduce_max(weights, axis=-1).numpy()
+    flow = warping.expected_flow(weights, unit.warp_kernel_size).numpy()  # [B, Tp, h, w, 2]
+    per_clip = flow.mean(axis=(1, 2, 3))  # [B, 2]
+    overall = float(np.linalg.norm(per_clip.mean(axis=0)))
+    spread = float(np.linalg.norm(per_clip.std(axis=0)))
+    report.append({"mean_max_weight": float(peak.mean()),
+                   "fraction_one_hot": float((peak > 0.99).mean()),
+                   "mean_flow_norm": float(np.linalg.norm(flow, axis=-1).mean()),
+                   "clip_spread": spread / max(overall, 1e-12)})
+  return report

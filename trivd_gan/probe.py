@@ -15,8 +15,8 @@ exported SavedModel (--model), on the first --num_clips clips of the held-out sp
   * with --motion (runs or SavedModels, on clips with known motion): the cosine between each clip's mean motion
     field and its true content velocity;
   * with --diagnostics (training runs only; the raw G and D the run trained): `diagnostics.py`'s
-    context-swap probe of D, G's context sensitivity (frames and recurrent states) and the gradient norms that
-    reach the context encoder.
+    context-swap probe of D, G's context sensitivity (frames and recurrent states), the gradient norms that
+    reach the context encoder and how saturated (one-hot, the same for every clip) the warping weights are.
 Writes a JSON report (default model_dir/probe.json) and optionally a PNG of samples (ground truth above,
 context + prediction below, for the first 4 held-out clips).
 """
@@ -233,6 +233,12 @@ def probe_run(f):
       entry["context_swap_probe"] = diagnostics.context_swap_probe(d, probe_video, tc, seed=f.seed)
       entry["context_sensitivity"] = diagnostics.context_sensitivity(raw_g, probe_video, seed=f.seed)
       entry["gradient_norms"] = diagnostics.gradient_norms(raw_g, d, probe_video, seed=f.seed)
+      entry["warp_saturation"] = diagnostics.warp_saturation(raw_g, probe_video[:, :tc], seed=f.seed)
+      for level, sat in enumerate(entry["warp_saturation"]):
+        if sat is not None:
+          logging.info("%s: warping level %d: mean max weight %.3f, %.0f%% one-hot, |flow| %.2f px, "
+                       "clip spread %.3f", entry["checkpoint"], level, sat["mean_max_weight"],
+                       100 * sat["fraction_one_hot"], sat["mean_flow_norm"], sat["clip_spread"])
     if f.motion:
       flows = [mean_flow_fn(tf.constant(video[:, :tc])).numpy() for video in batches]
       entry["motion"] = motion_report(np.concatenate(flows), np.concatenate(velocities))
