@@ -25,6 +25,14 @@ def np_factorized_weights(selection, kernels):
   return out
 
 
+def np_warp_softmax(z, axis, logit_scale):
+  """The paper's softmax (logit_scale None) or the softmax of tau-scaled standardized logits."""
+  if logit_scale is None:
+    return softmax(z, axis=axis)
+  standardized = (z - z.mean(axis=axis, keepdims=True)) / np.sqrt(z.var(axis=axis, keepdims=True) + 1e-6)
+  return softmax(logit_scale * standardized, axis=axis)
+
+
 def np_adaptive_max_pool(x, s):
   height, width = x.shape[1:3]
   out = np.zeros((x.shape[0], s, s, x.shape[-1]))
@@ -41,15 +49,15 @@ def np_factorized_network(net, inputs):
   k2, n = net.kernel_size ** 2, net.num_kernels
   z = np_adaptive_max_pool(relu(np_conv(inputs, net.conv_w)), net.pool_size).reshape(inputs.shape[0], -1)
   z = np_dense(relu(np_dense(z, net.dense_hidden)), net.dense_out).reshape(-1, k2, n)
-  kernels = softmax(z, axis=1)
-  selection = softmax(np_conv(inputs, net.conv_s), axis=-1)
+  kernels = np_warp_softmax(z, 1, net.logit_scale)
+  selection = np_warp_softmax(np_conv(inputs, net.conv_s), -1, net.logit_scale)
   return np_factorized_weights(selection, kernels), kernels, selection
 
 
 def np_pixelwise_network(net, inputs):
   z = relu(np_conv(inputs, net.conv1))
   z = relu(np_conv(z, net.conv2))
-  return softmax(np_conv(z, net.conv_out), axis=-1)
+  return np_warp_softmax(np_conv(z, net.conv_out), -1, net.logit_scale)
 
 
 # ---------------------------------------------------------------- Tests.
@@ -124,10 +132,11 @@ def test_factorized_weights_matches_numpy():
     warping.factorized_weights(s, _rand([2, 9, 4], 1))
 
 
-@pytest.mark.parametrize("size,spectral_norm", [(8, True), (6, True), (8, False)])
-def test_factorized_network_matches_numpy(size, spectral_norm):
+@pytest.mark.parametrize("size,spectral_norm,logit_scale", [(8, True, None), (6, True, None), (8, False, None),
+                                                            (8, False, 1.5)])
+def test_factorized_network_matches_numpy(size, spectral_norm, logit_scale):
   x = _rand([2, size, size, 6], 4)
-  net = warping.FactorizedWarpingNetwork(spectral_norm=spectral_norm)
+  net = warping.FactorizedWarpingNetwork(spectral_norm=spectral_norm, logit_scale=logit_scale)
   weights = net(x).numpy()
   kernels, selection = (t.numpy() for t in net.factors(x))
   ref_weights, ref_kernels, ref_selection = np_factorized_network(net, x.astype(np.float64))
@@ -139,9 +148,10 @@ def test_factorized_network_matches_numpy(size, spectral_norm):
   np.testing.assert_allclose(kernels.sum(1), 1.0, atol=ATOL)
 
 
-def test_pixelwise_network_matches_numpy():
+@pytest.mark.parametrize("logit_scale", [None, 0.7])
+def test_pixelwise_network_matches_numpy(logit_scale):
   x = _rand([2, 5, 7, 6], 5)
-  net = warping.PixelwiseWarpingNetwork()
+  net = warping.PixelwiseWarpingNetwork(logit_scale=logit_scale)
   out = net(x).numpy()
   np.testing.assert_allclose(out, np_pixelwise_network(net, x.astype(np.float64)), atol=ATOL)
   assert out.shape == (2, 5, 7, 9)
@@ -154,9 +164,34 @@ def test_hyper_network_needs_two_input_channels(cls):
 
 
 def test_network_config_round_trip():
-  net = warping.FactorizedWarpingNetwork(kernel_size=5, num_kernels=4, spectral_norm=False)
+  net = warping.FactorizedWarpingNetwork(kernel_size=5, num_kernels=4, spectral_norm=False, logit_scale=2)
   clone = warping.FactorizedWarpingNetwork.from_config(net.get_config())
-  assert (clone.kernel_size, clone.num_kernels, clone.spectral_norm) == (5, 4, False)
+  assert (clone.kernel_size, clone.num_kernels, clone.spectral_norm, clone.logit_scale) == (5, 4, False, 2.0)
+  pixelwise = warping.PixelwiseWarpingNetwork()
+  assert warping.PixelwiseWarpingNetwork.from_config(pixelwise.get_config()).logit_scale is None
+  with pytest.raises(ValueError, match="logit_scale must be None"):
+    warping.PixelwiseWarpingNetwork(logit_scale=0.0)
+
+
+def test_warp_softmax_with_a_logit_scale_never_saturates():
+  """Runaway logits make the paper's softmax one-hot with a vanishing gradient; standardized logits times tau
+  keep every weight below 1 / (1 + 8 exp(-tau * 9 / sqrt(8))) and the gradient alive, whatever their size."""
+  z = tf.constant(_rand([64, 9], 6) * 1e3)
+  paper = warping.warp_softmax(z, -1)
+  assert float(tf.reduce_mean(tf.reduce_max(paper, -1))) > 0.99  # one-hot but for near ties
+  for tau in (0.5, 1.0, 2.0):
+    with tf.GradientTape() as tape:
+      tape.watch(z)
+      weights = warping.warp_softmax(z, -1, tau)
+      loss = tf.reduce_sum(weights * tf.constant(_rand([64, 9], 7)))
+    bound = 1.0 / (1.0 + 8.0 * np.exp(-tau * 9.0 / np.sqrt(8.0)))
+    assert float(tf.reduce_max(weights)) <= bound + 1e-6
+    np.testing.assert_allclose(tf.reduce_sum(weights, -1), 1.0, atol=1e-5)
+    assert float(tf.reduce_max(tf.abs(tape.gradient(loss, z)))) > 1e-6  # alive, scaled by 1 / std(z) ~ 1e-3
+  # The bound is reached by one large logit among eight equal ones.
+  one_high = tf.constant([[5.0] + [0.0] * 8])
+  np.testing.assert_allclose(warping.warp_softmax(one_high, -1, 1.0)[0, 0],
+                             1.0 / (1.0 + 8.0 * np.exp(-9.0 / np.sqrt(8.0))), rtol=1e-4)
 
 
 @pytest.mark.parametrize("dy,dx", [(0, 1), (1, 0), (-1, 1), (1, -1), (0, 0)])

@@ -260,12 +260,9 @@ def test_composite_output_mixes_the_last_context_frame_with_generated_pixels():
   assert generator.Generator(output_mode="composite", **TINY).get_config()["output_mode"] == "composite"
 
 
-def test_warp_output_moves_the_last_context_frame_by_the_summed_motion_fields():
-  """With the mask at 1, "warp" frame t is x_last moved by the sum of G's combined motion fields of steps 1..t
-  (expected flows combined coarse to fine by nearest upsampling, at frame resolution), bilinear (NumPy)."""
-  g = generator.Generator(recurrent_unit="tsru_p", **TINY).build_for_shapes()
-  context, z = _inputs()
-  frames, weights = _composite_twin(g, 40.0, output_mode="warp").generate(context, z)
+def _np_frame_flows(weights, resolution=32):
+  """[B, Tp, R, R, 2] (NumPy): the expected flows of each level combined coarse to fine (nearest upsampling,
+  x2 per level), upsampled to frame resolution and scaled to frame pixels (section 4.4)."""
   combined = None
   for w in weights:  # coarse to fine, [B, Tp, h, w, 2]
     flow = warping.expected_flow(w).numpy()
@@ -273,15 +270,63 @@ def test_warp_output_moves_the_last_context_frame_by_the_summed_motion_fields():
       combined = 2.0 * np.repeat(np.repeat(combined, 2, axis=2), 2, axis=3) + flow
     else:
       combined = flow
-  factor = 32 // combined.shape[2]
-  combined = factor * np.repeat(np.repeat(combined, factor, axis=2), factor, axis=3)
-  displacement = np.cumsum(combined, axis=1).reshape(-1, 32, 32, 2)
+  factor = resolution // combined.shape[2]
+  return factor * np.repeat(np.repeat(combined, factor, axis=2), factor, axis=3)
+
+
+def test_warp_output_moves_the_last_context_frame_by_the_summed_motion_fields():
+  """With the mask at 1, "warp" frame t is x_last moved by the sum of G's combined motion fields of steps 1..t
+  (expected flows combined coarse to fine by nearest upsampling, at frame resolution), bilinear (NumPy)."""
+  g = generator.Generator(recurrent_unit="tsru_p", **TINY).build_for_shapes()
+  context, z = _inputs()
+  frames, weights = _composite_twin(g, 40.0, output_mode="warp").generate(context, z)
+  displacement = np.cumsum(_np_frame_flows(weights), axis=1).reshape(-1, 32, 32, 2)
   last = np.repeat(context[:, -1:].numpy(), 3, axis=1).reshape(-1, 32, 32, 3)
   expected = np_reference.backward_warp(last, displacement).reshape(frames.shape)
   np.testing.assert_allclose(frames.numpy(), expected, atol=1e-4)
   assert np.abs(displacement).max() > 0.01  # the fields are not trivially zero
   with pytest.raises(ValueError, match="'convgru' does not warp"):
     generator.Generator(recurrent_unit="convgru", output_mode="warp", **TINY)
+
+
+def test_warp_chain_output_moves_each_predicted_frame_from_the_previous_one():
+  """"warp_chain": frame_t = m * warp(frame_{t-1}, f_t) + (1 - m) * tanh(pixels_t), frame_0 = x_last, with f_t
+  step t's combined motion field (NumPy chain of bilinear backward warps), for a mask of 1 and of 1/2."""
+  g = generator.Generator(recurrent_unit="tsru_p", **TINY).build_for_shapes()
+  context, z = _inputs()
+  pixels = g(context, z).numpy()
+  for logit in (40.0, 0.0):
+    m = 1.0 / (1.0 + np.exp(-logit))
+    frames, weights = _composite_twin(g, logit, output_mode="warp_chain").generate(context, z)
+    flows = _np_frame_flows(weights)
+    frame, expected = context[:, -1].numpy(), []
+    for t in range(pixels.shape[1]):
+      frame = m * np_reference.backward_warp(frame, flows[:, t]) + (1 - m) * pixels[:, t]
+      expected.append(frame)
+    np.testing.assert_allclose(frames.numpy(), np.stack(expected, axis=1), atol=1e-4)
+  assert np.abs(flows).max() > 0.01  # the fields are not trivially zero
+  # With non-zero fields the chain differs from "warp" (fields summed at fixed pixels) after the first step.
+  summed = _composite_twin(g, 40.0, output_mode="warp").generate(context, z)[0].numpy()
+  chained = _composite_twin(g, 40.0, output_mode="warp_chain").generate(context, z)[0].numpy()
+  np.testing.assert_allclose(chained[:, 0], summed[:, 0], atol=1e-5)
+  assert np.abs(chained[:, 1:] - summed[:, 1:]).max() > 1e-4
+  with pytest.raises(ValueError, match="'convgru' does not warp"):
+    generator.Generator(recurrent_unit="convgru", output_mode="warp_chain", **TINY)
+
+
+def test_warp_logit_scale_reaches_every_hyper_network_softmax():
+  g = generator.Generator(warp_logit_scale=1.0, **TINY).build_for_shapes()
+  assert all(unit.hyper.logit_scale == 1.0 for unit in g.units)
+  assert all(unit.get_config()["hyper_logit_scale"] == 1.0 for unit in g.units)
+  assert generator.Generator(**g.get_config()).warp_logit_scale == 1.0
+  assert all(unit.hyper.logit_scale is None for unit in generator.Generator(**TINY).units)  # the paper's
+  # Every warping weight stays below the bound of tau = 1 (factorized: W mixes kernels that each obey it).
+  _, weights = g.generate(*_inputs())
+  assert max(float(tf.reduce_max(w)) for w in weights) <= 1.0 / (1.0 + 8.0 * np.exp(-9.0 / np.sqrt(8.0))) + 1e-6
+  with pytest.raises(ValueError, match="needs a unit that warps"):
+    generator.Generator(recurrent_unit="convgru", warp_logit_scale=1.0, **TINY)
+  with pytest.raises(ValueError, match="a value > 0"):
+    generator.Generator(warp_logit_scale=-1.0, **TINY)
 
 
 def test_warp_spectral_norm_off_removes_it_from_the_hyper_networks_only():

@@ -140,13 +140,16 @@ class _WarpingUnit(_RecurrentUnit):
   CPU-scale training (docs/learning.md experiment 8): with spectral normalization every layer of the
   hyper-network has gain at most 1, so the softmax logits of the warping weights differ between clips by no more
   than the (small) differences of their inputs; the weights stay near uniform and the motion fields near zero.
+  `hyper_logit_scale`: None (the paper's softmax) or tau > 0, the hyper-network's softmax over standardized
+  logits times tau (`warping.warp_softmax`, a departure: without spectral normalization the logits can run away
+  and the weights become one-hot and constant, docs/learning.md experiment 10).
   """
 
   warps = True
   warping = "factorized"
 
   def __init__(self, channels, kernel_size=3, warp_kernel_size=3, num_kernels=None, activation=None,
-               spectral_norm=True, hyper_spectral_norm=None, **kwargs):
+               spectral_norm=True, hyper_spectral_norm=None, hyper_logit_scale=None, **kwargs):
     super().__init__(channels, kernel_size, activation, spectral_norm, **kwargs)
     if not isinstance(warp_kernel_size, int) or warp_kernel_size < 1 or warp_kernel_size % 2 == 0:
       raise ValueError(f"warp_kernel_size must be a positive odd int, got {warp_kernel_size!r}.")
@@ -154,12 +157,14 @@ class _WarpingUnit(_RecurrentUnit):
     self.num_kernels = num_kernels
     self.hyper_spectral_norm = hyper_spectral_norm
     hyper_sn = spectral_norm if hyper_spectral_norm is None else bool(hyper_spectral_norm)
+    self.hyper_logit_scale = hyper_logit_scale
+    hyper = dict(spectral_norm=hyper_sn, logit_scale=hyper_logit_scale, name="hyper")
     if self.warping == "factorized":
-      self.hyper = FactorizedWarpingNetwork(warp_kernel_size, num_kernels, spectral_norm=hyper_sn, name="hyper")
+      self.hyper = FactorizedWarpingNetwork(warp_kernel_size, num_kernels, **hyper)
     else:
       if num_kernels is not None:
         raise ValueError("num_kernels is only used by factorized warping; leave it None for pixelwise warping.")
-      self.hyper = PixelwiseWarpingNetwork(warp_kernel_size, spectral_norm=hyper_sn, name="hyper")
+      self.hyper = PixelwiseWarpingNetwork(warp_kernel_size, **hyper)
 
   def _build_hyper(self, cin):
     self.hyper.build((None, None, None, cin))
@@ -170,7 +175,7 @@ class _WarpingUnit(_RecurrentUnit):
 
   def get_config(self):
     return {**super().get_config(), "warp_kernel_size": self.warp_kernel_size, "num_kernels": self.num_kernels,
-            "hyper_spectral_norm": self.hyper_spectral_norm}
+            "hyper_spectral_norm": self.hyper_spectral_norm, "hyper_logit_scale": self.hyper_logit_scale}
 
 
 @keras.saving.register_keras_serializable(package="trivd_gan")
@@ -212,7 +217,8 @@ class TSRU(_WarpingUnit):
   """
 
   def __init__(self, channels, variant="p", warping="factorized", kernel_size=3, warp_kernel_size=3,
-               num_kernels=None, activation=None, spectral_norm=True, hyper_spectral_norm=None, **kwargs):
+               num_kernels=None, activation=None, spectral_norm=True, hyper_spectral_norm=None,
+               hyper_logit_scale=None, **kwargs):
     if variant not in ("c", "p", "s"):
       raise ValueError(f"TSRU variant must be 'c', 'p' or 's', got {variant!r}.")
     if warping not in ("factorized", "pixelwise"):
@@ -220,7 +226,7 @@ class TSRU(_WarpingUnit):
     self.variant = variant
     self.warping = warping
     super().__init__(channels, kernel_size, warp_kernel_size, num_kernels, activation, spectral_norm,
-                     hyper_spectral_norm, **kwargs)
+                     hyper_spectral_norm, hyper_logit_scale, **kwargs)
 
   def build(self, x_t_shape, h_prev_shape):
     cx = self._check_shapes(x_t_shape, h_prev_shape)

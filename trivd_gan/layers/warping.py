@@ -101,14 +101,9 @@ def kernel_warp(h, weights, kernel_size=3):
 def factorized_weights(selection, kernels):
   """Per-pixel warping weights from N shared kernels and a selection map, eq. 12.
 
-  W[b, i, j, q] = sum_l S[b, i, j, l] * w[b, q, l].
-
-  Args:
-    selection: [B, H, W, N] selection map S (a softmax over N in the hyper-network).
-    kernels: [B, k^2, N] sample-dependent kernels w (each column a softmax over k^2 in the hyper-network).
-
-  Returns:
-    [B, H, W, k^2] weights W; a distribution over offsets if S and the columns of w are distributions.
+  W[b, i, j, q] = sum_l S[b, i, j, l] * w[b, q, l], from the selection map S [B, H, W, N] (a softmax over N in
+  the hyper-network) and the kernels w [B, k^2, N] (each column a softmax over k^2). Returns W [B, H, W, k^2],
+  a distribution over offsets if S and the columns of w are distributions.
   """
   selection = tf.convert_to_tensor(selection)
   kernels = tf.convert_to_tensor(kernels, dtype=selection.dtype)
@@ -151,6 +146,23 @@ def _half_channels(input_channels, who):
   return input_channels // 2
 
 
+def _logit_scale(logit_scale):
+  if logit_scale is not None and not logit_scale > 0:
+    raise ValueError(f"logit_scale must be None (the paper's softmax) or > 0, got {logit_scale!r}.")
+  return None if logit_scale is None else float(logit_scale)
+
+
+def warp_softmax(logits, axis, logit_scale=None):
+  """The hyper-networks' softmax: the paper's (logit_scale None), or a departure (docs/learning.md experiment
+  10): logits standardized along `axis` and times tau = logit_scale, so that runaway logits cannot make the
+  weights one-hot, where their gradient vanishes (with 9 offsets no weight exceeds 1 / (1 + 8 exp(-3.18 tau)),
+  reached by one large logit among eight equal ones)."""
+  if _logit_scale(logit_scale) is None:
+    return tf.nn.softmax(logits, axis=axis)
+  mean, variance = tf.nn.moments(logits, axes=[axis], keepdims=True)
+  return tf.nn.softmax(logit_scale * (logits - mean) * tf.math.rsqrt(variance + 1e-6), axis=axis)
+
+
 @keras.saving.register_keras_serializable(package="trivd_gan")
 class FactorizedWarpingNetwork(keras.layers.Layer):
   """Hyper-network f of factorized warping (F.1, 3.2), predicting (w, S) and W by eq. 12.
@@ -169,8 +181,9 @@ class FactorizedWarpingNetwork(keras.layers.Layer):
   """
 
   def __init__(self, kernel_size=3, num_kernels=None, conv_kernel_size=3, pool_size=4, spectral_norm=True,
-               **kwargs):
+               logit_scale=None, **kwargs):
     super().__init__(**kwargs)
+    self.logit_scale = _logit_scale(logit_scale)
     _check_kernel_size(kernel_size)
     _check_kernel_size(conv_kernel_size, "conv_kernel_size")
     if num_kernels is not None and num_kernels < 1:
@@ -209,8 +222,8 @@ class FactorizedWarpingNetwork(keras.layers.Layer):
     z = tf.reshape(z, [-1, self.pool_size ** 2 * self.conv_w.filters])
     z = tf.nn.relu(self.dense_hidden(z, training=training))
     z = tf.reshape(self.dense_out(z, training=training), [-1, self.kernel_size ** 2, self.num_kernels])
-    kernels = tf.nn.softmax(z, axis=1)
-    selection = tf.nn.softmax(logits_s, axis=-1)
+    kernels = warp_softmax(z, 1, self.logit_scale)
+    selection = warp_softmax(logits_s, -1, self.logit_scale)
     return kernels, selection
 
   def factors(self, inputs, training=False):
@@ -229,7 +242,7 @@ class FactorizedWarpingNetwork(keras.layers.Layer):
   def get_config(self):
     return {**super().get_config(), "kernel_size": self.kernel_size, "num_kernels": self.num_kernels,
             "conv_kernel_size": self.conv_kernel_size, "pool_size": self.pool_size,
-            "spectral_norm": self.spectral_norm}
+            "spectral_norm": self.spectral_norm, "logit_scale": self.logit_scale}
 
 
 @keras.saving.register_keras_serializable(package="trivd_gan")
@@ -241,8 +254,9 @@ class PixelwiseWarpingNetwork(keras.layers.Layer):
   All convs use `conv_kernel_size` (3x3, 'same' padding; the paper does not state the size).
   """
 
-  def __init__(self, kernel_size=3, conv_kernel_size=3, spectral_norm=True, **kwargs):
+  def __init__(self, kernel_size=3, conv_kernel_size=3, spectral_norm=True, logit_scale=None, **kwargs):
     super().__init__(**kwargs)
+    self.logit_scale = _logit_scale(logit_scale)
     _check_kernel_size(kernel_size)
     _check_kernel_size(conv_kernel_size, "conv_kernel_size")
     self.kernel_size = kernel_size
@@ -267,7 +281,7 @@ class PixelwiseWarpingNetwork(keras.layers.Layer):
   def weights_from_conv_outputs(self, conv_outputs, training=False):
     z = tf.nn.relu(conv_outputs[0])
     z = tf.nn.relu(self.conv2(z, training=training))
-    return tf.nn.softmax(self.conv_out(z, training=training), axis=-1)
+    return warp_softmax(self.conv_out(z, training=training), -1, self.logit_scale)
 
   def call(self, inputs, training=False):
     return self.weights_from_conv_outputs([self.conv1(inputs, training=training)], training)
@@ -277,7 +291,8 @@ class PixelwiseWarpingNetwork(keras.layers.Layer):
 
   def get_config(self):
     return {**super().get_config(), "kernel_size": self.kernel_size,
-            "conv_kernel_size": self.conv_kernel_size, "spectral_norm": self.spectral_norm}
+            "conv_kernel_size": self.conv_kernel_size, "spectral_norm": self.spectral_norm,
+            "logit_scale": self.logit_scale}
 
 
 def expected_flow(weights, kernel_size=3):
@@ -309,17 +324,10 @@ def expected_flow(weights, kernel_size=3):
 def combine_flows(flows, method="nearest"):
   """Combines per-resolution flows into one field at the finest resolution (section 4.4).
 
-  Starting from the coarsest flow, repeatedly: upsample to the next level's size (`method`: "nearest" or
-  "bilinear"), multiply by the upsampling factor (a displacement of 1 coarse pixel is `factor` fine pixels),
-  add the next level's flow.
-
-  Args:
-    flows: list of [B, H_l, W_l, 2] flows (dy, dx), coarse to fine; each level's size an integer multiple
-      (the same in both axes) of the previous one's.
-    method: "nearest" or "bilinear".
-
-  Returns:
-    [B, H_L, W_L, 2] combined flow in pixels of the finest level.
+  flows: list, coarse to fine, of [B, H_l, W_l, 2] flows (dy, dx); each level's size the same integer multiple
+  of the previous one's in both axes. From the coarsest flow, repeatedly: upsample to the next level's size
+  (`method`: "nearest" or "bilinear"), multiply by the upsampling factor (a displacement of 1 coarse pixel is
+  `factor` fine pixels), add the next level's flow. Returns [B, H_L, W_L, 2] in pixels of the finest level.
   """
   if method not in ("nearest", "bilinear"):
     raise ValueError(f"method must be 'nearest' or 'bilinear', got {method!r}.")
@@ -341,14 +349,10 @@ def combine_flows(flows, method="nearest"):
 def frame_flow(levels, resolution):
   """The combined motion field of a generator at frame resolution (section 4.4, Figure 3).
 
-  Args:
-    levels: list, coarse to fine, of [B, T, h_l, w_l, 2] float32 per-level flows (dy, dx) in pixels of their
-      own level, with static h_l, w_l (`combine_flows` reads them).
-    resolution: the frame size R, an integer multiple of the finest level's size.
-
-  Returns:
-    [B, T, R, R, 2] float32: `combine_flows` of the levels, upsampled (nearest) to R x R and multiplied by the
-    upsampling factor, so displacements are in frame pixels.
+  levels: list, coarse to fine, of [B, T, h_l, w_l, 2] float32 per-level flows (dy, dx) in pixels of their own
+  level (static h_l, w_l); resolution: the frame size R, an integer multiple of the finest level's size.
+  Returns [B, T, R, R, 2] float32: `combine_flows` of the levels, upsampled (nearest) to R x R and multiplied by
+  the upsampling factor, so displacements are in frame pixels.
   """
   num_frames = levels[0].shape[1]
   combined = combine_flows([tf.reshape(f, [-1] + list(f.shape[2:])) for f in levels])
@@ -356,6 +360,7 @@ def frame_flow(levels, resolution):
   if factor > 1:
     combined = tf.image.resize(combined, (resolution, resolution), method="nearest") * float(factor)
   return tf.reshape(combined, [-1, num_frames, resolution, resolution, 2])
+
 
 def backward_warp(images, flow):
   """Moves image content by `flow` with bilinear sampling: out[b, y, x] = images[b, y - dy, x - dx].

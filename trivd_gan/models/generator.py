@@ -19,7 +19,7 @@ from trivd_gan.layers import warping
 from trivd_gan.models import encoder as encoder_lib
 
 # How G's last convolution becomes frames (see `Generator`): the paper's "pixels", or "composite".
-OUTPUT_MODES = ("pixels", "composite", "warp")
+OUTPUT_MODES = ("pixels", "composite", "warp", "warp_chain")
 # Channel widths of the three stages and of the output, as multiples of the channel multiplier.
 G_STAGE_WIDTHS = (8, 4, 2, 1)
 
@@ -92,12 +92,20 @@ class Generator(keras.Model):
       the compositing of CDNA/SAVP-style predictors; the generator then need not redraw what does not move), or
       "warp" (as "composite", but x_last is first moved by G's own motion field summed over the predicted steps,
       `warping.backward_warp`: the motion fields of section 4.4 then have to carry the motion to lower the loss;
-      needs a recurrent unit that warps).
+      needs a recurrent unit that warps), or "warp_chain" (each predicted frame is the previous one, the last
+      context frame for the first, moved by that step's motion field alone and composited with G's pixels:
+      frame_t = m_t * warp(frame_{t-1}, f_t) + (1 - m_t) * tanh(pixels_t). The field of step t lives where the
+      content is at step t, so content keeps moving after it leaves where it started; "warp" sums the fields at
+      fixed pixels, which moves content only while the field there stays on it; docs/learning.md experiment 10).
     encoder_correlation: the context encoder also reads the local correlations of consecutive context frames'
       features (`encoder.local_correlation`), a departure off by default (docs/learning.md experiment 8).
     warp_spectral_norm: False removes spectral normalization from the warping units' hyper-networks only (a
       departure, off by default: under it the warping weights stay near uniform at small scale, see
       `recurrent._WarpingUnit` and docs/learning.md experiment 8).
+    warp_logit_scale: None (the paper's softmax) or tau > 0: the warping hyper-networks' softmax runs over their
+      logits standardized and times tau (`warping.warp_softmax`), a departure off by default: without it the
+      weights of hyper-networks without spectral normalization became one-hot and the same for every clip
+      (dead motion fields; docs/learning.md experiment 10).
 
   Call: context [B, Tc, H, W, 3] float32 in [-1, 1], z [B, latent_dim], labels [B] int (or None for the
   dummy class 0) -> frames [B, Tp, H, W, 3] float32 in [-1, 1]. `generate` also returns the predicted
@@ -107,12 +115,12 @@ class Generator(keras.Model):
   def __init__(self, channel_multiplier=48, recurrent_unit="tsru_p", num_context_frames=5,
                num_predicted_frames=11, resolution=64, latent_dim=128, embedding_dim=128, num_classes=1,
                encoder_channel_multiplier=None, bn_momentum=0.99, output_mode="pixels",
-               encoder_correlation=False, warp_spectral_norm=True, **kwargs):
+               encoder_correlation=False, warp_spectral_norm=True, warp_logit_scale=None, **kwargs):
     super().__init__(**kwargs)
     if output_mode not in OUTPUT_MODES:
       raise ValueError(f"Unknown output_mode {output_mode!r}; allowed: {', '.join(OUTPUT_MODES)}.")
-    if output_mode == "warp" and recurrent_unit in ("convgru", "convlstm"):
-      raise ValueError(f"output_mode='warp' moves frames with the recurrent units' motion fields; "
+    if output_mode.startswith("warp") and recurrent_unit in ("convgru", "convlstm"):
+      raise ValueError(f"output_mode={output_mode!r} moves frames with the recurrent units' motion fields; "
                        f"{recurrent_unit!r} does not warp: choose a TSRU, PTSRU or K-TrajGRU unit.")
     if recurrent_unit not in recurrent.RECURRENT_UNITS:
       raise ValueError(f"Unknown recurrent unit {recurrent_unit!r}; "
@@ -141,6 +149,11 @@ class Generator(keras.Model):
     if not self.warp_spectral_norm and recurrent_unit in ("convgru", "convlstm"):
       raise ValueError(f"warp_spectral_norm=False concerns the warping hyper-networks; {recurrent_unit!r} has "
                        "none: choose a TSRU, PTSRU or K-TrajGRU unit, or leave warp_spectral_norm True.")
+    self.warp_logit_scale = None if warp_logit_scale is None else float(warp_logit_scale)
+    if self.warp_logit_scale is not None and (recurrent_unit in ("convgru", "convlstm") or
+                                              not self.warp_logit_scale > 0):
+      raise ValueError(f"warp_logit_scale={warp_logit_scale!r} needs a unit that warps (TSRU, PTSRU, "
+                       f"K-TrajGRU; got {recurrent_unit!r}) and a value > 0; None keeps the paper's softmax.")
 
     ch = self.channel_multiplier
     widths = [ch * w for w in G_STAGE_WIDTHS]
@@ -154,6 +167,8 @@ class Generator(keras.Model):
                                               name="encoder")
     self.units, self.stage_convs, self.stage_blocks = [], [], []
     unit_options = {} if self.warp_spectral_norm else {"hyper_spectral_norm": False}
+    if self.warp_logit_scale is not None:
+      unit_options["hyper_logit_scale"] = self.warp_logit_scale
     for i in range(3):
       self.units.append(
           recurrent.make_recurrent_unit(recurrent_unit, widths[i], name=f"rnn_{i}", **unit_options))
@@ -237,19 +252,37 @@ class Generator(keras.Model):
     if self.output_mode != "pixels":
       mask = tf.sigmoid(blocks.unfold_time(h[..., 3:], self.num_predicted_frames))  # [B, Tp, H, W, 1]
       last = tf.cast(context[:, -1:], tf.float32)  # [B, 1, H, W, 3], broadcast over the predicted frames
+      if self.output_mode == "warp_chain":
+        return self._warp_chain(last[:, 0], mask, frames, warp_weights), warp_weights, unit_states
       if self.output_mode == "warp":
         last = self._warp_last_frame(last[:, 0], warp_weights)
       frames = mask * last + (1.0 - mask) * frames
     return frames, warp_weights, unit_states
+
+  def _frame_flows(self, warp_weights):
+    """[B, Tp, H, W, 2] float32: G's combined motion field of each predicted step at frame resolution."""
+    levels = [tf.cast(warping.expected_flow(weights, getattr(unit, "warp_kernel_size", 3)), tf.float32)
+              for unit, weights in zip(self.units, warp_weights)]  # coarse to fine, [B, Tp, h_l, w_l, 2]
+    return warping.frame_flow(levels, self.resolution)
+
+  def _warp_chain(self, last, mask, pixels, warp_weights):
+    """[B, Tp, H, W, 3]: frame_t = m_t * warp(frame_{t-1}, f_t) + (1 - m_t) * pixels_t, frame_0 = `last`.
+
+    last [B, H, W, 3], mask [B, Tp, H, W, 1] in (0, 1), pixels [B, Tp, H, W, 3] in [-1, 1]; f_t is step t's
+    combined motion field (content displacement from frame t-1 to frame t, on frame t's grid)."""
+    flows = self._frame_flows(warp_weights)
+    frame, frames = last, []
+    for t in range(self.num_predicted_frames):  # Tp is small and static: a Python loop of one warp per step
+      frame = mask[:, t] * warping.backward_warp(frame, flows[:, t]) + (1.0 - mask[:, t]) * pixels[:, t]
+      frames.append(frame)
+    return tf.stack(frames, axis=1)
 
   def _warp_last_frame(self, last, warp_weights):
     """[B, Tp, H, W, 3]: the last context frame [B, H, W, 3] moved, for each predicted frame t, by the sum of
     G's combined motion fields of steps 1..t (section 4.4's fields, upsampled to the frame; content
     displacement)."""
     tp, res = self.num_predicted_frames, self.resolution
-    levels = [tf.cast(warping.expected_flow(weights, getattr(unit, "warp_kernel_size", 3)), tf.float32)
-              for unit, weights in zip(self.units, warp_weights)]  # coarse to fine, [B, Tp, h_l, w_l, 2]
-    displacement = tf.cumsum(warping.frame_flow(levels, res), axis=1)
+    displacement = tf.cumsum(self._frame_flows(warp_weights), axis=1)
     repeated = tf.repeat(last[:, None], tp, axis=1)
     warped = warping.backward_warp(tf.reshape(repeated, [-1, res, res, 3]),
                                    tf.reshape(displacement, [-1, res, res, 2]))
@@ -271,4 +304,4 @@ class Generator(keras.Model):
             "latent_dim": self.latent_dim, "embedding_dim": self.embedding_dim, "num_classes": self.num_classes,
             "encoder_channel_multiplier": self.encoder_channel_multiplier, "bn_momentum": self.bn_momentum,
             "output_mode": self.output_mode, "encoder_correlation": self.encoder_correlation,
-            "warp_spectral_norm": self.warp_spectral_norm}
+            "warp_spectral_norm": self.warp_spectral_norm, "warp_logit_scale": self.warp_logit_scale}
