@@ -121,3 +121,35 @@ def test_warp_saturation_tells_dead_one_hot_fields_from_live_ones():
   assert diagnostics.warp_saturation(convgru, video[:, :TC]) == [None, None, None]
   with pytest.raises(ValueError, match=">= 2 clips"):
     diagnostics.warp_saturation(g, video[:1, :TC])
+
+
+def _moving_squares(velocities, size=32, frames=4):
+  """[B, frames, size, size, 3] in [-1, 1]: a bright 5x5 square on black moving by velocities[b] per frame."""
+  video = -np.ones((len(velocities), frames, size, size, 3), np.float32)
+  for b, (vy, vx) in enumerate(velocities):
+    for t in range(frames):
+      video[b, t, 12 + vy * t:17 + vy * t, 12 + vx * t:17 + vx * t] = 1.0
+  return video
+
+
+def test_ink_motion_correlates_fields_with_the_objects_motion_and_ignores_a_shared_offset():
+  velocities = np.array([[1, 2], [-2, 0], [0, -1], [2, -2], [-1, 1]])
+  video = _moving_squares(velocities)
+  fields = np.zeros((5, 32, 32, 2)) + velocities[:, None, None, :] * 0.5 + np.array([3.0, -4.0])
+  out = diagnostics.ink_motion(fields, video, num_context=3)
+  assert out["correlation_dy"] == pytest.approx(1.0) and out["correlation_dx"] == pytest.approx(1.0)
+  np.testing.assert_allclose(out["mean_field"], velocities.mean(0) * 0.5 + [3.0, -4.0])
+  np.testing.assert_allclose(out["centroid_velocity_std"], velocities.std(0))
+  backwards = diagnostics.ink_motion(-fields, video, num_context=3)
+  assert backwards["correlation_dy"] == pytest.approx(-1.0)
+  assert backwards["correlation_dx"] == pytest.approx(-1.0)
+  # The same field for every clip (a dead hyper-network) carries nothing: correlation 0.
+  constant = diagnostics.ink_motion(np.ones((5, 32, 32, 2)), video, num_context=3)
+  assert constant["correlation_dy"] == 0.0 and constant["correlation_dx"] == 0.0
+  # Only the object's pixels count: a field that is right on the square and wrong elsewhere scores 1.
+  mixed = -fields.copy()
+  ink = video[:, 3].mean(-1) > 0
+  mixed[ink] = fields[ink]
+  assert diagnostics.ink_motion(mixed, video, num_context=3)["correlation_dx"] == pytest.approx(1.0)
+  with pytest.raises(ValueError, match=">= 3 clips"):
+    diagnostics.ink_motion(fields[:2], video[:2], num_context=3)

@@ -41,9 +41,11 @@ def test_check_flags(tmp_path):
   with pytest.raises(ValueError, match="--diagnostics needs --model_dir"):
     probe.check_flags(flags_for(model=str(tmp_path / "export")))
   probe.check_flags(flags_for(model_dir=str(tmp_path), motion=True))  # runs and SavedModels both
+  probe.check_flags(flags_for(model=str(tmp_path / "export"), diagnostics=False, motion=True,
+                              dataset="moving_mnist"))  # diagnostics.ink_motion, no labels needed
   with pytest.raises(ValueError, match="--motion needs a data set with motion labels"):
     probe.check_flags(flags_for(model=str(tmp_path / "export"), diagnostics=False, motion=True,
-                                dataset="moving_mnist"))
+                                dataset="video_folder"))
   with pytest.raises(ValueError, match="--clips_per_video applies to --dataset=video_folder"):
     probe.check_flags(flags_for(model_dir=str(tmp_path), clips_per_video=2))
   with pytest.raises(ValueError, match="--clips_per_video must be >= 1"):
@@ -59,6 +61,20 @@ def test_motion_report_cosines():
   assert report["mean_cosine"] == pytest.approx(0.0) and report["fraction_above_0.5"] == pytest.approx(1 / 3)
   with pytest.raises(ValueError, match="no held-out clip moves"):
     probe.motion_report([[1.0, 0.0]], [[0.0, 0.0]])
+
+
+def test_motion_entry_without_labels_reads_the_ink():
+  """Unlabelled clips (Moving MNIST): the first step's fields against the objects' last context motion."""
+  rng = np.random.default_rng(0)
+  velocities = rng.integers(-3, 4, size=(6, 2))
+  video = -np.ones((6, 4, 32, 32, 3), np.float32)
+  for b, (vy, vx) in enumerate(velocities):
+    for t in range(4):
+      y, x = 12 + vy * t, 12 + vx * t
+      video[b, t, y:y + 5, x:x + 5] = 1.0
+  fields = np.zeros((6, 2, 32, 32, 2), np.float32) + velocities[:, None, None, None, :]
+  motion = probe.motion_entry([fields[:3], fields[3:]], [video[:3], video[3:]], None, 3, "test")
+  assert motion["correlation_dy"] == pytest.approx(1.0) and motion["correlation_dx"] == pytest.approx(1.0)
 
 
 def test_saved_model_motion_on_labelled_clips():

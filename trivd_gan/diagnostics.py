@@ -12,6 +12,8 @@ information is lost, on a batch of real clips [B, Tc + Tp, H, W, 3] float32 in [
   gradient_norms       do eq. 14's gradients reach the context encoder (appendix A), and how strongly?
   warp_saturation      are the warping weights (eqs. 7, 12) still distributions that depend on the clip, or
                        one-hot and the same for every clip (a saturated hyper-network: dead motion fields)?
+  ink_motion           on bright objects over a dark background (Moving MNIST), does the first predicted
+                       step's motion field on the objects follow how they moved at the end of the context?
 
 Every probe runs the models with training=False: no moving statistic or spectral-norm vector changes.
 """
@@ -219,3 +221,45 @@ def warp_saturation(generator, context, seed=0):
                    "mean_flow_norm": float(np.linalg.norm(flow, axis=-1).mean()),
                    "clip_spread": spread / max(overall, 1e-12)})
   return report
+
+
+def _ink_centroid(frames):
+  """[B, 2] (y, x) centroid of the pixels brighter than mid-grey of frames [B, H, W, 3] in [-1, 1]."""
+  ink = (frames.mean(axis=-1) > 0.0).astype(np.float64)
+  ys, xs = np.arange(ink.shape[1])[:, None], np.arange(ink.shape[2])[None, :]
+  mass = np.maximum(ink.sum(axis=(1, 2)), 1.0)
+  return np.stack([(ink * ys).sum(axis=(1, 2)) / mass, (ink * xs).sum(axis=(1, 2)) / mass], axis=-1)
+
+
+def ink_motion(fields, video, num_context):
+  """Does the motion field follow the objects? For bright objects on a dark background (Moving MNIST).
+
+  Each clip's field is averaged over the object pixels (brighter than mid-grey) of the first real predicted
+  frame and compared with the displacement of the object pixels' centroid between the last two context
+  frames. Correlations over clips are the measure: they are blind to a constant offset shared by all clips
+  (which a cosine is not), and are 0 for fields that are the same for every clip.
+
+  Args:
+    fields: [B, H, W, 2] (dy, dx) in frame pixels, G's combined motion field of predicted step 1 (section 4.4).
+    video: [B, Tc + Tp, H, W, 3] real clips in [-1, 1], B >= 3.
+    num_context: Tc >= 2.
+
+  Returns:
+    dict of Python floats: "correlation_dy", "correlation_dx" (Pearson over clips; 0 if either side is
+    constant), "mean_field" [2] and "field_std" [2] over clips, "centroid_velocity_std" [2].
+  """
+  fields, video = np.asarray(fields, np.float64), np.asarray(video)
+  if video.shape[0] < 3 or num_context < 2 or fields.shape != video.shape[:1] + video.shape[2:4] + (2,):
+    raise ValueError(f"ink_motion needs fields [B, H, W, 2] of >= 3 clips [B, T, H, W, 3] and num_context "
+                     f">= 2, got fields {fields.shape}, video {video.shape}, num_context {num_context}.")
+  ink = video[:, num_context].mean(axis=-1) > 0.0  # [B, H, W]
+  per_clip = np.stack([f[m].mean(axis=0) if m.any() else np.zeros(2) for f, m in zip(fields, ink)])
+  velocity = _ink_centroid(video[:, num_context - 1]) - _ink_centroid(video[:, num_context - 2])
+
+  def correlation(a, b):
+    return float(np.corrcoef(a, b)[0, 1]) if a.std() > 1e-9 and b.std() > 1e-9 else 0.0
+
+  return {"correlation_dy": correlation(per_clip[:, 0], velocity[:, 0]),
+          "correlation_dx": correlation(per_clip[:, 1], velocity[:, 1]),
+          "mean_field": per_clip.mean(axis=0).tolist(), "field_std": per_clip.std(axis=0).tolist(),
+          "centroid_velocity_std": velocity.std(axis=0).tolist()}

@@ -12,8 +12,9 @@ exported SavedModel (--model), on the first --num_clips clips of the held-out sp
   * per predicted frame PSNR, SSIM and MSE of the model (EMA generator, or raw with --weights=raw, with
     standing statistics from the training split, paper E.2; truncation --truncation), of copy-last-frame and
     of the context's mean frame (`evaluation/heldout.py`);
-  * with --motion (runs or SavedModels, on clips with known motion): the cosine between each clip's mean motion
-    field and its true content velocity;
+  * with --motion (runs or SavedModels): on clips with known motion, the cosine between each clip's mean motion
+    field and its true content velocity; on Moving MNIST, `diagnostics.ink_motion` (does the first step's field
+    on the digits follow how they moved?);
   * with --diagnostics (training runs only; the raw G and D the run trained): `diagnostics.py`'s
     context-swap probe of D, G's context sensitivity (frames and recurrent states), the gradient norms that
     reach the context encoder and how saturated (one-hot, the same for every clip) the warping weights are.
@@ -34,6 +35,7 @@ from trivd_gan import cli_setup
 FLAGS = flags.FLAGS
 # The key of each clip's true content velocity [2] (dy, dx) in the sources that label motion.
 VELOCITY_KEYS = {"natural": "velocity", "synthetic": "background_velocity"}
+INK_MOTION_DATASETS = ("moving_mnist",)  # --motion: `diagnostics.ink_motion` (no labels needed)
 
 
 def define_flags():
@@ -72,8 +74,9 @@ def check_flags(f):
     raise ValueError(f"--model={f.model} is not a SavedModel folder (no saved_model.pb).")
   if f.diagnostics and f.model_dir is None:
     raise ValueError("--diagnostics needs --model_dir: the probes use the run's discriminator.")
-  if f.motion and f.dataset not in VELOCITY_KEYS:
-    raise ValueError(f"--motion needs a data set with motion labels ({', '.join(sorted(VELOCITY_KEYS))}), got "
+  if f.motion and f.dataset not in VELOCITY_KEYS and f.dataset not in INK_MOTION_DATASETS:
+    raise ValueError(f"--motion needs a data set with motion labels ({', '.join(sorted(VELOCITY_KEYS))}) or "
+                     f"of bright objects on black ({', '.join(INK_MOTION_DATASETS)}), got "
                      f"--dataset={f.dataset}.")
   if f.clips_per_video is not None and f.dataset != "video_folder":
     raise ValueError("--clips_per_video applies to --dataset=video_folder only.")
@@ -178,9 +181,8 @@ def write_samples_png(path, video, predictions, num_context):
 
 
 def probe_run(f):
-  """The report of a training run: one entry per scored checkpoint (with --motion, the motion fields' directions
-  on labelled clips, as `probe_saved_model`)."""
-  import numpy as np  # pylint: disable=import-outside-toplevel
+  """The report of a training run: one entry per scored checkpoint (with --motion, the motion fields against
+  the clips' motion, as `probe_saved_model`)."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from trivd_gan import diagnostics  # pylint: disable=import-outside-toplevel
   from trivd_gan import inference  # pylint: disable=import-outside-toplevel
@@ -193,9 +195,10 @@ def probe_run(f):
   g_config, d_config = config["generator"], config["discriminator"]
   g = generator_lib.Generator(**g_config).build_for_shapes(1)
   tc, tp, res = g_config["num_context_frames"], g_config["num_predicted_frames"], g_config["resolution"]
+  labelled = f.motion and f.dataset in VELOCITY_KEYS
   clips = held_out_clips(f.dataset, f.data_dir, f.split, f.num_clips, f.batch_size, tc + tp, res,
-                         with_motion=f.motion, **source_kwargs(f))
-  batches, velocities = clips if f.motion else (clips, None)
+                         with_motion=labelled, **source_kwargs(f))
+  batches, velocities = clips if labelled else (clips, None)
   stand = (inference.dataset_batches(f.dataset, f.data_dir, g, f.standing_stats_batches,
                                      f.standing_stats_batch_size, f.seed)
            if f.standing_stats_batches else None)
@@ -213,10 +216,10 @@ def probe_run(f):
     return g(context, latents(context), training=False)
 
   @tf.function(reduce_retracing=True)
-  def mean_flow_fn(context):
-    """[B, 2]: each clip's combined motion field (section 4.4) averaged over time and positions."""
+  def flow_fn(context):
+    """[B, Tp, H, W, 2]: each clip's combined motion field (section 4.4)."""
     _, warp_weights = g.generate(context, latents(context), training=False)
-    return tf.reduce_mean(inference.motion_fields(g, warp_weights, tf.shape(context)[0])[0], axis=[1, 2, 3])
+    return inference.motion_fields(g, warp_weights, tf.shape(context)[0])[0]
 
   entries = []
   for prefix in prefixes:
@@ -240,12 +243,8 @@ def probe_run(f):
                        "clip spread %.3f", entry["checkpoint"], level, sat["mean_max_weight"],
                        100 * sat["fraction_one_hot"], sat["mean_flow_norm"], sat["clip_spread"])
     if f.motion:
-      flows = [mean_flow_fn(tf.constant(video[:, :tc])).numpy() for video in batches]
-      entry["motion"] = motion_report(np.concatenate(flows), np.concatenate(velocities))
-      motion = entry["motion"]
-      logging.info("%s: motion fields' mean cosine with the true motion %.3f (%.0f%% of %d moving clips > 0.5)",
-                   entry["checkpoint"], motion["mean_cosine"], 100 * motion["fraction_above_0.5"],
-                   motion["num_clips"])
+      flows = [flow_fn(tf.constant(video[:, :tc])).numpy() for video in batches]
+      entry["motion"] = motion_entry(flows, batches, velocities, tc, entry["checkpoint"])
     entries.append(entry)
     m, c = entry["scores"]["model"], entry["scores"]["copy_last_frame"]
     logging.info("%s: PSNR %.2f dB (copy-last %.2f), SSIM %.3f (%.3f), MSE %.1f (%.1f)  [%.0f s]",
@@ -257,30 +256,44 @@ def probe_run(f):
   return {"model_dir": f.model_dir, "config": config, "entries": entries}
 
 
+def motion_entry(flows, batches, velocities, num_context, name):
+  """The --motion report from per-batch fields [b, Tp, H, W, 2]: against the labelled velocities, or (None)
+  `diagnostics.ink_motion` of the first predicted step's fields."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  from trivd_gan import diagnostics  # pylint: disable=import-outside-toplevel
+  if velocities is None:
+    motion = diagnostics.ink_motion(np.concatenate([fl[:, 0] for fl in flows]), np.concatenate(batches),
+                                    num_context)
+    logging.info("%s: first-step field on the digits against their last context motion: correlation dy %.3f, "
+                 "dx %.3f", name, motion["correlation_dy"], motion["correlation_dx"])
+    return motion
+  motion = motion_report(np.concatenate([fl.mean(axis=(1, 2, 3)) for fl in flows]), np.concatenate(velocities))
+  logging.info("%s: motion fields' mean cosine with the true motion %.3f (%.0f%% of %d moving clips > 0.5)",
+               name, motion["mean_cosine"], 100 * motion["fraction_above_0.5"], motion["num_clips"])
+  return motion
+
+
 def probe_saved_model(f):
   """The report of an exported SavedModel: held-out scores, and with --motion the motion fields' directions."""
   import numpy as np  # pylint: disable=import-outside-toplevel
   from trivd_gan import inference  # pylint: disable=import-outside-toplevel
   predictor = inference.Predictor(model=f.model)
   tc, tp = predictor.num_context_frames, predictor.num_predicted_frames
+  labelled = f.motion and f.dataset in VELOCITY_KEYS
   clips = held_out_clips(f.dataset, f.data_dir, f.split, f.num_clips, f.batch_size, tc + tp,
-                         predictor.resolution, with_motion=f.motion, **source_kwargs(f))
-  batches, velocities = clips if f.motion else (clips, None)
+                         predictor.resolution, with_motion=labelled, **source_kwargs(f))
+  batches, velocities = clips if labelled else (clips, None)
   flows = []
 
   def predict(context):
     context_u8 = np.clip((context + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
     out = predictor.predict(context_u8, [f.seed, 7], f.truncation)
-    flows.append(out["motion_field"].mean(axis=(1, 2, 3)))  # [b, 2]: over time and positions
+    flows.append(out["motion_field"])  # [b, Tp, H, W, 2]
     return out["frames"]
 
   entry = {"scores": score(predict, batches, tc)}
   if f.motion:
-    entry["motion"] = motion_report(np.concatenate(flows), np.concatenate(velocities))
-    logging.info("Motion fields: mean cosine with the true motion %.3f over %d moving clips "
-                 "(%.0f%% above 0.5).",
-                 entry["motion"]["mean_cosine"], entry["motion"]["num_clips"],
-                 100 * entry["motion"]["fraction_above_0.5"])
+    entry["motion"] = motion_entry(flows, batches, velocities, tc, f.model)
   report = {"model": f.model, "entries": [entry]}
   if f.samples_png:
     video = batches[0][:4]
