@@ -18,7 +18,7 @@ from trivd_gan.layers import spectral_norm
 from trivd_gan.layers import warping
 from trivd_gan.models import encoder as encoder_lib
 
-# How G's last convolution becomes frames (see `Generator`): the paper's "pixels", or "composite".
+# How G's last convolution becomes frames (see `Generator`): the paper's "pixels", or a departure.
 OUTPUT_MODES = ("pixels", "composite", "warp", "warp_chain")
 # Channel widths of the three stages and of the output, as multiples of the channel multiplier.
 G_STAGE_WIDTHS = (8, 4, 2, 1)
