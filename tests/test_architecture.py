@@ -25,7 +25,7 @@ ALLOWED = {
     "visualization": set(),
     "losses": {"models"},
     "inference": {"compat", "data", "layers", "models", "log_filters", "progress"},
-    "diagnostics": {"losses", "models"},
+    "diagnostics": {"layers", "losses", "models"},
     "export": {"inference", "log_filters", "models"},
     "evaluation": {"evaluation", "data", "inference", "models", "progress"},
     "training": {"training", "compat", "data", "inference", "layers", "losses", "models", "progress",
