@@ -288,7 +288,8 @@ def probe_saved_model(f):
   def predict(context):
     context_u8 = np.clip((context + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
     out = predictor.predict(context_u8, [f.seed, 7], f.truncation)
-    flows.append(out["motion_field"])  # [b, Tp, H, W, 2]
+    if f.motion:  # keep the fields [b, Tp, H, W, 2] only when they are scored
+      flows.append(out["motion_field"])
     return out["frames"]
 
   entry = {"scores": score(predict, batches, tc)}
