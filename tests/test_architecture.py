@@ -23,7 +23,7 @@ ALLOWED = {
     "progress": set(),
     "cli_setup": set(),
     "visualization": set(),
-    "losses": {"models"},
+    "losses": {"layers", "models"},
     "inference": {"compat", "data", "layers", "models", "log_filters", "progress"},
     "diagnostics": {"layers", "losses", "models"},
     "export": {"inference", "log_filters", "models"},

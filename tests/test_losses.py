@@ -105,3 +105,86 @@ def test_reconstruction_loss_is_the_mean_absolute_error():
                              np.mean(np.abs(fake - real)) / 4, rtol=1e-6)
   with pytest.raises(ValueError, match="same shape"):
     losses.reconstruction_loss(real, fake[:, :2])
+
+
+def test_mean_flow_penalty_is_the_squared_batch_mean_field():
+  rng = np.random.default_rng(2)
+  flows = rng.normal(0.5, 2.0, (4, 3, 5, 5, 2)).astype(np.float32)
+  mean = flows.mean(axis=(0, 2, 3))  # [Tp, 2]: the field shared by the batch
+  expected = np.mean(np.sum(mean ** 2, axis=-1))
+  np.testing.assert_allclose(losses.mean_flow_penalty(flows).numpy(), expected, rtol=1e-5)
+  # Clips moving in opposite directions cancel: no penalty for per-clip motion alone.
+  opposite = np.concatenate([flows[:2], -flows[:2]], axis=0)
+  np.testing.assert_allclose(losses.mean_flow_penalty(opposite).numpy(), 0.0, atol=1e-10)
+  # A replica holding 4 of 8 clips contributes half of its mean.
+  np.testing.assert_allclose(losses.mean_flow_penalty(flows, global_batch_size=8).numpy(), expected / 2,
+                             rtol=1e-5)
+  with pytest.raises(ValueError, match="motion fields"):
+    losses.mean_flow_penalty(flows[..., :1])
+
+
+def _np_backward_warp(image, flow):
+  """NumPy reference of warping.backward_warp: out[y, x] = image[y - dy, x - dx], bilinear, border-clamped."""
+  h, w, _ = image.shape
+  out = np.zeros_like(image)
+  for y in range(h):
+    for x in range(w):
+      sy, sx = np.clip(y - flow[y, x, 0], 0, h - 1), np.clip(x - flow[y, x, 1], 0, w - 1)
+      y0, x0 = int(np.floor(sy)), int(np.floor(sx))
+      y1, x1, fy, fx = min(y0 + 1, h - 1), min(x0 + 1, w - 1), sy - y0, sx - x0
+      out[y, x] = ((1 - fy) * (1 - fx) * image[y0, x0] + (1 - fy) * fx * image[y0, x1]
+                   + fy * (1 - fx) * image[y1, x0] + fy * fx * image[y1, x1])
+  return out
+
+
+def _np_pool(x, s):
+  h, w, c = x.shape
+  return x.reshape(h // s, s, w // s, s, c).mean(axis=(1, 3))
+
+
+def test_warp_photometric_loss_matches_a_numpy_reference():
+  rng = np.random.default_rng(3)
+  tc, tp, size = 2, 2, 8
+  video = rng.uniform(-1, 1, (2, tc + tp, size, size, 3)).astype(np.float32)
+  flows = rng.normal(0, 1.5, (2, tp, size, size, 2)).astype(np.float32)
+  errors = []
+  for s in (1, 2):
+    for b in range(2):
+      for t in range(tp):
+        warped = _np_backward_warp(_np_pool(video[b, tc + t - 1], s), _np_pool(flows[b, t], s) / s)
+        errors.append((s, np.abs(warped - _np_pool(video[b, tc + t], s)).mean()))
+  expected = np.mean([np.mean([e for s, e in errors if s == scale]) for scale in (1, 2)])
+  got = losses.warp_photometric_loss(video, flows, tc, scales=(1, 2)).numpy()
+  np.testing.assert_allclose(got, expected, rtol=1e-5)
+  np.testing.assert_allclose(losses.warp_photometric_loss(video, flows, tc, scales=(1, 2), global_batch_size=8),
+                             expected / 4, rtol=1e-5)
+  with pytest.raises(ValueError, match="Tc = 3"):
+    losses.warp_photometric_loss(video, flows, 3)
+  with pytest.raises(ValueError, match="does not divide"):
+    losses.warp_photometric_loss(video, flows, tc, scales=(3,))
+
+
+def test_warp_photometric_loss_is_zero_for_the_true_motion():
+  # A pattern translating 2 px down and 1 px right per frame, away from the borders, and its true field.
+  frame = np.zeros((16, 16, 3), np.float32)
+  frame[2:6, 3:7] = 1.0
+  video = np.stack([np.roll(frame, (2 * t, t), axis=(0, 1)) for t in range(4)])[None]  # [1, 4, 16, 16, 3]
+  true = np.broadcast_to(np.array([2.0, 1.0], np.float32), (1, 2, 16, 16, 2))
+  assert losses.warp_photometric_loss(video, true, 2, scales=(1,)).numpy() < 1e-6
+  assert losses.warp_photometric_loss(video, np.zeros_like(true), 2, scales=(1,)).numpy() > 0.05
+
+
+def test_warp_photometric_loss_coarse_scales_reach_moves_beyond_one_pixel_of_overlap():
+  # A 4x4 block moving 6 px right: at a small flow the full-resolution loss has no gradient (the old and new
+  # blocks are 2 px apart); pooled by 4, they touch, and the gradient says "move right". (0.3 px, not 0:
+  # bilinear sampling has a kink at integer flows.)
+  frame = np.zeros((32, 32, 3), np.float32)
+  frame[12:16, 4:8] = 1.0
+  video = np.stack([frame, np.roll(frame, 6, axis=1)])[None]  # [1, 2, 32, 32, 3]: Tc = 1, Tp = 1
+  dx = tf.Variable(0.3)
+  for scales, moves_right in (((1,), False), ((1, 2, 4), True)):
+    with tf.GradientTape() as tape:
+      flows = tf.stack([tf.zeros([1, 1, 32, 32]), dx * tf.ones([1, 1, 32, 32])], axis=-1)
+      loss = losses.warp_photometric_loss(video, flows, 1, scales=scales)
+    grad = float(tape.gradient(loss, dx))
+    assert (grad < -1e-4) if moves_right else abs(grad) < 1e-7, (scales, grad)

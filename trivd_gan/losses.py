@@ -19,6 +19,7 @@ so that summing them over replicas (strategy.reduce(SUM, ...)) gives the global 
 
 import tensorflow as tf
 
+from trivd_gan.layers import warping
 from trivd_gan.models import seeds
 
 
@@ -129,6 +130,72 @@ def reconstruction_loss(real_future, fake_future, global_batch_size=None, replic
                      f"{fake.shape}.")
   scale = replica_scale_factor(real, global_batch_size, replica_scale)
   return scale * tf.reduce_mean(tf.abs(fake - real))
+
+
+def mean_flow_penalty(flows, global_batch_size=None, replica_scale=None):
+  """Squared batch-mean motion field (NOT in the paper; a gin option, docs/learning.md experiment 11).
+
+  On Moving MNIST the generator's motion fields drifted to one offset shared by every clip (experiment 10);
+  the clips' true motions average to about zero over a batch, so this penalizes only the shared part:
+
+    P = mean_t sum_{c in (dy, dx)} (mean_{b, y, x} flows[b, t, y, x, c])^2
+
+  Args:
+    flows: [B, Tp, H, W, 2] float, each predicted step's combined field (`Generator.frame_flows`), frame pixels.
+    global_batch_size, replica_scale: per-replica scaling, see the module docstring. Under tf.distribute the
+      mean is each replica's own.
+
+  Returns:
+    float32 scalar in px^2, scaled per replica.
+  """
+  flows = tf.cast(flows, tf.float32)
+  if flows.shape.rank != 5 or flows.shape[-1] != 2:
+    raise ValueError(f"flows must be [B, Tp, H, W, 2] motion fields, got shape {flows.shape}.")
+  mean = tf.reduce_mean(flows, axis=[0, 2, 3])  # [Tp, 2]
+  scale = replica_scale_factor(flows, global_batch_size, replica_scale)
+  return scale * tf.reduce_mean(tf.reduce_sum(tf.square(mean), axis=-1))
+
+
+def warp_photometric_loss(real_video, flows, num_context, scales=(1, 2, 4), global_batch_size=None,
+                          replica_scale=None):
+  """How well each predicted step's motion field moves the REAL previous frame onto the real frame (NOT in the
+  paper; a gin option, docs/learning.md experiment 11).
+
+  The self-supervised photometric loss of optical-flow learning: with f_t G's field of step t (content
+  displacement from frame t-1 to frame t, `Generator.frame_flows`) and x the real clip,
+
+    L = mean_s mean_t mean |warp(pool_s(x_{Tc+t-1}), pool_s(f_t) / s) - pool_s(x_{Tc+t})|
+
+  (`warping.backward_warp`; pool_s: s x s average pooling). The field of every step gets a target that does
+  not depend on G's own earlier frames; the coarse scales widen bilinear sampling's one-pixel reach, so that
+  moves of several pixels (Moving MNIST: 3.6 px per frame) still get a gradient in the right direction.
+
+  Args:
+    real_video: [B, Tc + Tp, H, W, 3] float in [-1, 1], the real clip.
+    flows: [B, Tp, H, W, 2] float, frame pixels.
+    num_context: Tc.
+    scales: pooling factors, each dividing H and W.
+    global_batch_size, replica_scale: per-replica scaling, see the module docstring.
+
+  Returns:
+    float32 scalar, mean absolute error in [0, 2], scaled per replica.
+  """
+  real = tf.cast(real_video, tf.float32)
+  flows = tf.cast(flows, tf.float32)
+  tp, size = flows.shape[1], real.shape[2]
+  if real.shape[1] != num_context + tp or flows.shape[2:] != (size, size, 2) or not scales:
+    raise ValueError(f"real_video must be [B, Tc + Tp, H, W, 3] with Tc = {num_context}, flows [B, Tp, H, W, "
+                     f"2] on its grid, scales not empty; got {real.shape}, {flows.shape}, {scales}.")
+  fold = lambda x: tf.reshape(x, [-1, size, size, x.shape[-1]])
+  previous, target, flows = fold(real[:, num_context - 1:-1]), fold(real[:, num_context:]), fold(flows)
+  total = 0.0
+  for s in scales:
+    if size % s:
+      raise ValueError(f"scale {s} does not divide the frame size {size}.")
+    pool = lambda x: tf.nn.avg_pool2d(x, s, s, "VALID") if s > 1 else x
+    warped = warping.backward_warp(pool(previous), pool(flows) / float(s))
+    total += tf.reduce_mean(tf.abs(warped - pool(target)))
+  return replica_scale_factor(real, global_batch_size, replica_scale) * total / len(scales)
 
 
 def _variable_name(variable):

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from trivd_gan import compat
+from trivd_gan import losses
 from trivd_gan.models import decompositions
 from trivd_gan.models import generator
 from trivd_gan.training import loop
@@ -96,6 +97,29 @@ def test_reconstruction_weight_adds_the_l1_term_to_g_only(tmp_path):
   assert not any("reconstruction" in name for name in values if name.startswith("d_loss"))
   with pytest.raises(ValueError, match="reconstruction_weight"):
     trainer.Trainer(str(tmp_path / "bad"), reconstruction_weight=-1.0, **kwargs)
+
+
+def test_motion_field_terms_add_to_g_only(tmp_path):
+  kwargs = {k: v for k, v in TINY.items() if k not in ("log_every", "summary_every", "sample_every")}
+  tsru = functools.partial(generator.Generator, channel_multiplier=1, recurrent_unit="tsru_p",
+                           num_context_frames=2, num_predicted_frames=2, resolution=32)
+  t = trainer.Trainer(str(tmp_path / "flow"), flow_mean_weight=2.0, warp_photometric_weight=3.0,
+                      **{**kwargs, "generator_fn": tsru})
+  values = t.train_step()
+  assert values["g_loss/flow_mean"] > 0.0  # a freshly initialized G has some shared drift
+  assert 0.0 < values["g_loss/warp_photometric"] <= 6.0  # 3 x a mean absolute error of [-1, 1] frames
+  assert not any("flow" in name or "photometric" in name for name in values if name.startswith("d_loss"))
+  # Its gradient reaches G's hyper-networks: with the penalty alone the shared drift must go down.
+  context, z = t.sample_batch["video"][:, :2], tf.zeros([4, t.generator.latent_dim])
+  with tf.GradientTape() as tape:
+    flows = t.generator.frame_flows(t.generator.generate(context, z, training=True)[1])
+    penalty = losses.mean_flow_penalty(flows)
+  grads = tape.gradient(penalty, t.generator.trainable_variables)
+  hyper = [g for g, v in zip(grads, t.generator.trainable_variables) if "hyper" in v.path and g is not None]
+  assert hyper and any(float(tf.reduce_max(tf.abs(g))) > 0 for g in hyper)
+  for bad in (dict(flow_mean_weight=-1.0), dict(flow_mean_weight=1.0), dict(warp_photometric_weight=1.0)):
+    with pytest.raises(ValueError, match=list(bad)[0]):  # the last two: ConvGRU does not warp
+      trainer.Trainer(str(tmp_path / "bad"), **bad, **kwargs)
 
 
 def test_reconstruction_warmup_trains_g_alone_then_the_gan(tmp_path):

@@ -259,8 +259,11 @@ class Generator(keras.Model):
       frames = mask * last + (1.0 - mask) * frames
     return frames, warp_weights, unit_states
 
-  def _frame_flows(self, warp_weights):
-    """[B, Tp, H, W, 2] float32: G's combined motion field of each predicted step at frame resolution."""
+  def frame_flows(self, warp_weights):
+    """[B, Tp, H, W, 2] float32: G's combined motion field of each predicted step at frame resolution.
+
+    warp_weights: `generate`'s second output (every unit must warp; section 4.4's fields, content
+    displacement in frame pixels)."""
     levels = [tf.cast(warping.expected_flow(weights, getattr(unit, "warp_kernel_size", 3)), tf.float32)
               for unit, weights in zip(self.units, warp_weights)]  # coarse to fine, [B, Tp, h_l, w_l, 2]
     return warping.frame_flow(levels, self.resolution)
@@ -270,7 +273,7 @@ class Generator(keras.Model):
 
     last [B, H, W, 3], mask [B, Tp, H, W, 1] in (0, 1), pixels [B, Tp, H, W, 3] in [-1, 1]; f_t is step t's
     combined motion field (content displacement from frame t-1 to frame t, on frame t's grid)."""
-    flows = self._frame_flows(warp_weights)
+    flows = self.frame_flows(warp_weights)
     frame, frames = last, []
     for t in range(self.num_predicted_frames):  # Tp is small and static: a Python loop of one warp per step
       frame = mask[:, t] * warping.backward_warp(frame, flows[:, t]) + (1.0 - mask[:, t]) * pixels[:, t]
@@ -282,7 +285,7 @@ class Generator(keras.Model):
     G's combined motion fields of steps 1..t (section 4.4's fields, upsampled to the frame; content
     displacement)."""
     tp, res = self.num_predicted_frames, self.resolution
-    displacement = tf.cumsum(self._frame_flows(warp_weights), axis=1)
+    displacement = tf.cumsum(self.frame_flows(warp_weights), axis=1)
     repeated = tf.repeat(last[:, None], tp, axis=1)
     warped = warping.backward_warp(tf.reshape(repeated, [-1, res, res, 3]),
                                    tf.reshape(displacement, [-1, res, res, 2]))

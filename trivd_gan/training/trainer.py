@@ -68,11 +68,12 @@ class Trainer:
     run_eagerly: no tf.function: much faster for tiny models whose step is dominated by tracing (gin/tiny.gin).
     reconstruction_weight: 0 = the paper's eq. 14 alone; > 0 adds that times the L1 error of the predicted
       frames to G's loss, a departure for small-scale training explained in docs/learning.md.
-    reconstruction_warmup_steps: 0 = the paper's schedule; N > 0: steps 1..N train G alone on
-      reconstruction_weight times the L1 error (plus the orthogonal regularization), with z = 0 and D neither
-      run nor updated; the GAN steps follow. Not in the paper: built to carry a G-alone result (motion fields
-      learned from L1 alone, docs/learning.md experiment 8) into the GAN; in experiment 9 it did not help (the
-      warm-up steps learned no motion). Kept for such experiments. Needs reconstruction_weight > 0.
+    reconstruction_warmup_steps: 0 = the paper's schedule; N > 0 (not in the paper; needs reconstruction_weight
+      > 0): steps 1..N train G alone on the weighted L1 error (and the orthogonal regularization) with z = 0, D
+      idle; the GAN steps follow. It did not help (docs/learning.md experiment 9); kept for experiments.
+    flow_mean_weight, warp_photometric_weight: 0 = the paper's objective; > 0 adds that times
+      `losses.mean_flow_penalty` (px^2) or `losses.warp_photometric_loss` of G's motion fields to G's loss
+      (docs/learning.md experiment 11). Need a generator whose recurrent units all warp.
   """
 
   def __init__(self, model_dir, strategy=None, generator_fn=generator_lib.Generator,
@@ -81,7 +82,8 @@ class Trainer:
                d_learning_rate=5e-4, adam_beta1=0.0, adam_beta2=0.999, adam_epsilon=1e-8,
                orthogonal_reg_weight=1e-4, ema_decay=0.9999, ema_start_step=20000, seed=0, jit_compile=False,
                max_checkpoints_to_keep=5, checkpoint_iterator=False, run_eagerly=False,
-               reconstruction_weight=0.0, reconstruction_warmup_steps=0):
+               reconstruction_weight=0.0, reconstruction_warmup_steps=0, flow_mean_weight=0.0,
+               warp_photometric_weight=0.0):
     if global_batch_size < 1 or d_steps_per_g_step < 1:
       raise ValueError(f"global_batch_size and d_steps_per_g_step must be >= 1, got {global_batch_size} and "
                        f"{d_steps_per_g_step}.")
@@ -119,6 +121,12 @@ class Trainer:
       self.tc = self.generator.num_context_frames
       self.num_frames = self.tc + self.generator.num_predicted_frames
       self.resolution = self.generator.resolution
+      for name, weight in (("flow_mean_weight", flow_mean_weight),
+                           ("warp_photometric_weight", warp_photometric_weight)):
+        if weight < 0 or (weight and not all(u.warps for u in self.generator.units)):
+          raise ValueError(f"train.{name} must be >= 0, and > 0 only with a generator whose recurrent units "
+                           f"all warp (tsru_*, k_trajgru); got {weight}.")
+      self.flow_mean_weight, self.photometric_weight = float(flow_mean_weight), float(warp_photometric_weight)
       # Variables must exist before the optimizers are built and the checkpoint restored.
       self.generator.build_for_shapes(2)
       self.ema_generator.build_for_shapes(2)
@@ -214,11 +222,13 @@ class Trainer:
     gc.collect()  # also whatever of it sits in reference cycles
 
   # -------------------------------------------------------------------------------------------- the step
-  def _generate(self, video, labels, seed, training):
+  def _generate(self, video, labels, seed, training, with_warp_weights=False):  # (clip, warp weights or None)
     context = video[:, :self.tc]
     z = generator_lib.sample_latents(tf.shape(video)[0], self.generator.latent_dim, seed=seed)
-    fake = self.generator(context, z, labels, training=training)
-    return tf.concat([context, tf.cast(fake, video.dtype)], axis=1)
+    # `generate` also returns the warping weights; the Keras call (the default path) does not.
+    fake, warp_weights = (self.generator.generate(context, z, labels, training=training) if with_warp_weights
+                          else (self.generator(context, z, labels, training=training), None))
+    return tf.concat([context, tf.cast(fake, video.dtype)], axis=1), warp_weights
 
   def _labels(self, batch):
     """(G labels, D labels): the batch's class labels for class-conditional models, None (dummy class 0)."""
@@ -228,7 +238,7 @@ class Trainer:
 
   def _d_grads_fn(self, video, g_labels, d_labels, seed):
     seed_z, seed_d = tf.unstack(seeds_lib.split_seed(seed, 2))
-    fake_video = self._generate(video, g_labels, seed_z, training=True)
+    fake_video, _ = self._generate(video, g_labels, seed_z, training=True)
     with tf.GradientTape() as tape:
       total, per_d = losses.discriminator_step_loss(self.discriminator, video, fake_video, d_labels,
                                                     seed=seed_d, training=True,
@@ -239,7 +249,8 @@ class Trainer:
   def _g_grads_fn(self, video, g_labels, d_labels, seed):
     seed_z, seed_d = tf.unstack(seeds_lib.split_seed(seed, 2))
     with tf.GradientTape() as tape:
-      fake_video = self._generate(video, g_labels, seed_z, training=True)
+      fields = bool(self.flow_mean_weight or self.photometric_weight)
+      fake_video, warp_weights = self._generate(video, g_labels, seed_z, True, fields)
       total, per_d = losses.generator_step_loss(self.discriminator, fake_video, d_labels, seed=seed_d,
                                                 training=True, global_batch_size=self.global_batch_size)
       ortho = losses.orthogonal_regularization(self.generator.trainable_variables, self.orthogonal_reg_weight,
@@ -251,6 +262,14 @@ class Trainer:
                                                     global_batch_size=self.global_batch_size)
         per_d = {**per_d, "reconstruction": self.reconstruction_weight * reconstruction}
         loss += self.reconstruction_weight * reconstruction
+      if fields:  # Not in the paper (docs/learning.md experiment 11): terms on G's motion fields.
+        flows, batch, per_d = self.generator.frame_flows(warp_weights), self.global_batch_size, dict(per_d)
+        if self.flow_mean_weight:
+          per_d["flow_mean"] = self.flow_mean_weight * losses.mean_flow_penalty(flows, global_batch_size=batch)
+        if self.photometric_weight:
+          per_d["warp_photometric"] = self.photometric_weight * losses.warp_photometric_loss(
+              video, flows, self.tc, global_batch_size=batch)
+        loss += sum(per_d.get(name, 0.0) for name in ("flow_mean", "warp_photometric"))
     grads = tape.gradient(loss, self.generator.trainable_variables)
     return grads, total, per_d, ortho
 
