@@ -61,12 +61,16 @@ PRETRAINED = {"gin/pretrained/moving_mnist.gin": ("tsru_p", 8, 10, 10, 20.0, "pi
               "gin/pretrained/natural.gin": ("tsru_p", 8, 5, 11, 50.0, "composite"),
               "gin/pretrained/natural_motion.gin": ("tsru_p", 8, 5, 11, 50.0, "warp"),
               "gin/pretrained/natural_motion_warmup.gin": ("tsru_p", 8, 5, 11, 50.0, "warp"),
-              "gin/pretrained/moving_mnist_motion.gin": ("tsru_p", 8, 10, 10, 20.0, "warp")}
+              "gin/pretrained/moving_mnist_motion.gin": ("tsru_p", 8, 10, 10, 20.0, "warp"),
+              "gin/pretrained/moving_mnist_photometric.gin": ("tsru_p", 8, 10, 10, 20.0, "warp_chain")}
 # Generator options of the recipes that differ from the class defaults (the paper's), beyond the above.
 MOTION_RECIPES = ("gin/pretrained/natural_motion.gin", "gin/pretrained/natural_motion_warmup.gin",
-                  "gin/pretrained/moving_mnist_motion.gin")
+                  "gin/pretrained/moving_mnist_motion.gin", "gin/pretrained/moving_mnist_photometric.gin")
 PRETRAINED_OPTIONS = {path: {"encoder_correlation": True, "warp_spectral_norm": False}
                       for path in MOTION_RECIPES}
+PRETRAINED_OPTIONS["gin/pretrained/moving_mnist_photometric.gin"]["warp_logit_scale"] = 1.0
+# Terms on G's motion fields (train.warp_photometric_weight; 0, the paper's objective, where unbound).
+PRETRAINED_PHOTOMETRIC = {"gin/pretrained/moving_mnist_photometric.gin": 20.0}
 # Reconstruction warm-up steps (train.reconstruction_warmup_steps; 0, the paper's schedule, where unbound).
 PRETRAINED_WARMUP = {"gin/pretrained/natural_motion_warmup.gin": 1000}
 
@@ -91,10 +95,16 @@ def test_pretrained_recipes_parse(path):
   except ValueError:
     warmup = 0
   assert warmup == PRETRAINED_WARMUP.get(path, 0)
+  try:
+    photometric = gin.query_parameter("train.warp_photometric_weight")
+  except ValueError:
+    photometric = 0.0
+  assert photometric == PRETRAINED_PHOTOMETRIC.get(path, 0.0)
   g = gin.get_configurable("Generator")(name="g")
-  assert (g.encoder_correlation, g.warp_spectral_norm) == tuple(
+  assert (g.encoder_correlation, g.warp_spectral_norm, g.warp_logit_scale) == tuple(
       PRETRAINED_OPTIONS.get(path, {}).get(name, default)
-      for name, default in (("encoder_correlation", False), ("warp_spectral_norm", True)))
+      for name, default in (("encoder_correlation", False), ("warp_spectral_norm", True),
+                            ("warp_logit_scale", None)))
 
 
 @pytest.mark.parametrize("path", sorted(EXPECTED))
