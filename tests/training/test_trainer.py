@@ -111,7 +111,7 @@ def test_motion_field_terms_add_to_g_only(tmp_path):
   assert not any("flow" in name or "photometric" in name for name in values if name.startswith("d_loss"))
   # The terms are in the loss G descends: the same G step (same clip and seed) with the photometric term off
   # gives other gradients.
-  # Spectral norm's u and batch norm's statistics move at every training forward: each call starts from the same.
+  # Spectral norm's u and batch norm's statistics move at every training forward: each call starts the same.
   state = t.generator.non_trainable_variables + t.discriminator.non_trainable_variables
   saved = [v.numpy() for v in state]
 
