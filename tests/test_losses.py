@@ -188,3 +188,45 @@ def test_warp_photometric_loss_coarse_scales_reach_moves_beyond_one_pixel_of_ove
       loss = losses.warp_photometric_loss(video, flows, 1, scales=scales)
     grad = float(tape.gradient(loss, dx))
     assert (grad < -1e-4) if moves_right else abs(grad) < 1e-7, (scales, grad)
+
+
+def test_flow_smoothness_loss_matches_a_numpy_reference():
+  rng = np.random.default_rng(4)
+  flows = rng.normal(0, 2.0, (2, 3, 5, 6, 2)).astype(np.float32)
+  b, tp, h, w, _ = flows.shape
+  expected = 0.0
+  for c in range(2):  # loops over neighbours, written from the docstring's formula
+    vertical = [abs(flows[i, t, y + 1, x, c] - flows[i, t, y, x, c])
+                for i in range(b) for t in range(tp) for y in range(h - 1) for x in range(w)]
+    horizontal = [abs(flows[i, t, y, x + 1, c] - flows[i, t, y, x, c])
+                  for i in range(b) for t in range(tp) for y in range(h) for x in range(w - 1)]
+    expected += np.mean(vertical) + np.mean(horizontal)
+  np.testing.assert_allclose(losses.flow_smoothness_loss(flows).numpy(), expected, rtol=1e-5)
+  np.testing.assert_allclose(losses.flow_smoothness_loss(flows, global_batch_size=4).numpy(), expected / 2,
+                             rtol=1e-5)
+  # A field constant in space (each clip and step its own) costs nothing, whatever its size.
+  constant = np.broadcast_to(flows[:, :, :1, :1], flows.shape)
+  np.testing.assert_allclose(losses.flow_smoothness_loss(constant).numpy(), 0.0, atol=1e-7)
+  with pytest.raises(ValueError, match="motion fields"):
+    losses.flow_smoothness_loss(flows[:, :, :1])
+
+
+def test_fields_that_fall_off_at_a_digit_edge_squeeze_it_in_a_warp_chain():
+  # Why the smoothness term: a block moving 2 px right per step. A field equal to the motion only where the
+  # block was (0 elsewhere) leaves ink behind and cuts the leading edge; the constant field, smoothness 0,
+  # moves the block intact.
+  from trivd_gan.layers import warping
+  frame = np.zeros((1, 24, 24, 1), np.float32)
+  frame[0, 8:16, 4:10] = 1.0
+  constant = np.zeros((1, 24, 24, 2), np.float32)
+  constant[..., 1] = 2.0
+  falls_off = constant * frame  # the motion on the block's old position only
+  moved = {}
+  for name, field in (("constant", constant), ("falls_off", falls_off)):
+    image = tf.constant(frame)
+    for _ in range(3):
+      image = warping.backward_warp(image, tf.constant(field))
+    moved[name] = image.numpy()
+  np.testing.assert_allclose(moved["constant"], np.roll(frame, 6, axis=2), atol=1e-6)
+  assert np.abs(moved["falls_off"] - np.roll(frame, 6, axis=2)).sum() > 20  # smeared, not moved
+  assert float(losses.flow_smoothness_loss(falls_off[:, None])) > 0.0

@@ -198,6 +198,36 @@ def warp_photometric_loss(real_video, flows, num_context, scales=(1, 2, 4), glob
   return replica_scale_factor(real, global_batch_size, replica_scale) * total / len(scales)
 
 
+def flow_smoothness_loss(flows, global_batch_size=None, replica_scale=None):
+  """First-order smoothness of G's motion fields (NOT in the paper; a gin option, docs/learning.md
+  experiment 12).
+
+  The smoothness term that optical-flow learning pairs with the photometric loss (`warp_photometric_loss`):
+
+    S = mean_{b, t} sum_{c in (dy, dx)} [mean_{y, x} |f_c(y+1, x) - f_c(y, x)|
+                                         + mean_{y, x} |f_c(y, x+1) - f_c(y, x)|]
+
+  A backward warp moves a digit rigidly only if the field is the digit's motion on the digit's NEW position,
+  i.e. also on the background it moves onto; where the field falls off at the digit's edge, the chained warps
+  of "warp_chain" cut its leading edge and squeeze it (experiment 11). The photometric loss does not see the
+  black background; this term asks the field to stay constant across it. The L1 form allows the jump between
+  two digits that move apart.
+
+  Args:
+    flows: [B, Tp, H, W, 2] float, frame pixels (`Generator.frame_flows`).
+    global_batch_size, replica_scale: per-replica scaling, see the module docstring.
+
+  Returns:
+    float32 scalar >= 0 in px per px, scaled per replica; 0 for a field constant in space.
+  """
+  flows = tf.cast(flows, tf.float32)
+  if flows.shape.rank != 5 or flows.shape[-1] != 2 or flows.shape[2] < 2 or flows.shape[3] < 2:
+    raise ValueError(f"flows must be [B, Tp, H, W, 2] motion fields with H, W >= 2, got shape {flows.shape}.")
+  dy = tf.reduce_mean(tf.abs(flows[:, :, 1:] - flows[:, :, :-1]), axis=[0, 1, 2, 3])  # [2]
+  dx = tf.reduce_mean(tf.abs(flows[:, :, :, 1:] - flows[:, :, :, :-1]), axis=[0, 1, 2, 3])
+  return replica_scale_factor(flows, global_batch_size, replica_scale) * tf.reduce_sum(dy + dx)
+
+
 def _variable_name(variable):
   return getattr(variable, "path", None) or variable.name
 

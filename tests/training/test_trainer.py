@@ -104,9 +104,10 @@ def test_motion_field_terms_add_to_g_only(tmp_path):
   tsru = functools.partial(generator.Generator, channel_multiplier=1, recurrent_unit="tsru_p",
                            num_context_frames=2, num_predicted_frames=2, resolution=32)
   t = trainer.Trainer(str(tmp_path / "flow"), flow_mean_weight=2.0, warp_photometric_weight=3.0,
-                      **{**kwargs, "generator_fn": tsru})
+                      flow_smoothness_weight=0.5, **{**kwargs, "generator_fn": tsru})
   values = t.train_step()
   assert values["g_loss/flow_mean"] > 0.0  # a freshly initialized G has some shared drift
+  assert values["g_loss/flow_smoothness"] > 0.0  # ... and fields that vary in space
   assert 0.0 < values["g_loss/warp_photometric"] <= 6.0  # 3 x a mean absolute error of [-1, 1] frames
   assert not any("flow" in name or "photometric" in name for name in values if name.startswith("d_loss"))
   # The terms are in the loss G descends: the same G step (same clip and seed) with the photometric term off
@@ -118,7 +119,7 @@ def test_motion_field_terms_add_to_g_only(tmp_path):
   def g_grads(photometric_weight):
     for v, value in zip(state, saved):
       v.assign(value)
-    t.photometric_weight = photometric_weight
+    t.field_terms.weights = {**t.field_terms.weights, "warp_photometric": photometric_weight}
     return t._g_grads_fn(t.sample_batch["video"], None, None, tf.constant([3, 4], tf.int64))[0]
 
   with_term, again, without = g_grads(3.0), g_grads(3.0), g_grads(0.0)
@@ -132,8 +133,9 @@ def test_motion_field_terms_add_to_g_only(tmp_path):
   grads = tape.gradient(penalty, t.generator.trainable_variables)
   hyper = [g for g, v in zip(grads, t.generator.trainable_variables) if "hyper" in v.path and g is not None]
   assert hyper and any(float(tf.reduce_max(tf.abs(g))) > 0 for g in hyper)
-  for bad in (dict(flow_mean_weight=-1.0), dict(flow_mean_weight=1.0), dict(warp_photometric_weight=1.0)):
-    with pytest.raises(ValueError, match=list(bad)[0]):  # the last two: ConvGRU does not warp
+  for bad in (dict(flow_mean_weight=-1.0), dict(flow_mean_weight=1.0), dict(warp_photometric_weight=1.0),
+              dict(flow_smoothness_weight=1.0)):
+    with pytest.raises(ValueError, match=list(bad)[0]):  # all but the first: ConvGRU does not warp
       trainer.Trainer(str(tmp_path / "bad"), **bad, **kwargs)
 
 

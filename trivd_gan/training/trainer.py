@@ -31,6 +31,7 @@ from trivd_gan.models import seeds as seeds_lib
 from trivd_gan.training import checkpoints
 from trivd_gan.training import ema as ema_lib
 from trivd_gan.training import fused_adam
+from trivd_gan.training import field_terms
 from trivd_gan.training import strategy as strategy_lib
 
 
@@ -71,9 +72,9 @@ class Trainer:
     reconstruction_warmup_steps: 0 = the paper's schedule; N > 0 (not in the paper; needs reconstruction_weight
       > 0): steps 1..N train G alone on the weighted L1 error (and the orthogonal regularization) with z = 0, D
       idle; the GAN steps follow. It did not help (docs/learning.md experiment 9); kept for experiments.
-    flow_mean_weight, warp_photometric_weight: 0 = the paper's objective; > 0 adds that times
-      `losses.mean_flow_penalty` (px^2) or `losses.warp_photometric_loss` of G's motion fields to G's loss
-      (docs/learning.md experiment 11). Need a generator whose recurrent units all warp.
+    flow_mean_weight, warp_photometric_weight, flow_smoothness_weight: 0 = the paper's objective; > 0 adds
+      that times a term on G's motion fields to G's loss (`field_terms.FieldTerms`; docs/learning.md
+      experiments 11-12). Need a generator whose recurrent units all warp.
   """
 
   def __init__(self, model_dir, strategy=None, generator_fn=generator_lib.Generator,
@@ -83,7 +84,7 @@ class Trainer:
                orthogonal_reg_weight=1e-4, ema_decay=0.9999, ema_start_step=20000, seed=0, jit_compile=False,
                max_checkpoints_to_keep=5, checkpoint_iterator=False, run_eagerly=False,
                reconstruction_weight=0.0, reconstruction_warmup_steps=0, flow_mean_weight=0.0,
-               warp_photometric_weight=0.0):
+               warp_photometric_weight=0.0, flow_smoothness_weight=0.0):
     if global_batch_size < 1 or d_steps_per_g_step < 1:
       raise ValueError(f"global_batch_size and d_steps_per_g_step must be >= 1, got {global_batch_size} and "
                        f"{d_steps_per_g_step}.")
@@ -121,12 +122,8 @@ class Trainer:
       self.tc = self.generator.num_context_frames
       self.num_frames = self.tc + self.generator.num_predicted_frames
       self.resolution = self.generator.resolution
-      for name, weight in (("flow_mean_weight", flow_mean_weight),
-                           ("warp_photometric_weight", warp_photometric_weight)):
-        if weight < 0 or (weight and not all(u.warps for u in self.generator.units)):
-          raise ValueError(f"train.{name} must be >= 0, and > 0 only with a generator whose recurrent units "
-                           f"all warp (tsru_*, k_trajgru); got {weight}.")
-      self.flow_mean_weight, self.photometric_weight = float(flow_mean_weight), float(warp_photometric_weight)
+      self.field_terms = field_terms.FieldTerms(self.generator, flow_mean_weight, warp_photometric_weight,
+                                                flow_smoothness_weight)
       # Variables must exist before the optimizers are built and the checkpoint restored.
       self.generator.build_for_shapes(2)
       self.ema_generator.build_for_shapes(2)
@@ -249,8 +246,7 @@ class Trainer:
   def _g_grads_fn(self, video, g_labels, d_labels, seed):
     seed_z, seed_d = tf.unstack(seeds_lib.split_seed(seed, 2))
     with tf.GradientTape() as tape:
-      fields = bool(self.flow_mean_weight or self.photometric_weight)
-      fake_video, warp_weights = self._generate(video, g_labels, seed_z, True, fields)
+      fake_video, warp_weights = self._generate(video, g_labels, seed_z, True, bool(self.field_terms))
       total, per_d = losses.generator_step_loss(self.discriminator, fake_video, d_labels, seed=seed_d,
                                                 training=True, global_batch_size=self.global_batch_size)
       ortho = losses.orthogonal_regularization(self.generator.trainable_variables, self.orthogonal_reg_weight,
@@ -262,14 +258,11 @@ class Trainer:
                                                     global_batch_size=self.global_batch_size)
         per_d = {**per_d, "reconstruction": self.reconstruction_weight * reconstruction}
         loss += self.reconstruction_weight * reconstruction
-      if fields:  # Not in the paper (docs/learning.md experiment 11): terms on G's motion fields.
-        flows, batch, per_d = self.generator.frame_flows(warp_weights), self.global_batch_size, dict(per_d)
-        if self.flow_mean_weight:
-          per_d["flow_mean"] = self.flow_mean_weight * losses.mean_flow_penalty(flows, global_batch_size=batch)
-        if self.photometric_weight:
-          per_d["warp_photometric"] = self.photometric_weight * losses.warp_photometric_loss(
-              video, flows, self.tc, global_batch_size=batch)
-        loss += sum(per_d.get(name, 0.0) for name in ("flow_mean", "warp_photometric"))
+      if self.field_terms:  # Not in the paper (docs/learning.md experiments 11-12): terms on G's fields.
+        flows = self.generator.frame_flows(warp_weights)
+        terms = self.field_terms(flows, video, self.tc, global_batch_size=self.global_batch_size)
+        per_d = {**per_d, **terms}
+        loss += sum(terms.values())
     grads = tape.gradient(loss, self.generator.trainable_variables)
     return grads, total, per_d, ortho
 

@@ -1,0 +1,47 @@
+"""G's loss terms on its own motion fields (NOT in the paper; docs/learning.md experiments 11-12).
+
+Each term is a gin option of `train` (`flow_mean_weight`, `warp_photometric_weight`, `flow_smoothness_weight`),
+0 by default: the paper's objective. They need a generator whose recurrent units all warp, since the fields
+are those units' combined motion fields (`Generator.frame_flows`, section 4.4).
+"""
+
+from trivd_gan import losses
+
+
+class FieldTerms:
+  """Weighted terms on G's motion fields, added to G's loss only.
+
+  Args:
+    generator: the `Generator` (checked: every recurrent unit must warp when a weight is > 0).
+    flow_mean_weight: times `losses.mean_flow_penalty` (px^2), against a drift shared by every clip.
+    warp_photometric_weight: times `losses.warp_photometric_loss`: each field must move the real previous
+      frame onto the real frame.
+    flow_smoothness_weight: times `losses.flow_smoothness_loss` (px per px): fields constant across the
+      background a digit moves onto, against the chained warps squeezing it.
+  """
+
+  def __init__(self, generator, flow_mean_weight=0.0, warp_photometric_weight=0.0, flow_smoothness_weight=0.0):
+    self.weights = {"flow_mean": flow_mean_weight, "warp_photometric": warp_photometric_weight,
+                    "flow_smoothness": flow_smoothness_weight}
+    warps = all(unit.warps for unit in generator.units)
+    for name, weight in self.weights.items():
+      if weight < 0 or (weight and not warps):
+        raise ValueError(f"train.{name}_weight must be >= 0, and > 0 only with a generator whose recurrent "
+                         f"units all warp (tsru_*, k_trajgru); got {weight}.")
+    self.weights = {name: float(weight) for name, weight in self.weights.items() if weight}
+
+  def __bool__(self):
+    return bool(self.weights)
+
+  def __call__(self, flows, real_video, num_context, global_batch_size=None):
+    """{name: weight x term}, float32 scalars scaled per replica, for the terms with weight > 0.
+
+    flows: [B, Tp, H, W, 2] G's fields in frame pixels; real_video: [B, Tc + Tp, H, W, 3] in [-1, 1], the
+    real clip G predicts; num_context: Tc."""
+    terms = {
+        "flow_mean": lambda: losses.mean_flow_penalty(flows, global_batch_size=global_batch_size),
+        "warp_photometric": lambda: losses.warp_photometric_loss(real_video, flows, num_context,
+                                                                 global_batch_size=global_batch_size),
+        "flow_smoothness": lambda: losses.flow_smoothness_loss(flows, global_batch_size=global_batch_size),
+    }
+    return {name: weight * terms[name]() for name, weight in self.weights.items()}
