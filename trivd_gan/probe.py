@@ -213,13 +213,11 @@ def probe_run(f):
 
   @tf.function(reduce_retracing=True)
   def predict_fn(context):
-    return g(context, latents(context), training=False)
-
-  @tf.function(reduce_retracing=True)
-  def flow_fn(context):
-    """[B, Tp, H, W, 2]: each clip's combined motion field (section 4.4)."""
-    _, warp_weights = g.generate(context, latents(context), training=False)
-    return inference.motion_fields(g, warp_weights, tf.shape(context)[0])[0]
+    """(frames [B, Tp, H, W, 3], with --motion each clip's combined motion field [B, Tp, H, W, 2] (section
+    4.4), else a dummy scalar): one forward pass for both."""
+    frames, warp_weights = g.generate(context, latents(context), training=False)
+    flows = inference.motion_fields(g, warp_weights, tf.shape(context)[0])[0] if f.motion else tf.zeros([])
+    return frames, flows
 
   entries = []
   for prefix in prefixes:
@@ -227,9 +225,15 @@ def probe_run(f):
     _load(f.model_dir, prefix, **{"ema_generator" if f.weights == "ema" else "generator": g})
     if stand is not None:
       inference.apply_standing_statistics(g, stand, f.standing_stats_batches)
+    flows = []  # per batch, in the order `score` sees them
+
+    def predict(context):
+      frames, fields = predict_fn(tf.constant(context))
+      flows.append(fields.numpy())
+      return frames
+
     entry = {"step": inference.checkpoint_step(prefix), "checkpoint": os.path.basename(prefix),
-             "weights": f.weights,
-             "scores": score(lambda c: predict_fn(tf.constant(c)), batches, tc)}
+             "weights": f.weights, "scores": score(predict, batches, tc)}
     if f.diagnostics:
       _load(f.model_dir, prefix, generator=raw_g, discriminator=d)
       probe_video = tf.constant(batches[0][:16])
@@ -243,7 +247,6 @@ def probe_run(f):
                        "clip spread %.3f", entry["checkpoint"], level, sat["mean_max_weight"],
                        100 * sat["fraction_one_hot"], sat["mean_flow_norm"], sat["clip_spread"])
     if f.motion:
-      flows = [flow_fn(tf.constant(video[:, :tc])).numpy() for video in batches]
       entry["motion"] = motion_entry(flows, batches, velocities, tc, entry["checkpoint"])
     entries.append(entry)
     m, c = entry["scores"]["model"], entry["scores"]["copy_last_frame"]
@@ -252,7 +255,7 @@ def probe_run(f):
                  m["mean_mse"], c["mean_mse"], time.time() - start)
   if f.samples_png:
     video = batches[0][:4]
-    write_samples_png(f.samples_png, video, predict_fn(tf.constant(video[:, :tc])).numpy(), tc)
+    write_samples_png(f.samples_png, video, predict_fn(tf.constant(video[:, :tc]))[0].numpy(), tc)
   return {"model_dir": f.model_dir, "config": config, "entries": entries}
 
 
