@@ -153,3 +153,13 @@ def test_ink_motion_correlates_fields_with_the_objects_motion_and_ignores_a_shar
   assert diagnostics.ink_motion(mixed, video, num_context=3)["correlation_dx"] == pytest.approx(1.0)
   with pytest.raises(ValueError, match=">= 3 clips"):
     diagnostics.ink_motion(fields[:2], video[:2], num_context=3)
+
+
+def test_ink_mass_sums_brightness_above_black_per_frame():
+  frames = -np.ones((2, 3, 4, 4, 3), np.float32)
+  frames[0, 0, :2, :2] = 1.0   # 4 white pixels x 3 channels: ink 12
+  frames[1, 0, 0, 0] = 0.0     # 1 mid-grey pixel: ink 1.5
+  frames[0, 2] = 3.0           # out of range: clipped to white, 16 x 3 = 48
+  np.testing.assert_allclose(diagnostics.ink_mass(frames), [13.5, 0.0, 48.0])
+  with pytest.raises(ValueError, match="frames"):
+    diagnostics.ink_mass(frames[0])

@@ -8,6 +8,7 @@ import types
 import numpy as np
 import pytest
 
+from trivd_gan import diagnostics
 from trivd_gan import probe
 from trivd_gan.models import decompositions
 from trivd_gan.models import generator
@@ -75,6 +76,14 @@ def test_motion_entry_without_labels_reads_the_ink():
   fields = np.zeros((6, 2, 32, 32, 2), np.float32) + velocities[:, None, None, None, :]
   motion = probe.motion_entry([fields[:3], fields[3:]], [video[:3], video[3:]], None, 3, "test")
   assert motion["correlation_dy"] == pytest.approx(1.0) and motion["correlation_dx"] == pytest.approx(1.0)
+  assert "ink_retention" not in motion
+  # With the predictions' ink: a prediction that keeps the last frame's block whole holds all of the real
+  # future's ink; one whose block fades to mid-grey (0, half-way from black -1 to white 1) holds half of it.
+  whole, faded = video[:, 3:], np.where(video[:, 3:] > 0, 0.0, -1.0)
+  for prediction, expected in ((whole, 1.0), (faded, 0.5)):
+    ink = [diagnostics.ink_mass(prediction[:3]), diagnostics.ink_mass(prediction[3:])]
+    motion = probe.motion_entry([fields[:3], fields[3:]], [video[:3], video[3:]], None, 3, "test", ink)
+    np.testing.assert_allclose(motion["ink_retention"], [expected])
 
 
 def test_saved_model_motion_on_labelled_clips():

@@ -14,6 +14,8 @@ information is lost, on a batch of real clips [B, Tc + Tp, H, W, 3] float32 in [
                        one-hot and the same for every clip (a saturated hyper-network: dead motion fields)?
   ink_motion           on bright objects over a dark background (Moving MNIST), does the first predicted
                        step's motion field on the objects follow how they moved at the end of the context?
+  ink_mass             how much bright "ink" each predicted frame holds: beside the real frames' ink, it
+                       tells a prediction that keeps its digits from one that fades or squeezes them.
 
 Every probe runs the models with training=False: no moving statistic or spectral-norm vector changes.
 """
@@ -263,3 +265,16 @@ def ink_motion(fields, video, num_context):
           "correlation_dx": correlation(per_clip[:, 1], velocity[:, 1]),
           "mean_field": per_clip.mean(axis=0).tolist(), "field_std": per_clip.std(axis=0).tolist(),
           "centroid_velocity_std": velocity.std(axis=0).tolist()}
+
+
+def ink_mass(frames):
+  """[T] float64: the ink of each frame, summed over the batch: sum over b, y, x, c of (frames + 1) / 2.
+
+  frames: [B, T, H, W, C] in [-1, 1] (-1, black, holds no ink). On Moving MNIST the ratio of a prediction's
+  ink to the real future's, frame by frame, is 1 for digits kept whole, below 1 when they fade, are squeezed
+  into strokes or leave the frame, above 1 when G paints ink of its own (docs/learning.md experiment 12).
+  """
+  frames = np.asarray(frames, np.float64)
+  if frames.ndim != 5:
+    raise ValueError(f"ink_mass needs frames [B, T, H, W, C], got shape {frames.shape}.")
+  return ((np.clip(frames, -1.0, 1.0) + 1.0) / 2.0).sum(axis=(0, 2, 3, 4))

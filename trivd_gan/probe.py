@@ -225,11 +225,12 @@ def probe_run(f):
     _load(f.model_dir, prefix, **{"ema_generator" if f.weights == "ema" else "generator": g})
     if stand is not None:
       inference.apply_standing_statistics(g, stand, f.standing_stats_batches)
-    flows = []  # per batch, in the order `score` sees them
+    flows, ink = [], []  # per batch, in the order `score` sees them
 
     def predict(context):
       frames, fields = predict_fn(tf.constant(context))
       flows.append(fields.numpy())
+      ink.append(diagnostics.ink_mass(frames.numpy()))
       return frames
 
     entry = {"step": inference.checkpoint_step(prefix), "checkpoint": os.path.basename(prefix),
@@ -247,7 +248,7 @@ def probe_run(f):
                        "clip spread %.3f", entry["checkpoint"], level, sat["mean_max_weight"],
                        100 * sat["fraction_one_hot"], sat["mean_flow_norm"], sat["clip_spread"])
     if f.motion:
-      entry["motion"] = motion_entry(flows, batches, velocities, tc, entry["checkpoint"])
+      entry["motion"] = motion_entry(flows, batches, velocities, tc, entry["checkpoint"], ink)
     entries.append(entry)
     m, c = entry["scores"]["model"], entry["scores"]["copy_last_frame"]
     logging.info("%s: PSNR %.2f dB (copy-last %.2f), SSIM %.3f (%.3f), MSE %.1f (%.1f)  [%.0f s]",
@@ -259,9 +260,10 @@ def probe_run(f):
   return {"model_dir": f.model_dir, "config": config, "entries": entries}
 
 
-def motion_entry(flows, batches, velocities, num_context, name):
+def motion_entry(flows, batches, velocities, num_context, name, ink=None):
   """The --motion report from per-batch fields [b, Tp, H, W, 2]: against the labelled velocities, or (None)
-  `diagnostics.ink_motion` of the first predicted step's fields."""
+  `diagnostics.ink_motion` of the first predicted step's fields, and with `ink` (per batch, the predictions'
+  `diagnostics.ink_mass`) "ink_retention": per predicted frame, the predictions' ink over the real future's."""
   import numpy as np  # pylint: disable=import-outside-toplevel
   from trivd_gan import diagnostics  # pylint: disable=import-outside-toplevel
   if velocities is None:
@@ -269,6 +271,11 @@ def motion_entry(flows, batches, velocities, num_context, name):
                                     num_context)
     logging.info("%s: first-step field on the digits against their last context motion: correlation dy %.3f, "
                  "dx %.3f", name, motion["correlation_dy"], motion["correlation_dx"])
+    if ink:
+      real = sum(diagnostics.ink_mass(video[:, num_context:]) for video in batches)
+      motion["ink_retention"] = (sum(ink) / np.maximum(real, 1e-9)).tolist()
+      logging.info("%s: predicted ink / real ink per predicted frame: %s", name,
+                   " ".join(f"{r:.2f}" for r in motion["ink_retention"]))
     return motion
   motion = motion_report(np.concatenate([fl.mean(axis=(1, 2, 3)) for fl in flows]), np.concatenate(velocities))
   logging.info("%s: motion fields' mean cosine with the true motion %.3f (%.0f%% of %d moving clips > 0.5)",
@@ -279,6 +286,7 @@ def motion_entry(flows, batches, velocities, num_context, name):
 def probe_saved_model(f):
   """The report of an exported SavedModel: held-out scores, and with --motion the motion fields' directions."""
   import numpy as np  # pylint: disable=import-outside-toplevel
+  from trivd_gan import diagnostics  # pylint: disable=import-outside-toplevel
   from trivd_gan import inference  # pylint: disable=import-outside-toplevel
   predictor = inference.Predictor(model=f.model)
   tc, tp = predictor.num_context_frames, predictor.num_predicted_frames
@@ -286,18 +294,19 @@ def probe_saved_model(f):
   clips = held_out_clips(f.dataset, f.data_dir, f.split, f.num_clips, f.batch_size, tc + tp,
                          predictor.resolution, with_motion=labelled, **source_kwargs(f))
   batches, velocities = clips if labelled else (clips, None)
-  flows = []
+  flows, ink = [], []
 
   def predict(context):
     context_u8 = np.clip((context + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
     out = predictor.predict(context_u8, [f.seed, 7], f.truncation)
     if f.motion:  # keep the fields [b, Tp, H, W, 2] only when they are scored
       flows.append(out["motion_field"])
+      ink.append(diagnostics.ink_mass(out["frames"]))
     return out["frames"]
 
   entry = {"scores": score(predict, batches, tc)}
   if f.motion:
-    entry["motion"] = motion_entry(flows, batches, velocities, tc, f.model)
+    entry["motion"] = motion_entry(flows, batches, velocities, tc, f.model, ink)
   report = {"model": f.model, "entries": [entry]}
   if f.samples_png:
     video = batches[0][:4]
