@@ -30,8 +30,8 @@ from trivd_gan.models import generator as generator_lib
 from trivd_gan.models import seeds as seeds_lib
 from trivd_gan.training import checkpoints
 from trivd_gan.training import ema as ema_lib
-from trivd_gan.training import fused_adam
 from trivd_gan.training import field_terms
+from trivd_gan.training import fused_adam
 from trivd_gan.training import strategy as strategy_lib
 
 
