@@ -229,8 +229,9 @@ def probe_run(f):
 
     def predict(context):
       frames, fields = predict_fn(tf.constant(context))
-      flows.append(fields.numpy())
-      ink.append(diagnostics.ink_mass(frames.numpy()))
+      if f.motion:  # keep the fields and the ink only when they are scored
+        flows.append(fields.numpy())
+        ink.append(diagnostics.ink_mass(frames.numpy()))
       return frames
 
     entry = {"step": inference.checkpoint_step(prefix), "checkpoint": os.path.basename(prefix),
