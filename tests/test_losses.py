@@ -230,3 +230,64 @@ def test_fields_that_fall_off_at_a_digit_edge_squeeze_it_in_a_warp_chain():
   np.testing.assert_allclose(moved["constant"], np.roll(frame, 6, axis=2), atol=1e-6)
   assert np.abs(moved["falls_off"] - np.roll(frame, 6, axis=2)).sum() > 20  # smeared, not moved
   assert float(losses.flow_smoothness_loss(falls_off[:, None])) > 0.0
+
+
+def test_content_weights_match_a_numpy_reference():
+  rng = np.random.default_rng(5)
+  video = -np.ones((2, 4, 12, 10, 3), np.float32)  # black clips, Tc = 2, Tp = 2
+  video[:, :, 5, 4, 1] = rng.uniform(-1, 1, (2, 4))  # one dot per frame, green channel only
+  video[1, 3, 0, 9] = 0.9  # and a white corner in one frame
+  radius, contrast = 2, 0.5
+  expected = np.zeros((2, 2, 12, 10), np.float32)
+  for b, t, y, x in np.ndindex(*expected.shape):  # written from the docstring's formula
+    ranges = []
+    for frame in (video[b, 2 + t - 1], video[b, 2 + t]):
+      window = frame[max(0, y - radius):y + radius + 1, max(0, x - radius):x + radius + 1]
+      ranges.append((window.max(axis=(0, 1)) - window.min(axis=(0, 1))).max())
+    expected[b, t, y, x] = min(1.0, max(ranges) / contrast)
+  got = losses.content_weights(video, 2, radius, contrast).numpy()
+  np.testing.assert_allclose(got, expected, atol=1e-6)
+  assert got[0, 0, 0, 0] == 0.0 and got[0, 0, 5, 4] > 0.0  # 0 far from the dot, > 0 on it
+  with pytest.raises(ValueError, match="radius >= 1"):
+    losses.content_weights(video, 2, 0)
+
+
+def test_weighted_flow_smoothness_matches_a_numpy_reference():
+  rng = np.random.default_rng(6)
+  flows = rng.normal(0, 2.0, (2, 3, 5, 6, 2)).astype(np.float32)
+  weights = rng.uniform(0, 1, flows.shape[:-1]).astype(np.float32)
+  b, tp, h, w, _ = flows.shape
+  expected = 0.0
+  for c in range(2):
+    for pairs in ([((i, t, y, x), (i, t, y + 1, x)) for i in range(b) for t in range(tp) for y in range(h - 1)
+                   for x in range(w)],
+                  [((i, t, y, x), (i, t, y, x + 1)) for i in range(b) for t in range(tp) for y in range(h)
+                   for x in range(w - 1)]):
+      pair_weights = np.array([min(weights[p], weights[q]) for p, q in pairs])
+      differences = np.array([abs(flows[q][c] - flows[p][c]) for p, q in pairs])
+      expected += (pair_weights * differences).sum() / pair_weights.sum()
+  np.testing.assert_allclose(losses.flow_smoothness_loss(flows, weights).numpy(), expected, rtol=1e-5)
+  # Weights of 1 everywhere are the unweighted term.
+  np.testing.assert_allclose(losses.flow_smoothness_loss(flows, np.ones_like(weights)).numpy(),
+                             losses.flow_smoothness_loss(flows).numpy(), rtol=1e-6)
+  with pytest.raises(ValueError, match="weights must be"):
+    losses.flow_smoothness_loss(flows, weights[:, :1])
+
+
+def test_content_weights_let_the_field_differ_on_the_background_far_from_a_digit():
+  # Why the weights (docs/learning.md experiment 13): a clip's field is its digit's motion (2 px right) on and
+  # around the digit, and some other value (here 0) on the background far from it, where G has no way of
+  # knowing the digit's motion. Unweighted smoothness pulls the two together; the weighted term does not,
+  # and the warp still moves the digit intact.
+  from trivd_gan.layers import warping
+  video = -np.ones((1, 2, 32, 32, 1), np.float32)
+  video[0, 0, 12:20, 6:12] = 1.0
+  video[0, 1, 12:20, 8:14] = 1.0  # moved 2 px right
+  weights = losses.content_weights(video, 1, radius=3)
+  near = weights.numpy()[0, 0] > 0
+  field = np.zeros((1, 1, 32, 32, 2), np.float32)
+  field[0, 0, ..., 1] = np.where(near, 2.0, 0.0)
+  assert float(losses.flow_smoothness_loss(field, weights)) == 0.0
+  assert float(losses.flow_smoothness_loss(field)) > 0.0
+  warped = warping.backward_warp(tf.constant(video[:, 0]), tf.constant(field[:, 0])).numpy()
+  np.testing.assert_allclose(warped, video[:, 1], atol=1e-6)

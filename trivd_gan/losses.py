@@ -198,9 +198,42 @@ def warp_photometric_loss(real_video, flows, num_context, scales=(1, 2, 4), glob
   return replica_scale_factor(real, global_batch_size, replica_scale) * total / len(scales)
 
 
-def flow_smoothness_loss(flows, global_batch_size=None, replica_scale=None):
+def content_weights(real_video, num_context, radius, contrast=0.2):
+  """Where each predicted step's field moves content: near texture of the real previous frame or the real
+  frame (NOT in the paper; `flow_smoothness_loss`'s weights, docs/learning.md experiment 13).
+
+    w_t(y, x) = min(1, max(R(x_{Tc+t-1})(y, x), R(x_{Tc+t})(y, x)) / contrast)
+
+  with R(x)(y, x) the largest, over channels, of max - min of x over the (2 radius + 1)^2 window at (y, x).
+  A backward warp of a flat region is the same flat region whatever the field, so the field only matters
+  within `radius` px of an edge (radius >= the largest motion per frame). On Moving MNIST the weights are 1 on
+  and around the digits and 0 on the black background far from them.
+
+  Args:
+    real_video: [B, Tc + Tp, H, W, C] float in [-1, 1], the real clip.
+    num_context: Tc.
+    radius: >= 1, px.
+    contrast: the local range (in [0, 2]) from which a window counts fully as content.
+
+  Returns:
+    [B, Tp, H, W] float32 in [0, 1].
+  """
+  real = tf.cast(real_video, tf.float32)
+  tp = real.shape[1] - num_context
+  if real.shape.rank != 5 or tp < 1 or radius < 1 or contrast <= 0:
+    raise ValueError(f"real_video must be [B, Tc + Tp, H, W, C] with Tc = {num_context} < Tc + Tp, radius >= 1 "
+                     f"and contrast > 0; got {real.shape}, radius {radius}, contrast {contrast}.")
+  size = 2 * int(radius) + 1
+  window_max = lambda x: tf.nn.max_pool2d(x, size, 1, "SAME")
+  local_range = lambda x: tf.reduce_max(window_max(x) + window_max(-x), axis=-1)
+  fold = lambda x: tf.reshape(x, [-1, *real.shape[2:]])
+  weights = tf.maximum(local_range(fold(real[:, num_context - 1:-1])), local_range(fold(real[:, num_context:])))
+  return tf.reshape(tf.minimum(1.0, weights / contrast), [-1, tp, *real.shape[2:4]])
+
+
+def flow_smoothness_loss(flows, weights=None, global_batch_size=None, replica_scale=None):
   """First-order smoothness of G's motion fields (NOT in the paper; a gin option, docs/learning.md
-  experiment 12).
+  experiments 12-13).
 
   The smoothness term that optical-flow learning pairs with the photometric loss (`warp_photometric_loss`):
 
@@ -213,8 +246,14 @@ def flow_smoothness_loss(flows, global_batch_size=None, replica_scale=None):
   black background; this term asks the field to stay constant across it. The L1 form allows the jump between
   two digits that move apart.
 
+  With `weights` w (`content_weights`), each neighbour pair counts with the smaller of its two weights and the
+  means become weighted means, sum(w |df|) / sum(w): the field must be smooth on and around the content only,
+  and may take another value on the flat background far from it, where it moves nothing (experiment 13).
+  Weights of 1 everywhere give S.
+
   Args:
     flows: [B, Tp, H, W, 2] float, frame pixels (`Generator.frame_flows`).
+    weights: None, or [B, Tp, H, W] float >= 0.
     global_batch_size, replica_scale: per-replica scaling, see the module docstring.
 
   Returns:
@@ -223,9 +262,18 @@ def flow_smoothness_loss(flows, global_batch_size=None, replica_scale=None):
   flows = tf.cast(flows, tf.float32)
   if flows.shape.rank != 5 or flows.shape[-1] != 2 or flows.shape[2] < 2 or flows.shape[3] < 2:
     raise ValueError(f"flows must be [B, Tp, H, W, 2] motion fields with H, W >= 2, got shape {flows.shape}.")
-  dy = tf.reduce_mean(tf.abs(flows[:, :, 1:] - flows[:, :, :-1]), axis=[0, 1, 2, 3])  # [2]
-  dx = tf.reduce_mean(tf.abs(flows[:, :, :, 1:] - flows[:, :, :, :-1]), axis=[0, 1, 2, 3])
-  return replica_scale_factor(flows, global_batch_size, replica_scale) * tf.reduce_sum(dy + dx)
+  if weights is None:
+    weights = tf.ones_like(flows[..., 0])
+  weights = tf.cast(weights, tf.float32)
+  if weights.shape != flows.shape[:-1]:
+    raise ValueError(f"weights must be [B, Tp, H, W] like flows {flows.shape[:-1]}, got {weights.shape}.")
+  total = 0.0
+  for first, second in ((lambda x: x[:, :, :-1], lambda x: x[:, :, 1:]),  # neighbours along y
+                        (lambda x: x[:, :, :, :-1], lambda x: x[:, :, :, 1:])):  # along x
+    pair_weights = tf.minimum(first(weights), second(weights))[..., None]
+    difference = tf.reduce_sum(pair_weights * tf.abs(second(flows) - first(flows)), axis=[0, 1, 2, 3])  # [2]
+    total += tf.reduce_sum(tf.math.divide_no_nan(difference, tf.reduce_sum(pair_weights)))
+  return replica_scale_factor(flows, global_batch_size, replica_scale) * total
 
 
 def _variable_name(variable):

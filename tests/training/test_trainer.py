@@ -104,10 +104,10 @@ def test_motion_field_terms_add_to_g_only(tmp_path):
   tsru = functools.partial(generator.Generator, channel_multiplier=1, recurrent_unit="tsru_p",
                            num_context_frames=2, num_predicted_frames=2, resolution=32)
   t = trainer.Trainer(str(tmp_path / "flow"), flow_mean_weight=2.0, warp_photometric_weight=3.0,
-                      flow_smoothness_weight=0.5, **{**kwargs, "generator_fn": tsru})
+                      flow_smoothness_weight=0.5, flow_smoothness_radius=3, **{**kwargs, "generator_fn": tsru})
   values = t.train_step()
   assert values["g_loss/flow_mean"] > 0.0  # a freshly initialized G has some shared drift
-  assert values["g_loss/flow_smoothness"] > 0.0  # ... and fields that vary in space
+  assert values["g_loss/flow_smoothness"] > 0.0  # ... and fields that vary in space near the clips' content
   assert 0.0 < values["g_loss/warp_photometric"] <= 6.0  # 3 x a mean absolute error of [-1, 1] frames
   assert not any("flow" in name or "photometric" in name for name in values if name.startswith("d_loss"))
   # The terms are in the loss G descends: the same G step (same clip and seed) with the photometric term off
@@ -137,6 +137,9 @@ def test_motion_field_terms_add_to_g_only(tmp_path):
               dict(flow_smoothness_weight=1.0)):
     with pytest.raises(ValueError, match=list(bad)[0]):  # all but the first: ConvGRU does not warp
       trainer.Trainer(str(tmp_path / "bad"), **bad, **kwargs)
+  with pytest.raises(ValueError, match="flow_smoothness_radius"):
+    trainer.Trainer(str(tmp_path / "bad"), flow_smoothness_weight=1.0, flow_smoothness_radius=-1,
+                    **{**kwargs, "generator_fn": tsru})
 
 
 def test_reconstruction_warmup_trains_g_alone_then_the_gan(tmp_path):

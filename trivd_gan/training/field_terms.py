@@ -1,8 +1,9 @@
-"""G's loss terms on its own motion fields (NOT in the paper; docs/learning.md experiments 11-12).
+"""G's loss terms on its own motion fields (NOT in the paper; docs/learning.md experiments 11-13).
 
-Each term is a gin option of `train` (`flow_mean_weight`, `warp_photometric_weight`, `flow_smoothness_weight`),
-0 by default: the paper's objective. They need a generator whose recurrent units all warp, since the fields
-are those units' combined motion fields (`Generator.frame_flows`, section 4.4).
+Each term is a gin option of `train` (`flow_mean_weight`, `warp_photometric_weight`, `flow_smoothness_weight`,
+with `flow_smoothness_radius`), 0 by default: the paper's objective. They need a generator whose recurrent
+units all warp, since the fields are those units' combined motion fields (`Generator.frame_flows`, section
+4.4).
 """
 
 from trivd_gan import losses
@@ -18,9 +19,12 @@ class FieldTerms:
       frame onto the real frame.
     flow_smoothness_weight: times `losses.flow_smoothness_loss` (px per px): fields constant across the
       background a digit moves onto, against the chained warps squeezing it.
+    flow_smoothness_radius: 0 = smooth everywhere (experiment 12); r >= 1 = smooth within r px of the real
+      frames' content only (`losses.content_weights`, experiment 13).
   """
 
-  def __init__(self, generator, flow_mean_weight=0.0, warp_photometric_weight=0.0, flow_smoothness_weight=0.0):
+  def __init__(self, generator, flow_mean_weight=0.0, warp_photometric_weight=0.0, flow_smoothness_weight=0.0,
+               flow_smoothness_radius=0):
     self.weights = {"flow_mean": flow_mean_weight, "warp_photometric": warp_photometric_weight,
                     "flow_smoothness": flow_smoothness_weight}
     warps = all(unit.warps for unit in generator.units)
@@ -29,6 +33,10 @@ class FieldTerms:
         raise ValueError(f"train.{name}_weight must be >= 0, and > 0 only with a generator whose recurrent "
                          f"units all warp (tsru_*, k_trajgru); got {weight}.")
     self.weights = {name: float(weight) for name, weight in self.weights.items() if weight}
+    if flow_smoothness_radius < 0 or flow_smoothness_radius != int(flow_smoothness_radius):
+      raise ValueError(f"train.flow_smoothness_radius must be an integer >= 0 (px; 0 = smooth everywhere), got "
+                       f"{flow_smoothness_radius}.")
+    self.smoothness_radius = int(flow_smoothness_radius)
 
   def __bool__(self):
     return bool(self.weights)
@@ -42,6 +50,8 @@ class FieldTerms:
         "flow_mean": lambda: losses.mean_flow_penalty(flows, global_batch_size=global_batch_size),
         "warp_photometric": lambda: losses.warp_photometric_loss(real_video, flows, num_context,
                                                                  global_batch_size=global_batch_size),
-        "flow_smoothness": lambda: losses.flow_smoothness_loss(flows, global_batch_size=global_batch_size),
+        "flow_smoothness": lambda: losses.flow_smoothness_loss(
+            flows, losses.content_weights(real_video, num_context, self.smoothness_radius)
+            if self.smoothness_radius else None, global_batch_size=global_batch_size),
     }
     return {name: weight * terms[name]() for name, weight in self.weights.items()}
