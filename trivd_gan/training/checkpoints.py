@@ -6,7 +6,8 @@ model_dir/
   model_config.json           the Generator and DiscriminatorEnsemble configs (get_config) of the run, and
                               "data": the dataset function, data_dir, global batch size, clip length and
                               resolution it trains on (a resume on other data is refused unless
-                              train.allow_data_change = True)
+                              train.allow_data_change = True); a resume may change only the generator
+                              options that hold no variables (`OPTIONS_WITHOUT_VARIABLES`), for staged recipes
   operative_config-<step>.gin the gin configuration in force, written with each checkpoint
   train/                      TensorBoard summaries; samples/ GIFs of sample videos
 
@@ -22,6 +23,12 @@ from absl import logging
 import tensorflow as tf
 
 from trivd_gan import inference
+
+
+# Generator options that change how G computes but create no variables: a resume may change them (staged
+# recipes, e.g. gin/pretrained/moving_mnist_pooled_2.gin; the change is logged and the previous configs kept in
+# model_config.json under "previous_generator"). Every other difference is another architecture, refused.
+OPTIONS_WITHOUT_VARIABLES = ("warp_logit_scale", "chain_pooling_radius")
 
 
 def _config_of(layer):
@@ -63,7 +70,8 @@ def check_or_write_model_config(model_dir, generator, discriminator, write=True,
 
   Args:
     model_dir: the run's folder.
-    generator, discriminator: the run's models; another architecture is always refused.
+    generator, discriminator: the run's models; another architecture is always refused (a change of
+      `OPTIONS_WITHOUT_VARIABLES` only is logged and recorded).
     write: write/update the file (the chief only).
     data: `data_config(...)` of this run, or None (not checked, not recorded).
     allow_data_change: resume even if `data` differs from the recorded data (the change is logged and the
@@ -84,15 +92,23 @@ def check_or_write_model_config(model_dir, generator, discriminator, write=True,
     return
   with tf.io.gfile.GFile(path) as f:
     saved = json.load(f)
-  diffs = []
+  diffs, option_changes = [], []
   for part in ("generator", "discriminator"):
     for key in sorted(set(saved.get(part, {})) | set(current[part])):
       if saved.get(part, {}).get(key) != current[part].get(key):
-        diffs.append(f"{part}.{key}: {saved.get(part, {}).get(key)!r} -> {current[part].get(key)!r}")
+        change = f"{part}.{key}: {saved.get(part, {}).get(key)!r} -> {current[part].get(key)!r}"
+        is_option = part == "generator" and key in OPTIONS_WITHOUT_VARIABLES
+        (option_changes if is_option else diffs).append(change)
   if diffs:
     raise ValueError(f"--model_dir={model_dir} holds a checkpoint of a different model ({'; '.join(diffs)}); "
                      "use a new --model_dir, or the gin configuration that model_dir was trained with.")
+  if option_changes:
+    logging.warning("Resuming %s with changed generator options (they hold no variables): %s", model_dir,
+                    "; ".join(option_changes))
+    current["previous_generator"] = saved.get("previous_generator", []) + [saved["generator"]]
   if data is None:
+    if write and option_changes:
+      _write(path, {**saved, **current})
     return
   if "data" not in saved:  # written before the data were recorded
     logging.info("%s has no data record (an older run); recording this run's data: %s", path, current["data"])
