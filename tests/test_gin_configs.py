@@ -62,15 +62,29 @@ PRETRAINED = {"gin/pretrained/moving_mnist.gin": ("tsru_p", 8, 10, 10, 20.0, "pi
               "gin/pretrained/natural_motion.gin": ("tsru_p", 8, 5, 11, 50.0, "warp"),
               "gin/pretrained/natural_motion_warmup.gin": ("tsru_p", 8, 5, 11, 50.0, "warp"),
               "gin/pretrained/moving_mnist_motion.gin": ("tsru_p", 8, 10, 10, 20.0, "warp"),
-              "gin/pretrained/moving_mnist_photometric.gin": ("tsru_p", 8, 10, 10, 20.0, "warp_chain")}
+              "gin/pretrained/moving_mnist_photometric.gin": ("tsru_p", 8, 10, 10, 20.0, "warp_chain"),
+              # The shipped Moving MNIST model's three stages (one model_dir).
+              "gin/pretrained/moving_mnist_pooled_1.gin": ("tsru_p", 8, 10, 10, 5.0, "warp_chain"),
+              "gin/pretrained/moving_mnist_pooled_2.gin": ("tsru_p", 8, 10, 10, 5.0, "warp_chain"),
+              "gin/pretrained/moving_mnist_pooled_3.gin": ("tsru_p", 8, 10, 10, 0.0, "warp_chain")}
+STAGES = ("gin/pretrained/moving_mnist_pooled_1.gin", "gin/pretrained/moving_mnist_pooled_2.gin",
+          "gin/pretrained/moving_mnist_pooled_3.gin")
 # Generator options of the recipes that differ from the class defaults (the paper's), beyond the above.
 MOTION_RECIPES = ("gin/pretrained/natural_motion.gin", "gin/pretrained/natural_motion_warmup.gin",
-                  "gin/pretrained/moving_mnist_motion.gin", "gin/pretrained/moving_mnist_photometric.gin")
+                  "gin/pretrained/moving_mnist_motion.gin",
+                  "gin/pretrained/moving_mnist_photometric.gin") + STAGES
 PRETRAINED_OPTIONS = {path: {"encoder_correlation": True, "warp_spectral_norm": False}
                       for path in MOTION_RECIPES}
-PRETRAINED_OPTIONS["gin/pretrained/moving_mnist_photometric.gin"]["warp_logit_scale"] = 1.0
+for path, scale, pooling in zip(("gin/pretrained/moving_mnist_photometric.gin",) + STAGES,
+                                (1.0, 1.0, 2.0, 2.0), (0, 0, 4, 4)):
+  PRETRAINED_OPTIONS[path]["warp_logit_scale"] = scale
+  if pooling:  # unbound (the default, 0) elsewhere
+    PRETRAINED_OPTIONS[path]["chain_pooling_radius"] = pooling
 # Terms on G's motion fields (train.warp_photometric_weight; 0, the paper's objective, where unbound).
-PRETRAINED_PHOTOMETRIC = {"gin/pretrained/moving_mnist_photometric.gin": 20.0}
+PRETRAINED_PHOTOMETRIC = {"gin/pretrained/moving_mnist_photometric.gin": 20.0,
+                          **{path: 100.0 for path in STAGES}}
+# Staged recipes: each stage ends at its train.num_steps, after the previous stage's.
+STAGE_ENDS = (700, 900, 1100)
 # Reconstruction warm-up steps (train.reconstruction_warmup_steps; 0, the paper's schedule, where unbound).
 PRETRAINED_WARMUP = {"gin/pretrained/natural_motion_warmup.gin": 1000}
 
@@ -101,10 +115,13 @@ def test_pretrained_recipes_parse(path):
     photometric = 0.0
   assert photometric == PRETRAINED_PHOTOMETRIC.get(path, 0.0)
   g = gin.get_configurable("Generator")(name="g")
-  assert (g.encoder_correlation, g.warp_spectral_norm, g.warp_logit_scale) == tuple(
+  assert (g.encoder_correlation, g.warp_spectral_norm, g.warp_logit_scale, g.chain_pooling_radius) == tuple(
       PRETRAINED_OPTIONS.get(path, {}).get(name, default)
       for name, default in (("encoder_correlation", False), ("warp_spectral_norm", True),
-                            ("warp_logit_scale", None)))
+                            ("warp_logit_scale", None), ("chain_pooling_radius", 0)))
+  if path in STAGES:
+    assert gin.query_parameter("train.num_steps") == STAGE_ENDS[STAGES.index(path)]
+    assert gin.query_parameter("train.flow_smoothness_weight") == (2.0 if path == STAGES[0] else 0.0)
 
 
 @pytest.mark.parametrize("path", sorted(EXPECTED))
