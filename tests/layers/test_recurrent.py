@@ -304,3 +304,25 @@ def test_bad_arguments():
   # Hyper-networks halve [h; x]'s channels: a 1-channel state with an empty input cannot be halved.
   with pytest.raises(ValueError, match=">= 2 input channels"):
     recurrent.make_recurrent_unit("tsru_p", 1)(np.zeros([1, 4, 4, 0], np.float32), _rand([1, 4, 4, 1], 0))
+
+
+def test_unroll_under_xla_compiles_its_gradient():
+  """Under XLA (jit_compile, as on TPUs) `unroll` unrolls in Python: XLA cannot compile the gradient of the
+  tf.while_loop over time. Outputs and gradients equal the eager unroll's."""
+  keras.utils.set_random_seed(1)
+  unit = recurrent.make_recurrent_unit("tsru_p", C)
+  xs, h0 = tf.constant(_rand([B, 3, H, W, CX], 15)), tf.constant(_rand([B, H, W, C], 16))
+  unit(xs[:, 0], h0)
+
+  def step(xs, h0):
+    with tf.GradientTape() as tape:
+      tape.watch([xs, h0])
+      outputs, _ = recurrent.unroll(unit, xs, h0)
+      loss = tf.reduce_sum(tf.square(outputs))
+    return outputs, tape.gradient(loss, [xs, h0] + unit.trainable_weights)
+
+  outputs, grads = tf.function(step, jit_compile=True, autograph=False)(xs, h0)
+  outputs_ref, grads_ref = step(xs, h0)
+  np.testing.assert_allclose(outputs.numpy(), outputs_ref.numpy(), rtol=1e-4, atol=1e-5)
+  for g, g_ref in zip(grads, grads_ref):
+    np.testing.assert_allclose(g.numpy(), g_ref.numpy(), rtol=1e-3, atol=1e-4)

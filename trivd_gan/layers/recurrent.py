@@ -307,7 +307,7 @@ def unroll(unit, inputs, initial_state, training=False, symbolic_loop=True):
     # loop body then captures those kernels: an update of u inside a loop body would be a cross-replica
     # merge_call under MirroredStrategy, which a loop body cannot hold.
     h, w = unit(inputs[:, 0], initial_state, training=training)
-    if num_steps == 1 or not symbolic_loop or tf.executing_eagerly():
+    if num_steps == 1 or not symbolic_loop or tf.executing_eagerly() or _in_xla_context():
       outputs, weights = [h], [w]
       for t in range(1, num_steps):
         h, w = unit(inputs[:, t], h, training=training)
@@ -316,6 +316,14 @@ def unroll(unit, inputs, initial_state, training=False, symbolic_loop=True):
       warp = tf.stack(weights, axis=1) if unit.warps else None
       return tf.stack(outputs, axis=1), warp
     return _symbolic_unroll(unit, inputs, h, w, training)
+
+
+def _in_xla_context():
+  """True while tracing for XLA (`tf.function(jit_compile=True)`, TPUStrategy). XLA cannot compile the gradient
+  of the tf.while_loop over time (a transpose's permutation inside the loop's gradient is not a compile-time
+  constant there), and XLA optimizes the unrolled graph itself, so `unroll` unrolls in Python under XLA."""
+  from tensorflow.python.ops import control_flow_util  # pylint: disable=import-outside-toplevel
+  return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
 
 
 def _symbolic_unroll(unit, inputs, h_1, w_1, training):
