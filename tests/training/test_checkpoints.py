@@ -109,6 +109,26 @@ def test_resume_on_other_data_is_refused_unless_allowed(tmp_path):
   assert [d["dataset_fn"] for d in saved["previous_data"]] == ["synthetic_dataset"]
 
 
+def test_a_staged_recipe_resumes_with_changed_options(tmp_path):
+  # As gin/pretrained/moving_mnist_pooled_{1,2}.gin: stage 2 resumes stage 1's checkpoint with the options
+  # that hold no variables changed, and trains on.
+  warp = {**TINY_G, "recurrent_unit": "tsru_p", "output_mode": "warp_chain", "warp_logit_scale": 1.0}
+  stage = lambda steps, **options: loop.train(
+      str(tmp_path), num_steps=steps,
+      generator_fn=functools.partial(generator.Generator, **{**warp, **options}),
+      discriminator_fn=functools.partial(decompositions.DiscriminatorEnsemble, "dvd_gan_fp_faster", 1,
+                                         num_frames_K=2),
+      dataset_fn=data_lib.synthetic_dataset, global_batch_size=2, run_eagerly=True, sample_every=0)
+  first = stage(1)
+  first["trainer"].close()
+  second = stage(2, warp_logit_scale=2.0, chain_pooling_radius=1)
+  second["trainer"].close()
+  assert (first["step"], second["step"]) == (1, 2)
+  assert second["trainer"].generator.chain_pooling_radius == 1
+  with open(tmp_path / inference.MODEL_CONFIG) as f:
+    assert json.load(f)["previous_generator"][0]["warp_logit_scale"] == 1.0
+
+
 def test_model_config_without_data_section_still_loads(tmp_path):
   # model_config.json files written before the data were recorded: accepted, and given a data section.
   g, d = generator.Generator(**TINY_G), decompositions.DiscriminatorEnsemble("dvd_gan_fp_faster", 1)

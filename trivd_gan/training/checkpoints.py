@@ -106,18 +106,16 @@ def check_or_write_model_config(model_dir, generator, discriminator, write=True,
     logging.warning("Resuming %s with changed generator options (they hold no variables): %s", model_dir,
                     "; ".join(option_changes))
     current["previous_generator"] = saved.get("previous_generator", []) + [saved["generator"]]
-  if data is None:
-    if write and option_changes:
-      _write(path, {**saved, **current})
-    return
-  if "data" not in saved:  # written before the data were recorded
+  first_record = data is not None and "data" not in saved  # written before the data were recorded
+  if first_record:
     logging.info("%s has no data record (an older run); recording this run's data: %s", path, current["data"])
-  else:
-    changes = [f"{key}: {saved['data'].get(key)!r} -> {current['data'].get(key)!r}"
-               for key in sorted(set(saved["data"]) | set(current["data"]))
-               if saved["data"].get(key) != current["data"].get(key)]
-    if not changes:
-      return
+  changes = [] if data is None or first_record else [
+      f"{key}: {saved['data'].get(key)!r} -> {current['data'].get(key)!r}"
+      for key in sorted(set(saved["data"]) | set(current["data"]))
+      if saved["data"].get(key) != current["data"].get(key)]
+  if not (changes or first_record or option_changes):
+    return
+  if changes:
     if not allow_data_change:
       raise ValueError(f"--model_dir={model_dir} was trained on other data ({'; '.join(changes)}); resume with "
                        "the data settings it was trained with (train.dataset_fn, --data_dir, "
