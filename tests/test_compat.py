@@ -89,6 +89,19 @@ def test_graph_functions_lists_the_functions_a_graph_calls():
   assert any(op.type == "Mul" for op in function.graph.get_operations())
 
 
+def test_in_xla_context_is_true_only_while_tracing_for_xla():
+  seen = {}
+
+  def record(name):
+    seen[name] = compat.in_xla_context()
+    return tf.zeros([])
+
+  tf.function(lambda: record("jit"), jit_compile=True, autograph=False)()
+  tf.function(lambda: record("graph"), autograph=False)()
+  record("eager")
+  assert seen == {"jit": True, "graph": False, "eager": False}
+
+
 def test_no_private_tensorflow_or_keras_use_outside_compat():
   bad = []
   for path in sorted((ROOT / "trivd_gan").rglob("*.py")):

@@ -8,6 +8,7 @@ instead of failing somewhere deep in a training run.
 
 import tensorflow as tf
 from tensorflow.python.framework import config as _tf_config  # pylint: disable=g-direct-tensorflow-import
+from tensorflow.python.ops import control_flow_util as _cf_util  # pylint: disable=g-direct-tensorflow-import
 
 # Major.minor versions these private uses were checked on.
 CHECKED_ON = {"tensorflow": "2.21", "keras": "3.15"}
@@ -58,3 +59,9 @@ def graph_functions(graph):
   """{name: function} of the functions defined in `graph` (a FuncGraph or tf.Graph): those its call, loop and
   branch ops run (`Graph._functions`)."""
   return dict(graph._functions.items())  # pylint: disable=protected-access
+
+
+def in_xla_context() -> bool:
+  """True while tracing for XLA (`tf.function(jit_compile=True)`, TPUStrategy's replicated steps): TF marks
+  such graphs with an XLA control-flow context and has no public way to ask."""
+  return _cf_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())

@@ -18,6 +18,7 @@ run as one convolution over the concatenated kernels, each kernel normalized by 
 import keras
 import tensorflow as tf
 
+from trivd_gan import compat
 from trivd_gan.layers.spectral_norm import SNConv2D
 from trivd_gan.layers.spectral_norm import fused_sn_conv
 from trivd_gan.layers.spectral_norm import kernels_shared_over_calls
@@ -292,7 +293,9 @@ def unroll(unit, inputs, initial_state, training=False, symbolic_loop=True):
     training: passed to the unit.
     symbolic_loop: in a graph (tf.function), run steps 2..T as a `tf.while_loop`, so the unit is traced twice
       instead of T times (a smaller step graph that builds faster, docs/benchmarks.md); False unrolls all T
-      steps in Python. Eagerly both are the same Python loop. The outputs are the same either way.
+      steps in Python. Eagerly both are the same Python loop. The outputs are the same either way. Under XLA
+      (jit_compile, TPUs) always the Python unroll: XLA cannot compile the loop's gradient (a transpose's
+      permutation inside it is not a compile-time constant), and it optimizes the unrolled graph itself.
 
   Returns:
     (outputs [B, T, H, W, C] = h_1..h_T, warp_weights [B, T, H, W, k^2] or None when `unit.warps` is false).
@@ -307,7 +310,7 @@ def unroll(unit, inputs, initial_state, training=False, symbolic_loop=True):
     # loop body then captures those kernels: an update of u inside a loop body would be a cross-replica
     # merge_call under MirroredStrategy, which a loop body cannot hold.
     h, w = unit(inputs[:, 0], initial_state, training=training)
-    if num_steps == 1 or not symbolic_loop or tf.executing_eagerly() or _in_xla_context():
+    if num_steps == 1 or not symbolic_loop or tf.executing_eagerly() or compat.in_xla_context():
       outputs, weights = [h], [w]
       for t in range(1, num_steps):
         h, w = unit(inputs[:, t], h, training=training)
@@ -316,14 +319,6 @@ def unroll(unit, inputs, initial_state, training=False, symbolic_loop=True):
       warp = tf.stack(weights, axis=1) if unit.warps else None
       return tf.stack(outputs, axis=1), warp
     return _symbolic_unroll(unit, inputs, h, w, training)
-
-
-def _in_xla_context():
-  """True while tracing for XLA (`tf.function(jit_compile=True)`, TPUStrategy). XLA cannot compile the gradient
-  of the tf.while_loop over time (a transpose's permutation inside the loop's gradient is not a compile-time
-  constant there), and XLA optimizes the unrolled graph itself, so `unroll` unrolls in Python under XLA."""
-  from tensorflow.python.ops import control_flow_util  # pylint: disable=import-outside-toplevel
-  return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
 
 
 def _symbolic_unroll(unit, inputs, h_1, w_1, training):
