@@ -14,7 +14,7 @@ PROGRAMS = ("train", "evaluate", "predict", "probe", "bench", "bench_motion", "d
 # Part -> the parts it may import (itself included). A part is a sub-package (layers, models, data, evaluation,
 # training) or a top-level library module. Keep in sync with docs/architecture.md.
 ALLOWED = {
-    "layers": {"layers"},
+    "layers": {"layers", "compat"},
     "models": {"models", "layers"},
     "data": {"data", "compat"},
     "compat": set(),
