@@ -226,9 +226,10 @@ def content_weights(real_video, num_context, radius, contrast=0.2):
   size = 2 * int(radius) + 1
   window_max = lambda x: tf.nn.max_pool2d(x, size, 1, "SAME")
   local_range = lambda x: tf.reduce_max(window_max(x) + window_max(-x), axis=-1)
-  fold = lambda x: tf.reshape(x, [-1, *real.shape[2:]])
-  weights = tf.maximum(local_range(fold(real[:, num_context - 1:-1])), local_range(fold(real[:, num_context:])))
-  return tf.reshape(tf.minimum(1.0, weights / contrast), [-1, tp, *real.shape[2:4]])
+  # Frames Tc-1 .. T-1, each once: step t's weights are the larger range of its previous and its own frame.
+  ranges = tf.reshape(local_range(tf.reshape(real[:, num_context - 1:], [-1, *real.shape[2:]])),
+                      [-1, tp + 1, *real.shape[2:4]])
+  return tf.minimum(1.0, tf.maximum(ranges[:, :-1], ranges[:, 1:]) / contrast)
 
 
 def flow_smoothness_loss(flows, weights=None, global_batch_size=None, replica_scale=None):
