@@ -98,9 +98,9 @@ def _parse_gin(files, params):
 
 
 def count_step_flops(trainer):
-  """FLOPs of one traced training step (`flops.graph_flops` of the step's graph)."""
+  """FLOPs of one traced training step (`flops.graph_flops` summed over the functions one step calls)."""
   from trivd_gan import flops as flops_lib  # pylint: disable=g-import-not-at-top
-  return flops_lib.graph_flops(trainer.step_graph().graph)
+  return sum(flops_lib.graph_flops(fn.graph) for fn in trainer.step_graphs())
 
 
 def run_worker(spec):

@@ -173,13 +173,18 @@ def test_train_loop_runs_through_the_warmup_into_the_gan(tmp_path):
   result["trainer"].close()
 
 
-def test_step_graph_is_the_traced_gan_step(tmp_path):
+def test_step_graphs_are_the_traced_d_and_g_updates(tmp_path):
   kwargs = {k: v for k, v in TINY.items() if k not in ("log_every", "summary_every", "sample_every")}
   with pytest.raises(ValueError, match="run_eagerly"):
-    trainer.Trainer(str(tmp_path / "eager"), **kwargs).step_graph()
-  t = trainer.Trainer(str(tmp_path / "graph"), **{**kwargs, "run_eagerly": False})
-  op_types = {op.type for op in t.step_graph().graph.get_operations()}
-  assert "Conv2D" in op_types, sorted(op_types)[:20]
+    trainer.Trainer(str(tmp_path / "eager"), **kwargs).step_graphs()
+  t = trainer.Trainer(str(tmp_path / "graph"), **{**kwargs, "run_eagerly": False, "d_steps_per_g_step": 2})
+  d_step, d_again, g_step = t.step_graphs()  # one D trace called d_steps_per_g_step times, then G
+  assert d_step is d_again
+  d_ops, g_ops = ({op.type for op in fn.graph.get_operations()} for fn in (d_step, g_step))
+  assert "Conv2D" in d_ops and "Conv2D" in g_ops, sorted(d_ops)[:20]
+  # Only the G update applies G's gradients and moves the step counter.
+  assert any("g_adam" in op.name for op in g_step.graph.get_operations())
+  assert not any("g_adam" in op.name for op in d_step.graph.get_operations())
   t.close()
 
 

@@ -17,6 +17,7 @@ model_config.json record and its check on resume.
 """
 
 import json
+import math
 import os
 
 from absl import logging
@@ -126,3 +127,19 @@ def check_or_write_model_config(model_dir, generator, discriminator, write=True,
     current["previous_data"] = saved.get("previous_data", []) + [saved["data"]]
   if write:
     _write(path, {**saved, **current})
+
+
+def keep_configured_learning_rates(rates):
+  """After a restore, sets each optimizer's learning rate back to the configured one (logging any change).
+
+  Keras optimizers checkpoint their learning rate: without this a resume with other learning rates (e.g.
+  `--gin_param='train.g_learning_rate = 1e-4'`) would silently keep the old ones.
+
+  Args:
+    rates: {name for the log: (Keras optimizer, the configured learning rate)}.
+  """
+  for name, (optimizer, rate) in rates.items():
+    restored = float(optimizer.learning_rate.numpy())
+    if not math.isclose(restored, rate, rel_tol=1e-6):
+      logging.info("%s learning rate: %g from the configuration (the checkpoint had %g).", name, rate, restored)
+      optimizer.learning_rate.assign(rate)

@@ -170,8 +170,11 @@ class Trainer:
     # Eager steps skip tracing and graph optimization, which dominate with tiny models (tests, debugging).
     # autograph=False: the step has Python control flow only (and autograph mixed up the replica methods).
     # The warm-up's step is traced only if a warm-up step runs (not on resumes past it).
+    # D's update is one function, traced once and called d_steps_per_g_step times a step: tracing and Grappler
+    # see one D update, not two (a nested tf.function instead blocked Grappler's fusions: slower steps).
     graph = lambda fn: fn if run_eagerly else tf.function(fn, autograph=False)
-    self._train_step, self._warmup_step = graph(self._step_fn), graph(self._warmup_step_fn)
+    self._d_step, self._g_step = graph(self._d_step_fn), graph(self._g_step_fn)
+    self._warmup_step = graph(self._warmup_step_fn)
     jit = lambda fn: tf.function(fn, jit_compile=True, autograph=False) if self.jit_compile else fn
     self._d_grads, self._g_grads = jit(self._d_grads_fn), jit(self._g_grads_fn)
     self._warmup_grads = jit(self._warmup_grads_fn)
@@ -196,15 +199,8 @@ class Trainer:
       first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
       raise ValueError(f"Cannot resume from {latest} ({first_line[:200]}); use a new --model_dir, or the gin "
                        "configuration that model_dir was trained with.") from e
-    # Keras optimizers checkpoint their learning rate: without this a resume with other learning rates (e.g.
-    # `--gin_param='train.g_learning_rate = 1e-4'`) would silently keep the old ones.
-    for name, optimizer, rate in (("g", self.g_optimizer, self.g_learning_rate),
-                                  ("d", self.d_optimizer, self.d_learning_rate)):
-      restored = float(optimizer.learning_rate.numpy())
-      if not math.isclose(restored, rate, rel_tol=1e-6):
-        logging.info("%s learning rate: %g from the configuration (the checkpoint had %g).", name.upper(), rate,
-                     restored)
-        optimizer.learning_rate.assign(rate)
+    checkpoints.keep_configured_learning_rates({"G": (self.g_optimizer, self.g_learning_rate),
+                                                "D": (self.d_optimizer, self.d_learning_rate)})
     logging.info("Resumed from %s at step %d.", latest, int(self.step.numpy()))
     return int(self.step.numpy())
 
@@ -294,15 +290,17 @@ class Trainer:
     self.ema.update(self.step)
     return out
 
-  def step_graph(self):
-    """The traced GAN training step (a tf.types.experimental.ConcreteFunction; traced here if not yet).
+  def step_graphs(self):
+    """The ConcreteFunctions one GAN step calls, in order: D's update d_steps_per_g_step times, then G's.
 
-    For benchmarks that count the step's ops and FLOPs. Not available with run_eagerly (no graph).
+    Traced here if not yet; for benchmarks that count the step's ops and FLOPs. Not with run_eagerly (no graph).
     """
     if self.run_eagerly:
       raise ValueError("run_eagerly=True trains without a step graph; build the Trainer with "
                        "run_eagerly=False.")
-    return self._train_step.get_concrete_function(self.iterator)
+    d_step, g_step = (fn.get_concrete_function(self.iterator, tf.zeros([2], tf.int64))
+                      for fn in (self._d_step, self._g_step))
+    return [d_step] * self.d_steps_per_g_step + [g_step]
 
   def _global_sum(self, x):
     """The sum over replicas of a per-replica scalar (losses are already scaled to the global batch)."""
@@ -324,32 +322,35 @@ class Trainer:
     self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
     return total, per_d, ortho
 
-  def _step_fn(self, iterator):
-    """One training step in cross-replica context; returns {summary name: float32 scalar} (global means)."""
-    seeds = self.rng.make_seeds(self.d_steps_per_g_step + 1)  # [2, n] int64
-    out = {}
-    d_totals = []
-    for i in range(self.d_steps_per_g_step):
-      d_total, d_per = self.strategy.run(self._d_replica_step, args=(next(iterator), seeds[:, i]))
-      d_totals.append(self._global_sum(d_total))
-      for name, value in d_per.items():
-        out[f"d_loss/{name}"] = (out.get(f"d_loss/{name}", 0.0) +
-                                 self._global_sum(value) / self.d_steps_per_g_step)
-    g_total, g_per, ortho = self.strategy.run(self._g_replica_step, args=(next(iterator), seeds[:, -1]))
-    out["d_loss/total"] = tf.add_n(d_totals) / self.d_steps_per_g_step
-    out["g_loss/total"] = self._global_sum(g_total)
-    for name, value in g_per.items():
-      out[f"g_loss/{name}"] = self._global_sum(value)
+  def _d_step_fn(self, iterator, seed):
+    """One D update in cross-replica context; returns {summary name: float32 scalar} (global means)."""
+    total, per_d = self.strategy.run(self._d_replica_step, args=(next(iterator), seed))
+    out = {f"d_loss/{name}": self._global_sum(value) for name, value in per_d.items()}
+    out["d_loss/total"] = self._global_sum(total)
+    return out
+
+  def _g_step_fn(self, iterator, seed):
+    """The G update that ends a training step (and the step's EMA update); returns global means as above."""
+    total, per_g, ortho = self.strategy.run(self._g_replica_step, args=(next(iterator), seed))
+    out = {f"g_loss/{name}": self._global_sum(value) for name, value in per_g.items()}
+    out["g_loss/total"] = self._global_sum(total)
     out["g_loss/orthogonal_reg"] = self._global_sum(ortho)
     self.step.assign_add(1)
     self.ema.update(self.step)
     return out
 
   def train_step(self):
-    """Runs one step; returns {name: float} and raises TrainingDivergedError on a NaN/Inf loss."""
+    """Runs one step; returns {name: float} (D's: means over its updates); TrainingDivergedError on NaN/Inf."""
     step = int(self.step.numpy()) + 1
-    step_fn = self._warmup_step if self.in_warmup(step) else self._train_step
-    values = {k: float(v) for k, v in step_fn(self.iterator).items()}
+    if self.in_warmup(step):
+      values = {k: float(v) for k, v in self._warmup_step(self.iterator).items()}
+    else:
+      n = self.d_steps_per_g_step
+      seeds = self.rng.make_seeds(n + 1)  # [2, n + 1] int64
+      d_outs = [self._d_step(self.iterator, seeds[:, i]) for i in range(n)]
+      g_out = self._g_step(self.iterator, seeds[:, n])
+      values = {k: sum(float(d[k]) for d in d_outs) / n for k in d_outs[0]}
+      values.update({k: float(v) for k, v in g_out.items()})
     bad = sorted(k for k, v in values.items() if not math.isfinite(v))
     if bad:
       raise TrainingDivergedError(
