@@ -73,7 +73,8 @@ def test_update_scalars_are_traced_once_per_update_not_per_variable():
 def test_two_updates_in_one_graph_use_each_its_own_step():
   """The shared scalars are per update: a graph applying twice equals two eager updates (t = 1, then 2)."""
   def run(graph):
-    variables = [keras.Variable(np.full([3], 1.0, np.float32)), keras.Variable(np.full([2, 2], -1.0, np.float32))]
+    variables = [keras.Variable(np.full([3], 1.0, np.float32)),
+                 keras.Variable(np.full([2, 2], -1.0, np.float32))]
     optimizer = fused_adam.FusedAdam(learning_rate=0.1, beta_1=0.9, beta_2=0.99)
     optimizer.build(variables)
     def twice():
@@ -86,7 +87,8 @@ def test_two_updates_in_one_graph_use_each_its_own_step():
   for a, b in zip(graph[:-1], eager[:-1]):
     np.testing.assert_allclose(a, b, rtol=1e-6)
   # And both equal Keras' Adam.
-  keras_vars = [keras.Variable(np.full([3], 1.0, np.float32)), keras.Variable(np.full([2, 2], -1.0, np.float32))]
+  keras_vars = [keras.Variable(np.full([3], 1.0, np.float32)),
+                keras.Variable(np.full([2, 2], -1.0, np.float32))]
   keras_opt = keras.optimizers.Adam(learning_rate=0.1, beta_1=0.9, beta_2=0.99)
   keras_opt.apply_gradients(zip([tf.fill([3], 0.5), tf.fill([2, 2], 2.0)], keras_vars))
   keras_opt.apply_gradients(zip([tf.fill([3], -1.0), tf.fill([2, 2], 0.25)], keras_vars))
