@@ -15,7 +15,7 @@ What is measured (one row per configuration, each in a fresh subprocess so that 
   CPU: ru_maxrss (peak resident set size of the process, KiB on Linux) after the steps; `mem_step_gb` is its
   growth during the timed steps' process lifetime after the model was built (activations, gradients, workspace),
   `mem_peak_gb` the absolute peak (includes the TF runtime, ~0.5-1 GB).
-- FLOPs of one step: tf.compat.v1.profiler "float_ops" over the traced step's graph (registered op FLOP
+- FLOPs of one step: tf.compat.v1.profiler "float_ops" over the graphs of the updates one step calls (op FLOP
   statistics: convolutions, matmuls, elementwise ops with known shapes); achieved FLOP/s = FLOPs / step time,
   and the model FLOPs utilization (MFU) = achieved / the measured peak of a large tf.matmul on the same device
   (`--matmul_size`) in the row's compute dtype: float32 rows against the float32 peak, mixed_bfloat16 rows (the
