@@ -184,9 +184,10 @@ def export_generator(generator, output, truncation=0.8, model_dir="(in-memory ge
   if weights not in WEIGHTS:
     raise ValueError(f"--weights must be one of {sorted(WEIGHTS)}, got {weights!r}.")
   module = GeneratorModule(generator, truncation)
-  signatures = {"serving_default": module.predict.get_concrete_function(),
-                "predict": module.predict.get_concrete_function(),
-                "predict_uint8": module.predict_uint8.get_concrete_function()}
+  # The tf.functions themselves, not concrete functions: saving traces them in its own context, so a concrete
+  # function taken beforehand is traced a second time (tiny G: export 11 s -> 7 s, load 2.8 s -> 1.8 s).
+  signatures = {"serving_default": module.predict, "predict": module.predict,
+                "predict_uint8": module.predict_uint8}
   # No custom gradients: the export is for inference, and tracing kernel_warp's gradient at every call site
   # makes saving and loading several times slower.
   # TensorFlow renames the captured variables' inputs of every signature and lists hundreds of them in one
