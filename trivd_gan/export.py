@@ -58,10 +58,11 @@ class GeneratorModule(tf.Module):
     seed_spec = tf.TensorSpec([2], tf.int64, name="seed")
     trunc_spec = tf.TensorSpec([], tf.float32, name="truncation")
     # Unknown rank for the context: rank and size are checked inside, with messages, instead of a bare
-    # "no matching concrete function" error from the signature matcher.
-    self.predict = tf.function(self._predict, input_signature=[
+    # "no matching concrete function" error from the signature matcher. autograph=False: nothing here branches
+    # on tensors in Python, and converting the generator's code costs ~2 s of every export (as the trainer).
+    self.predict = tf.function(self._predict, autograph=False, input_signature=[
         tf.TensorSpec(None, tf.float32, name="context"), seed_spec, trunc_spec])
-    self.predict_uint8 = tf.function(self._predict_uint8, input_signature=[
+    self.predict_uint8 = tf.function(self._predict_uint8, autograph=False, input_signature=[
         tf.TensorSpec(None, tf.uint8, name="context"), seed_spec, trunc_spec])
     self._shape_text = f"[B, {t_in}, {res}, {res}, 3]"
 
