@@ -173,7 +173,7 @@ def apply_standing_statistics(generator, batches, num_batches=100, log_every=10)
   saved_momentum = [tf.identity(bn.momentum) for bn in bns]
   saved_u = [tf.identity(u) for u in u_vectors]
 
-  @tf.function(reduce_retracing=True)
+  @tf.function(reduce_retracing=True, autograph=False)  # the generator needs no autograph: seconds saved
   def forward(context, z, labels):
     generator(context, z, labels, training=True)
 
@@ -319,7 +319,7 @@ def motion_fields(generator, warp_weights, batch_size):
 def make_predict_fn(generator):
   """A tf.function (context uint8 [B, T_in, R, R, 3], seed [2] int64, truncation) -> frames + motion_field."""
 
-  @tf.function(reduce_retracing=True)
+  @tf.function(reduce_retracing=True, autograph=False)  # the generator needs no autograph: seconds saved
   def fn(context, seed, truncation):
     context = tf.cast(context, tf.float32) / 127.5 - 1.0
     batch = tf.shape(context)[0]

@@ -211,7 +211,7 @@ def probe_run(f):
     return generator_lib.sample_latents(tf.shape(context)[0], g.latent_dim, truncation=f.truncation,
                                         seed=tf.constant([f.seed, 7], tf.int64))
 
-  @tf.function(reduce_retracing=True)
+  @tf.function(reduce_retracing=True, autograph=False)  # the generator needs no autograph: seconds saved
   def predict_fn(context):
     """(frames [B, Tp, H, W, 3], with --motion each clip's combined motion field [B, Tp, H, W, 2] (section
     4.4), else a dummy scalar): one forward pass for both."""
