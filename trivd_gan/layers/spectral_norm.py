@@ -67,8 +67,9 @@ def spectral_sigma(kernel_matrix, u, epsilon=1e-12):
   """
   w = kernel_matrix
   v = tf.stop_gradient(tf.math.l2_normalize(tf.matmul(u, w, transpose_b=True), epsilon=epsilon))  # [1, fan_in]
-  u_new = tf.stop_gradient(tf.math.l2_normalize(tf.matmul(v, w), epsilon=epsilon))  # [1, units]
-  sigma = tf.reduce_sum(tf.matmul(v, w) * u_new)
+  vw = tf.matmul(v, w)  # [1, units]; one product serves u's update and sigma (fewer ops to trace per layer)
+  u_new = tf.stop_gradient(tf.math.l2_normalize(vw, epsilon=epsilon))
+  sigma = tf.reduce_sum(vw * u_new)  # v W u_new^T, differentiable in W through vw
   return sigma, u_new
 
 
