@@ -1,8 +1,10 @@
 """Export of the generator (export/export_generator.py): CLI, four loaders, bad input, no-package loading."""
 
+import fcntl
 import glob
 import json
 import os
+import pickle
 import subprocess
 import sys
 
@@ -60,22 +62,43 @@ class _Exported(tuple):
   stderr = ""
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-  base = tmp_path_factory.mktemp("export")
+def _export_once(base):
+  """Writes a tiny run's model_dir and exports it through the CLI, in `base`; returns (model_dir, out, written)."""
   model_dir, out = str(base / "run"), str(base / "exported")
   written = write_model_dir(model_dir)
-  exported_written = {v.path.split("/", 1)[1]: v.numpy() for v in written.variables}
   result = subprocess.run([sys.executable, os.path.join(ROOT, "export", "export_generator.py"),
                            f"--model_dir={model_dir}", f"--output={out}", "--truncation=0.7"],
                           capture_output=True, text=True, cwd=str(base), check=False,
                           env={k: v for k, v in clean_env().items() if k != "TF_CPP_MIN_LOG_LEVEL"})
   assert result.returncode == 0, result.stderr[-3000:]
-  stderr = result.stderr
-  result = _Exported((model_dir, out))
-  result.written = exported_written
-  result.stderr = stderr
+  with open(base / "stderr.txt", "w") as f:
+    f.write(result.stderr)
+  with open(base / "written.pkl", "wb") as f:
+    pickle.dump({v.path.split("/", 1)[1]: v.numpy() for v in written.variables}, f)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+  """One export per test run, shared by the xdist workers (under a file lock: the first worker writes it)."""
+  shared = os.environ.get("PYTEST_XDIST_WORKER") is not None  # then the base temp's parent is this run's own
+  base = (tmp_path_factory.getbasetemp().parent if shared else tmp_path_factory.getbasetemp()) / "cli_export"
+  base.mkdir(exist_ok=True)
+  with open(base / "lock", "w") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+    if not (base / "written.pkl").exists():
+      _export_once(base)
+  result = _Exported((str(base / "run"), str(base / "exported")))
+  with open(base / "written.pkl", "rb") as f:
+    result.written = pickle.load(f)
+  with open(base / "stderr.txt") as f:
+    result.stderr = f.read()
   return result
+
+
+@pytest.fixture(scope="module")
+def loaded(exported):
+  """The export loaded once for the tests that only call it (each load takes seconds)."""
+  return tf.saved_model.load(exported[1])
 
 
 def test_export_log_has_no_expected_noise(exported):
@@ -96,9 +119,8 @@ def test_export_writes_savedmodel_and_description(exported):
       assert needle in text, (name, needle)
 
 
-def test_saved_model_matches_generator_and_has_motion_fields(exported):
-  model_dir, out = exported
-  module = tf.saved_model.load(out)
+def test_saved_model_matches_generator_and_has_motion_fields(loaded):
+  module = loaded
   context = real_context()
   result = module.predict(tf.constant(context), tf.constant(SEED, tf.int64), tf.constant(0.8))
   frames = result["frames"]
@@ -191,14 +213,14 @@ def test_loads_without_package_and_with_tf_keras_hub_layer(exported, tmp_path):
     (np.full([1, T_IN, 64, 64, 3], 2.0, np.float32), "context must be in [-1, 1]"),
     (np.full([1, T_IN, 64, 64, 3], np.nan, np.float32), "context must be"),
 ])
-def test_bad_input_gives_clear_errors(exported, context, message):
-  module = tf.saved_model.load(exported[1])
+def test_bad_input_gives_clear_errors(loaded, context, message):
+  module = loaded
   with pytest.raises(tf.errors.InvalidArgumentError, match=message.replace("[", r"\[").replace("]", r"\]")):
     module.predict(tf.constant(context), tf.constant(SEED, tf.int64), tf.constant(0.8))
 
 
-def test_bad_truncation_and_dtype(exported):
-  module = tf.saved_model.load(exported[1])
+def test_bad_truncation_and_dtype(loaded):
+  module = loaded
   context = tf.zeros([1, T_IN, 64, 64, 3])
   with pytest.raises(tf.errors.InvalidArgumentError, match="truncation must be >= 0"):
     module.predict(context, tf.constant(SEED, tf.int64), tf.constant(-1.0))
