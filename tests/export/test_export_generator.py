@@ -63,7 +63,7 @@ class _Exported(tuple):
 
 
 def _export_once(base):
-  """Writes a tiny run's model_dir and exports it through the CLI, in `base`; returns (model_dir, out, written)."""
+  """Writes a tiny run's model_dir in `base` and exports it through the CLI (stderr and weights kept)."""
   model_dir, out = str(base / "run"), str(base / "exported")
   written = write_model_dir(model_dir)
   result = subprocess.run([sys.executable, os.path.join(ROOT, "export", "export_generator.py"),
