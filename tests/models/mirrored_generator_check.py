@@ -27,7 +27,7 @@ def main():
   context = tf.random.stateless_uniform([4, 1, 32, 32, 3], seed=[1, 2], minval=-1, maxval=1)
   z = tf.random.stateless_normal([4, 128], seed=[3, 4])
 
-  @tf.function
+  @tf.function(autograph=False)  # as the trainer traces its steps
   def step(ctx, zz):
     def replica_fn(c, lat):
       with tf.GradientTape() as tape:
