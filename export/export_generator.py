@@ -30,11 +30,9 @@ if __name__ == "__main__":  # before TensorFlow is imported
   from trivd_gan import cli_setup  # pylint: disable=g-import-not-at-top
   cli_setup.quiet_tensorflow_logs()
 
-import tensorflow as tf  # pylint: disable=wrong-import-position
-
 from trivd_gan import cli_setup  # pylint: disable=wrong-import-position
-from trivd_gan import export as export_lib  # pylint: disable=wrong-import-position
-from trivd_gan import inference  # pylint: disable=wrong-import-position
+# TensorFlow (with trivd_gan.export and trivd_gan.inference) is imported in main once the flags that need no
+# TensorFlow are checked: --help and those errors answer at once instead of after its ~4 s start-up.
 
 
 def main(argv):
@@ -55,6 +53,9 @@ def main(argv):
       raise ValueError("pass one of --standing_stats_data and --standing_stats_dataset, not both.")
     if not os.path.isdir(flags_.model_dir):
       raise FileNotFoundError(f"--model_dir {flags_.model_dir!r} does not exist.")
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    from trivd_gan import export as export_lib  # pylint: disable=import-outside-toplevel
+    from trivd_gan import inference  # pylint: disable=import-outside-toplevel
     export_lib.check_output(flags_.output, flags_.overwrite)
     if flags_.weights not in export_lib.WEIGHTS:
       raise ValueError(f"--weights must be one of {sorted(export_lib.WEIGHTS)}, got {flags_.weights!r}.")

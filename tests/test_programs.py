@@ -51,3 +51,33 @@ def test_param_counts_prints_a_row_per_recurrent_unit_and_the_old_entry_point_st
                        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
   assert "deprecated: use python -m trivd_gan.param_counts" in old.stderr
   assert old.returncode == 2 and old.stderr.strip().splitlines()[-1].startswith("error: --channel_multipliers")
+
+
+# Runs a program as `python -m` / `python script` would, then says whether TensorFlow was imported.
+_RUN_AND_REPORT = """
+import runpy, sys
+target, sys.argv = sys.argv[1], sys.argv[1:]
+try:
+  (runpy.run_path if target.endswith(".py") else runpy.run_module)(target, run_name="__main__")
+except SystemExit as e:
+  print("exit status", e.code)
+print("tensorflow imported:", "tensorflow" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("program, args, expected", [
+    ("trivd_gan.predict", ["--help"], "exit status 1"),
+    ("trivd_gan.predict", ["--input=missing.mp4", "--output=o.gif"], "error: input video 'missing.mp4'"),
+    ("trivd_gan.predict", ["--input=x.mp4", "--output=o.png"], "error: --output must end in .gif or .mp4"),
+    ("export/export_generator.py", ["--help"], "exit status 1"),
+    ("export/export_generator.py", ["--model_dir=missing", "--output=o"], "error: --model_dir 'missing' does"),
+    ("export/export_generator.py", ["--output=o"], "error: --model_dir and --output are required."),
+])
+def test_help_and_flag_errors_come_before_tensorflow_starts(program, args, expected):
+  # Importing TensorFlow takes ~4 s: a user's typo and --help should not wait for it.
+  target = str(ROOT / program) if program.endswith(".py") else program
+  result = subprocess.run([sys.executable, "-c", _RUN_AND_REPORT, target, *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, check=False)
+  output = result.stdout + result.stderr
+  assert expected in output, output[-2000:]
+  assert "tensorflow imported: False" in result.stdout, output[-2000:]

@@ -25,14 +25,14 @@ if __name__ == "__main__":  # before TensorFlow is imported
   cli_setup.quiet_tensorflow_logs()
 
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
-import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app  # pylint: disable=wrong-import-position
 from absl import flags  # pylint: disable=wrong-import-position
 from absl import logging  # pylint: disable=wrong-import-position
 
 from trivd_gan import cli_setup  # pylint: disable=wrong-import-position
-from trivd_gan import inference  # pylint: disable=wrong-import-position
 from trivd_gan import visualization  # pylint: disable=wrong-import-position
+# TensorFlow (with trivd_gan.inference and the video decoder) is imported once the flags are checked: --help
+# and bad flags answer at once instead of after TensorFlow's ~4 s start-up.
 
 FLAGS = flags.FLAGS
 
@@ -54,6 +54,7 @@ def load_video_clip(path, num_frames, start_frame=0, image_size=64):
   Raises:
     FileNotFoundError: no such file. ValueError: undecodable or too short a video, bad start_frame.
   """
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
   from trivd_gan.data import preprocessing  # pylint: disable=import-outside-toplevel
   from trivd_gan.data import video_folder  # pylint: disable=import-outside-toplevel
 
@@ -218,6 +219,7 @@ def run(model=None, model_dir=None, input_path=None, output=None, num_samples=1,
   if start_frame < 0:
     raise ValueError(f"--start_frame must be >= 0, got {start_frame}.")
   check_video_decodes(input_path, start_frame + 1)
+  from trivd_gan import inference  # pylint: disable=import-outside-toplevel
   predictor = inference.Predictor(model=model, model_dir=model_dir)
   context = load_video_clip(input_path, predictor.num_context_frames, start_frame, predictor.resolution)
   batch = np.repeat(context[None], num_samples, axis=0)
