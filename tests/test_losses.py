@@ -90,6 +90,14 @@ def test_orthogonal_regularization_gradient_and_minimum():
   wn = w.numpy().astype(np.float64)
   # d/dW ||W^T W * M||_F^2 = 4 W (W^T W * M) for the symmetric mask M = 1 - I (BigGAN's update, up to 2).
   np.testing.assert_allclose(grad, 4 * wn @ ((wn.T @ wn) * (1 - np.eye(5))), rtol=1e-4, atol=1e-4)
+  # A wide W (fan_in 3 < out 11) is computed from W W^T: the same value and gradient.
+  wide = keras.Variable(rng.normal(size=(3, 11)), name="kernel")
+  with tf.GradientTape() as tape:
+    value = losses.orthogonal_regularization([wide], weight=1.0)
+  wn = wide.numpy().astype(np.float64)
+  np.testing.assert_allclose(value.numpy(), _np_ortho(wn), rtol=1e-5)
+  np.testing.assert_allclose(tape.gradient(value, wide.value).numpy(),
+                             4 * wn @ ((wn.T @ wn) * (1 - np.eye(11))), rtol=1e-4, atol=1e-4)
   q = np.linalg.qr(rng.normal(size=(8, 5)))[0] * 3.0  # orthogonal columns, any norms: no penalty
   np.testing.assert_allclose(losses.orthogonal_regularization([keras.Variable(q)]).numpy(), 0.0, atol=1e-8)
 

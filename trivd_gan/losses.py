@@ -308,6 +308,11 @@ def orthogonal_regularization(variables, weight=1e-4, replica_scale=1.0, exclude
       pass 1 / num_replicas).
     exclude: substrings of variable paths to skip.
 
+  A wide W (fan_in < out, e.g. G's linear layer from z, 128 x 24,576 at ch 48) is computed from the smaller
+  gram matrix: ||W^T W * (1 - I)||_F^2 = ||W W^T||_F^2 - sum_j ||w_j||^4 (w_j: column j; ||W^T W||_F =
+  ||W W^T||_F), the same value and gradient without the out x out gram and identity (at ch 48 those took
+  ~7 s of a 21 s CPU step: 155 GFLOP and a 2.4 GB identity matrix).
+
   Returns:
     float32 scalar.
   """
@@ -317,7 +322,13 @@ def orthogonal_regularization(variables, weight=1e-4, replica_scale=1.0, exclude
       continue
     w = tf.cast(tf.convert_to_tensor(variable), tf.float32)
     w = tf.reshape(w, [-1, w.shape[-1]])
-    gram = tf.matmul(w, w, transpose_a=True)
-    off_diagonal = gram * (1.0 - tf.eye(w.shape[-1], dtype=tf.float32))
-    total += tf.reduce_sum(tf.square(off_diagonal))
+    fan_in, out = w.shape
+    if fan_in is not None and fan_in < out:
+      column_norms = tf.reduce_sum(tf.square(w), axis=0)  # the diagonal of W^T W, [out]
+      total += (tf.reduce_sum(tf.square(tf.matmul(w, w, transpose_b=True))) -
+                tf.reduce_sum(tf.square(column_norms)))
+    else:
+      gram = tf.matmul(w, w, transpose_a=True)
+      off_diagonal = gram * (1.0 - tf.eye(out, dtype=tf.float32))
+      total += tf.reduce_sum(tf.square(off_diagonal))
   return weight * replica_scale * total
