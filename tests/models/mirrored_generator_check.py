@@ -1,5 +1,8 @@
 """Run by test_generator.py in a subprocess: G forward/backward under MirroredStrategy on 2 logical CPUs.
 
+This is also the suite's check that G's gradient, traced in a graph as the trainer traces it, reaches every
+trainable variable (TSRU_p; the other units are checked eagerly in test_generator.py).
+
 Logical devices must be configured before TensorFlow initializes its devices, hence a separate process.
 Prints one JSON line with the checks' numbers.
 """
@@ -27,6 +30,8 @@ def main():
   context = tf.random.stateless_uniform([4, 1, 32, 32, 3], seed=[1, 2], minval=-1, maxval=1)
   z = tf.random.stateless_normal([4, 128], seed=[3, 4])
 
+  without_gradient = set()  # variables the traced gradient does not reach (known at tracing time)
+
   @tf.function(autograph=False)  # as the trainer traces its steps
   def step(ctx, zz):
     def replica_fn(c, lat):
@@ -34,6 +39,7 @@ def main():
         frames = g(c, lat, training=True)
         loss = tf.reduce_mean(frames ** 2)
       grads = tape.gradient(loss, g.trainable_variables)
+      without_gradient.update(v.path for v, gr in zip(g.trainable_variables, grads) if gr is None)
       return frames, tf.add_n([tf.reduce_sum(tf.abs(gr)) for gr in grads if gr is not None])
     return strategy.run(replica_fn, args=(ctx, zz))
 
@@ -52,6 +58,8 @@ def main():
       "replica_moving_mean_difference": float(np.abs(replica_means[0] - replica_means[1]).max()),
       "moving_mean_vs_single_device": float(np.abs(replica_means[0] - single_bn.moving_mean.numpy()).max()),
       "grad_norms": [float(x.numpy()) for x in strategy.experimental_local_results(grad_norm)],
+      "variables_without_gradient": sorted(without_gradient),
+      "output_shape": list(distributed.shape), "max_abs_output": float(np.abs(distributed).max()),
   }))
 
 
