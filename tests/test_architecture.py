@@ -19,6 +19,7 @@ ALLOWED = {
     "data": {"data", "compat"},
     "compat": set(),
     "flops": {"compat"},
+    "op_profile": {"compat"},
     "log_filters": set(),
     "progress": set(),
     "cli_setup": set(),

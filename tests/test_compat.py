@@ -102,6 +102,19 @@ def test_in_xla_context_is_true_only_while_tracing_for_xla():
   assert seen == {"jit": True, "graph": False, "eager": False}
 
 
+def test_parse_profiler_trace_reads_a_profile_written_by_tensorflow(tmp_path):
+  f = tf.function(lambda x: tf.matmul(x, x))
+  x = tf.ones([8, 8])
+  f(x)
+  tf.profiler.experimental.start(str(tmp_path))
+  f(x)
+  tf.profiler.experimental.stop()
+  (path,) = tmp_path.rglob("*.xplane.pb")
+  space = compat.parse_profiler_trace(path.read_bytes())
+  names = {m.name for plane in space.planes for m in plane.event_metadata.values()}
+  assert any(name.endswith("MatMul") for name in names), sorted(names)[:50]
+
+
 def test_no_private_tensorflow_or_keras_use_outside_compat():
   bad = []
   for path in sorted((ROOT / "trivd_gan").rglob("*.py")):
@@ -110,7 +123,7 @@ def test_no_private_tensorflow_or_keras_use_outside_compat():
     text = path.read_text(encoding="utf-8")
     for node in ast.walk(ast.parse(text)):
       if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(
-          ("tensorflow.python", "keras.src")):
+          ("tensorflow.python", "tensorflow.tsl", "keras.src")):
         bad.append(f"{path.relative_to(ROOT)}: from {node.module} import ...")
     for name in ("._flatten_layers", "_iterator_resource", "._get_variable_index", "._momentums",
                  "._velocities", "._functions"):

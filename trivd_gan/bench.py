@@ -4,6 +4,7 @@ r"""Benchmark: the real training step per discriminator decomposition and recurr
       [--gin_param='Generator.channel_multiplier=4']
       [--decompositions=all|a,b] [--recurrent=all|a,b] [--jit_compile=gin|0|1|0,1]
       [--precision=gin|float32|mixed_bfloat16|float32,mixed_bfloat16] --steps=N [--json=PATH]
+      [--op_profile=N]   (also profile a step: its N longest op types and ops, trivd_gan.op_profile)
 
 What is measured (one row per configuration, each in a fresh subprocess so that peak memory does not mix):
 - the trainer's own step function (`Trainer.train_step`: d_steps_per_g_step = 2 D updates and one G update, the
@@ -59,6 +60,8 @@ def define_flags():
   flags.DEFINE_integer("matmul_size", 2048, "N of the N x N matmuls (float32 and bfloat16) that measure the "
                        "device's peaks.")
   flags.DEFINE_bool("flops", True, "Count the step's FLOPs (tf.compat.v1.profiler) for the MFU.")
+  flags.DEFINE_integer("op_profile", 0, "N > 0: profile one more step with the TF profiler and print each "
+                       "row's N longest op types and ops (trivd_gan.op_profile; also in --json). 0: off.")
   flags.DEFINE_string("json", None, "Write the results (rows, matmul peak, machine) to this JSON file, updated "
                       "after each configuration; re-running with the same file and settings skips finished "
                       "rows.")
@@ -137,6 +140,12 @@ def run_worker(spec):
       peak = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2 ** 30
       mem = {"mem_peak_gb": peak, "mem_step_gb": peak, "mem_source": "get_memory_info(GPU:0)"}
     step_s = sum(times) / len(times)
+    ops = None
+    if spec.get("op_profile"):  # after the timed steps, so the profiler's overhead is never timed
+      from trivd_gan import op_profile  # pylint: disable=g-import-not-at-top
+      result = op_profile.profile(trainer.train_step)
+      # Every op type (their sum is the table's 100%), the longest single ops only (a step has thousands).
+      ops = {"wall_ms": result.wall_ms, "by_type": result.by_type, "by_op": result.by_op[:spec["op_profile"]]}
     return {**{k: spec[k] for k in ("decomposition", "recurrent", "table")},
             "jit_compile": trainer.jit_compile,
             "precision": trainer.generator.dtype_policy.name,  # what "auto" chose, if it was asked
@@ -145,7 +154,7 @@ def run_worker(spec):
             "d_channel_multiplier": gin.query_parameter("DiscriminatorEnsemble.channel_multiplier"),
             "step_ms": 1e3 * step_s, "step_ms_min": 1e3 * min(times), "steps": len(times), **mem,
             "step_flops": flops, "achieved_flops_per_s": flops / step_s if flops else None,
-            "device": "GPU" if gpu else "CPU"}
+            "device": "GPU" if gpu else "CPU", "op_profile": ops}
 
 
 def _configurations(gin_files, gin_params):
@@ -332,7 +341,8 @@ def main(argv):
       continue
     spec = dict(table=table, decomposition=d, recurrent=u, jit_compile=jit, precision=precision,
                 gin_file=_gin_paths(FLAGS.gin_file), gin_param=FLAGS.gin_param, steps=FLAGS.steps,
-                warmup=FLAGS.warmup, batch_size=FLAGS.batch_size, flops=FLAGS.flops)
+                warmup=FLAGS.warmup, batch_size=FLAGS.batch_size, flops=FLAGS.flops,
+                op_profile=FLAGS.op_profile)
     logging.info("benchmarking %s", what)
     proc = subprocess.run([sys.executable, "-m", "trivd_gan.bench", "--worker=" + json.dumps(spec)],
                           capture_output=True, text=True, env=env, check=False)
@@ -353,6 +363,12 @@ def main(argv):
            "mixed_bfloat16": flops_lib.matmul_peak_flops(FLAGS.matmul_size, dtype="bfloat16")}
   text, goals = summarize(rows, peaks)
   print(text)
+  for row in rows:
+    if row.get("op_profile"):
+      from trivd_gan import op_profile  # pylint: disable=g-import-not-at-top
+      profile = op_profile.OpProfile(**row["op_profile"])
+      print(f"\nOps of one step: {row['decomposition']} / {row['recurrent']} ({row['precision']}, XLA "
+            f"{row['jit_compile']})\n\n{op_profile.format_table(profile, top=FLAGS.op_profile)}")
   for f in failed:
     print(f"FAILED {f['decomposition']} / {f['recurrent']} (XLA {f['jit_compile']}, {f['precision']}): "
           f"{f['error']}")

@@ -65,3 +65,11 @@ def in_xla_context() -> bool:
   """True while tracing for XLA (`tf.function(jit_compile=True)`, TPUStrategy's replicated steps): TF marks
   such graphs with an XLA control-flow context and has no public way to ask."""
   return _cf_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+
+def parse_profiler_trace(data: bytes):
+  """The `XSpace` proto of a TF profiler trace file (`*.xplane.pb`); TensorFlow ships its module privately."""
+  from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=g-import-not-at-top
+  space = xplane_pb2.XSpace()
+  space.ParseFromString(data)
+  return space
