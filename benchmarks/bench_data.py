@@ -18,11 +18,6 @@ import time
 from absl import app
 from absl import flags
 from absl import logging
-import tensorflow as tf
-
-from trivd_gan.data import fake_data
-from trivd_gan.data import kinetics
-from trivd_gan.data import pipeline
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _SHARED = os.path.normpath(os.path.join(_HERE, "..", "..", "..", "shared", "data"))
@@ -36,8 +31,8 @@ flags.DEFINE_string("json", None, "Also write the results to this JSON file.")
 FLAGS = flags.FLAGS
 
 
-def measure(ds: tf.data.Dataset, batch_size: int, seconds: float) -> float:
-  """Clips per second pulled from `ds` (batches of batch_size) over about `seconds`."""
+def measure(ds, batch_size: int, seconds: float) -> float:
+  """Clips per second pulled from the tf.data.Dataset `ds` (batches of batch_size) over about `seconds`."""
   it = iter(ds)
   for _ in range(2):
     next(it)
@@ -50,6 +45,12 @@ def measure(ds: tf.data.Dataset, batch_size: int, seconds: float) -> float:
 
 def main(argv):
   del argv
+  # TensorFlow and the data modules load here, not for --help (~4 s).
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from trivd_gan.data import fake_data  # pylint: disable=import-outside-toplevel
+  from trivd_gan.data import kinetics  # pylint: disable=import-outside-toplevel
+  from trivd_gan.data import pipeline  # pylint: disable=import-outside-toplevel
+
   bs = FLAGS.batch_size
   runs = []
   with tempfile.TemporaryDirectory() as tmp:

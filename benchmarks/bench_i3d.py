@@ -11,9 +11,6 @@ import time
 
 from absl import app
 from absl import flags
-import tensorflow as tf
-
-from trivd_gan.evaluation import i3d_weights
 
 _BATCH = flags.DEFINE_integer("batch_size", 8, "Clips per I3D call.")
 _NUM_BATCHES = flags.DEFINE_integer("num_batches", 3, "Timed batches after one warm-up batch.")
@@ -28,6 +25,9 @@ def benchmark(batch_size=8, num_batches=3, frames=16, size=64, weights="random")
   cpu_seconds_per_clip is this process's CPU time (all threads) per clip: less sensitive than wall time to other
   processes sharing the cores, and wall clips/s on an idle n-core CPU is at best about n / cpu_seconds_per_clip.
   """
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel  # here, not for --help (~4 s)
+  from trivd_gan.evaluation import i3d_weights  # pylint: disable=import-outside-toplevel
+
   name, embed = i3d_weights.make_embedder(weights, batch_size=batch_size)
   videos = tf.random.stateless_uniform([batch_size, frames, size, size, 3], seed=[0, 1], minval=-1.0,
                                        maxval=1.0)
