@@ -62,6 +62,39 @@ def _np_ortho(w):
   return np.sum((gram * (1 - np.eye(gram.shape[0]))) ** 2)
 
 
+def test_d_step_loss_runs_the_ensemble_once_on_real_and_generated_videos():
+  calls = []
+
+  def ensemble(video, labels, training, seed, groups):
+    calls.append((video.shape[0], None if labels is None else labels.numpy().tolist(), groups))
+    return {"a": tf.reduce_mean(video, axis=[1, 2, 3, 4]), "b": tf.reduce_mean(video, axis=[2, 3, 4])}
+
+  rng = np.random.default_rng(3)
+  real, fake = (rng.uniform(-1, 1, (2, 3, 4, 4, 3)).astype(np.float32) for _ in range(2))
+  total, per_d = losses.discriminator_step_loss(ensemble, tf.constant(real), tf.constant(fake),
+                                                labels=tf.constant([1, 2]), seed=[1, 2])
+  assert calls == [(4, [1, 2, 1, 2], 2)]  # one call, real then generated, labels for both halves
+  scores = lambda v: {"a": v.mean(axis=(1, 2, 3, 4)), "b": v.mean(axis=(2, 3, 4))}
+  expected, _ = losses.discriminator_hinge_loss(scores(real), scores(fake))
+  np.testing.assert_allclose(total.numpy(), expected.numpy(), rtol=1e-6)
+  with pytest.raises(ValueError, match="labels for both"):
+    losses.discriminator_step_loss(ensemble, tf.constant(real), tf.constant(fake),
+                                   fake_labels=tf.constant([1, 2]))
+
+
+def test_d_step_loss_equals_the_ensemble_run_on_each_batch_apart():
+  # Only the mixed projection head (eq. 15) mixes samples, within each half: one 2B call scores as two B calls
+  # (a view without random draws; in inference mode, so spectral norm's u does not move between the calls).
+  from trivd_gan.models import decompositions  # pylint: disable=import-outside-toplevel
+  ensemble = decompositions.DiscriminatorEnsemble("downsampled", 1)
+  rng = np.random.default_rng(4)
+  real, fake = (tf.constant(rng.uniform(-1, 1, (2, 4, 32, 32, 3)).astype(np.float32)) for _ in range(2))
+  total, _ = losses.discriminator_step_loss(ensemble, real, fake, seed=[1, 2], training=False)
+  apart, _ = losses.discriminator_hinge_loss(ensemble(real, None, training=False, seed=[1, 2]),
+                                             ensemble(fake, None, training=False, seed=[3, 4]))
+  np.testing.assert_allclose(total.numpy(), apart.numpy(), rtol=1e-5)
+
+
 def test_orthogonal_regularization_matches_numpy():
   rng = np.random.default_rng(1)
   conv = keras.Variable(rng.normal(size=(3, 3, 4, 5)), name="kernel")

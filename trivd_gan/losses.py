@@ -20,7 +20,6 @@ so that summing them over replicas (strategy.reduce(SUM, ...)) gives the global 
 import tensorflow as tf
 
 from trivd_gan.layers import warping
-from trivd_gan.models import seeds
 
 
 def replica_scale_factor(outputs, global_batch_size=None, replica_scale=None):
@@ -81,8 +80,11 @@ def discriminator_step_loss(ensemble, real_video, fake_video, labels=None, fake_
                             training=True, global_batch_size=None, replica_scale=None):
   """L_D of one D update: the ensemble on real and on generated videos, eq. 13.
 
-  The generated videos are wrapped in tf.stop_gradient (a D step must not update G). The seed is split
-  into independent seeds for the real and the generated batch (independent frame samples / crops).
+  The generated videos are wrapped in tf.stop_gradient (a D step must not update G). Real and generated
+  videos go through the ensemble as one batch of 2B, as BigGAN's D step does: D's layers do not mix the
+  samples of a batch (no batch norm; every sample draws its own frames and crops), and the mixed projection
+  head (eq. 15), which does, mixes within each half (`groups=2`), so the scores are those of two calls;
+  spectral norm's u moves once per update, and the step's graph holds one D forward instead of two.
 
   Args:
     ensemble: a `decompositions.DiscriminatorEnsemble`.
@@ -93,10 +95,15 @@ def discriminator_step_loss(ensemble, real_video, fake_video, labels=None, fake_
   Returns:
     (total, {name: loss}) as `discriminator_hinge_loss`.
   """
-  seed_real, seed_fake = tf.unstack(seeds.split_seed(seed, 2))
   fake_labels = labels if fake_labels is None else fake_labels
-  real_outputs = ensemble(real_video, labels, training=training, seed=seed_real)
-  fake_outputs = ensemble(tf.stop_gradient(fake_video), fake_labels, training=training, seed=seed_fake)
+  batch_size = tf.shape(real_video)[0]
+  videos = tf.concat([real_video, tf.cast(tf.stop_gradient(fake_video), real_video.dtype)], axis=0)
+  if (labels is None) != (fake_labels is None):
+    raise ValueError("pass labels for both the real and the generated videos (a class-conditional D), or none.")
+  both_labels = None if labels is None else tf.concat([labels, fake_labels], axis=0)
+  outputs = ensemble(videos, both_labels, training=training, seed=seed, groups=2)
+  real_outputs = {name: logits[:batch_size] for name, logits in outputs.items()}
+  fake_outputs = {name: logits[batch_size:] for name, logits in outputs.items()}
   return discriminator_hinge_loss(real_outputs, fake_outputs, global_batch_size, replica_scale)
 
 

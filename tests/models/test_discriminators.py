@@ -67,6 +67,23 @@ def test_head_matches_numpy(mixed, num_classes):
   np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("mixed", [True, False], ids=["mixed_projection", "projection"])
+def test_head_groups_score_each_stacked_batch_apart(mixed):
+  # A D update scores its real and generated videos in one batch: eq. 15 must not mix the two (NumPy reference).
+  rng = np.random.default_rng(1)
+  h = rng.normal(size=(6, 4, 5)).astype(np.float32)
+  labels = np.array([2, 0, 1, 1, 2, 0])
+  head = discriminators.ProjectionHead(3, mixed=mixed)
+  head.build(h.shape)
+  head.linear.kernel.assign(rng.normal(size=head.linear.kernel.shape))
+  head.embed.kernel.assign(rng.normal(size=head.embed.kernel.shape))
+  out = head(h, labels, training=False, groups=2).numpy()
+  assert out.shape == ((6, 3, 4) if mixed else (6,))
+  for half in (slice(0, 3), slice(3, 6)):
+    expected = _np_head(h[half].astype(np.float64), labels[half], head, mixed)
+    np.testing.assert_allclose(out[half], expected, rtol=1e-4, atol=1e-4)
+
+
 def test_unconditional_head_learns_the_dummy_class_embedding():
   head = discriminators.ProjectionHead(0)
   head.build((None, 2, 4))

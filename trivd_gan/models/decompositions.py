@@ -25,10 +25,10 @@ independent draw: K distinct frames (sorted in time) and an independent crop off
 uniform). `DiscriminatorEnsemble.call` accepts `seed` as such a tensor, a Python int, or a
 `tf.random.Generator` (one seed is drawn from it); with seed=None a fresh non-reproducible seed is drawn
 with `tf.random.uniform`. Recommendation for trainers: draw one seed per D step from the trainer's
-generator, split it with `seeds.split_seed(seed, 2)` into one seed for the real batch and one for the generated
-batch (independent draws, as the paper's D_S "randomly samples K frames" for each input), and under
-tf.distribute fold the replica id into the seed (`tf.random.experimental.stateless_fold_in(seed,
-replica_id)`) so that replicas draw different frames/crops. `losses.discriminator_step_loss` does the split.
+generator (every sample, real or generated, draws its own frames and crops from it, as the paper's D_S
+"randomly samples K frames" for each input; `losses.discriminator_step_loss` passes real and generated videos
+as one batch), and under tf.distribute fold the replica id into the seed
+(`tf.random.experimental.stateless_fold_in(seed, replica_id)`) so that replicas draw different frames/crops.
 """
 
 from typing import NamedTuple, Optional
@@ -277,9 +277,10 @@ class DiscriminatorEnsemble(keras.layers.Layer):
     for view, d in zip(self.sub_discriminator_names, self.sub_discriminators):
       d.build((None, *view_shape(view, t, h, w, self.k, self.downsample_factor), c))
 
-  def call(self, video, labels=None, training=False, seed=None):
+  def call(self, video, labels=None, training=False, seed=None, groups=1):
+    """`groups` = G: the batch is G batches stacked, scored apart by the mixed projection head (eq. 15)."""
     views = make_views(video, self.decomposition, self.num_frames_K, self.downsample_factor, seed)
-    return {view: d(views[view], labels, training=training)
+    return {view: d(views[view], labels, training=training, groups=groups)
             for view, d in zip(self.sub_discriminator_names, self.sub_discriminators)}
 
   def get_config(self):

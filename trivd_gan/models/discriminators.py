@@ -48,6 +48,10 @@ class ProjectionHead(keras.layers.Layer):
   Inputs: h [B, T, C] float features (already ReLU'd and summed over space); labels [B] int in
   [0, num_classes) or None (the dummy class 0; required to be None when num_classes=0).
   Output: [B, B, T] (mixed, eq. 15) or [B] (projection) float logits.
+
+  `groups` = G > 1: the batch is G batches of B / G stacked (a D update's real and generated videos, scored in
+  one pass); eq. 15 mixes samples only within each: the output is the G outputs of [B / G, B / G, T] stacked,
+  [B, B / G, T] (projection: [B], unchanged).
   """
 
   def __init__(self, num_classes=0, mixed=True, **kwargs):
@@ -76,7 +80,7 @@ class ProjectionHead(keras.layers.Layer):
     one_hot = tf.one_hot(tf.cast(labels, tf.int32), num_embeddings, dtype=self.compute_dtype)
     return self.embed(one_hot, training=training)
 
-  def call(self, h, labels=None, training=False):
+  def call(self, h, labels=None, training=False, groups=1):
     batch_size = tf.shape(h)[0]
     embedding = self.class_embedding(labels, batch_size, training=training)  # [B, C]
     if not self.mixed:
@@ -86,7 +90,12 @@ class ProjectionHead(keras.layers.Layer):
     r_x = tf.squeeze(self.linear(h, training=training), -1)  # [B, T]
     r_xy = tf.reduce_sum(h * embedding[:, None, :], axis=-1)  # [B', T']
     r_xy_sum = tf.reduce_sum(r_xy, axis=1)  # [B']
-    return r_x[:, None, :] + r_xy_sum[None, :, None]  # [B, B', T]
+    if groups == 1:
+      return r_x[:, None, :] + r_xy_sum[None, :, None]  # [B, B', T]
+    r_x = tf.reshape(r_x, [groups, batch_size // groups, -1])  # [G, B/G, T]
+    r_xy_sum = tf.reshape(r_xy_sum, [groups, batch_size // groups])  # [G, B'/G]
+    out = r_x[:, :, None, :] + r_xy_sum[:, None, :, None]  # [G, B/G, B'/G, T]
+    return tf.reshape(out, [batch_size, batch_size // groups, -1])
 
   def get_config(self):
     return {**super().get_config(), "num_classes": self.num_classes, "mixed": self.mixed}
@@ -165,8 +174,9 @@ class Discriminator(keras.layers.Layer):
       h = blocks.unfold_time(h, num_frames)
     return tf.reduce_sum(tf.nn.relu(h), axis=[2, 3])
 
-  def call(self, x, labels=None, training=False):
-    return self.head(self.features(x, training=training), labels, training=training)
+  def call(self, x, labels=None, training=False, groups=1):
+    """x [B, T, H, W, 3] -> the head's logits; `groups`: see `ProjectionHead` (its eq. 15 within groups)."""
+    return self.head(self.features(x, training=training), labels, training=training, groups=groups)
 
   def get_config(self):
     return {**super().get_config(), "channel_multiplier": self.channel_multiplier,

@@ -1,8 +1,7 @@
 """Stateless random seeds: the [2] int64 tensors of `tf.random.stateless_*`, made and split explicitly.
 
-The trainer draws one seed per step from its `tf.random.Generator` and splits it here for z, the
-discriminators' frame sampling and crops (`decompositions.make_views`) and the real and generated batches
-(`losses.discriminator_step_loss`).
+The trainer draws one seed per step from its `tf.random.Generator` and splits it here for z and the
+discriminators' frame sampling and crops (`decompositions.make_views`).
 """
 
 import tensorflow as tf
