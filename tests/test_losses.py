@@ -105,6 +105,11 @@ def test_orthogonal_regularization_matches_numpy():
   value = losses.orthogonal_regularization([conv, dense, bias, embedding, sn_u], weight=1e-4)
   expected = 1e-4 * (_np_ortho(conv.numpy()) + _np_ortho(dense.numpy()))
   np.testing.assert_allclose(value.numpy(), expected, rtol=1e-5)
+  # Kernels of one [fan_in, out] shape are penalized as one stack: each still counts on its own.
+  same = [keras.Variable(rng.normal(size=shape), name="kernel") for shape in ((36, 5), (6, 7), (1, 1, 6, 7))]
+  value = losses.orthogonal_regularization([conv, dense] + same, weight=1.0)
+  expected = sum(_np_ortho(v.numpy()) for v in [conv, dense] + same)
+  np.testing.assert_allclose(value.numpy(), expected, rtol=1e-5)
   np.testing.assert_allclose(
       losses.orthogonal_regularization([dense], weight=1e-4, replica_scale=0.5).numpy(),
       0.5e-4 * _np_ortho(dense.numpy()), rtol=1e-5)
