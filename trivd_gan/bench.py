@@ -363,9 +363,9 @@ def main(argv):
            "mixed_bfloat16": flops_lib.matmul_peak_flops(FLAGS.matmul_size, dtype="bfloat16")}
   text, goals = summarize(rows, peaks)
   print(text)
+  from trivd_gan import op_profile  # pylint: disable=g-import-not-at-top
   for row in rows:
     if row.get("op_profile"):
-      from trivd_gan import op_profile  # pylint: disable=g-import-not-at-top
       profile = op_profile.OpProfile(**row["op_profile"])
       print(f"\nOps of one step: {row['decomposition']} / {row['recurrent']} ({row['precision']}, XLA "
             f"{row['jit_compile']})\n\n{op_profile.format_table(profile, top=FLAGS.op_profile)}")

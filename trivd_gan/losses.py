@@ -96,10 +96,10 @@ def discriminator_step_loss(ensemble, real_video, fake_video, labels=None, fake_
     (total, {name: loss}) as `discriminator_hinge_loss`.
   """
   fake_labels = labels if fake_labels is None else fake_labels
-  batch_size = tf.shape(real_video)[0]
-  videos = tf.concat([real_video, tf.cast(tf.stop_gradient(fake_video), real_video.dtype)], axis=0)
   if (labels is None) != (fake_labels is None):
     raise ValueError("pass labels for both the real and the generated videos (a class-conditional D), or none.")
+  batch_size = tf.shape(real_video)[0]
+  videos = tf.concat([real_video, tf.cast(tf.stop_gradient(fake_video), real_video.dtype)], axis=0)
   both_labels = None if labels is None else tf.concat([labels, fake_labels], axis=0)
   outputs = ensemble(videos, both_labels, training=training, seed=seed, groups=2)
   real_outputs = {name: logits[:batch_size] for name, logits in outputs.items()}

@@ -90,12 +90,11 @@ class ProjectionHead(keras.layers.Layer):
     r_x = tf.squeeze(self.linear(h, training=training), -1)  # [B, T]
     r_xy = tf.reduce_sum(h * embedding[:, None, :], axis=-1)  # [B', T']
     r_xy_sum = tf.reduce_sum(r_xy, axis=1)  # [B']
-    if groups == 1:
-      return r_x[:, None, :] + r_xy_sum[None, :, None]  # [B, B', T]
+    # Eq. 15 within each of the G stacked batches (G = 1: o[b, b', t] over the whole batch).
     r_x = tf.reshape(r_x, [groups, batch_size // groups, -1])  # [G, B/G, T]
     r_xy_sum = tf.reshape(r_xy_sum, [groups, batch_size // groups])  # [G, B'/G]
     out = r_x[:, :, None, :] + r_xy_sum[:, None, :, None]  # [G, B/G, B'/G, T]
-    return tf.reshape(out, [batch_size, batch_size // groups, -1])
+    return tf.reshape(out, [batch_size, batch_size // groups, -1])  # [B, B'/G, T]
 
   def get_config(self):
     return {**super().get_config(), "num_classes": self.num_classes, "mixed": self.mixed}
