@@ -130,3 +130,26 @@ def test_no_private_tensorflow_or_keras_use_outside_compat():
       if name in text:
         bad.append(f"{path.relative_to(ROOT)}: {name}")
   assert not bad, "private TensorFlow/Keras uses belong in trivd_gan/compat.py:\n" + "\n".join(bad)
+
+
+def test_grappler_off_instantiates_the_functions_of_the_block_unoptimized():
+  from tensorflow.python.eager import context  # pylint: disable=g-direct-tensorflow-import
+
+  def optimized_ops(fn, x):  # the op types of the graphs the runtime instantiated for this call (new ones only)
+    context.enable_run_metadata()
+    try:
+      fn(x)
+      metadata = context.export_run_metadata()
+    finally:
+      context.disable_run_metadata()
+    return [node.op for graph in metadata.function_graphs for node in graph.post_optimization_graph.node]
+
+  @tf.function
+  def f(x):
+    return x + tf.constant(2.0) * tf.constant(3.0)
+
+  x = tf.ones([2])
+  assert "Mul" not in optimized_ops(f, x)  # Grappler folded the constant product
+  with compat.grappler_off():
+    assert "Mul" in optimized_ops(f, x)  # a second instantiation, unoptimized
+  assert optimized_ops(f, x) == []  # outside the block again: the first (optimized) instantiation is reused

@@ -6,7 +6,11 @@ module, when the installed TensorFlow or Keras is another version, so that an up
 instead of failing somewhere deep in a training run.
 """
 
+import contextlib
+
 import tensorflow as tf
+from tensorflow.core.protobuf import config_pb2 as _config_pb2  # pylint: disable=g-direct-tensorflow-import
+from tensorflow.python.eager import context as _context  # pylint: disable=g-direct-tensorflow-import
 from tensorflow.python.framework import config as _tf_config  # pylint: disable=g-direct-tensorflow-import
 from tensorflow.python.ops import control_flow_util as _cf_util  # pylint: disable=g-direct-tensorflow-import
 
@@ -73,3 +77,24 @@ def parse_profiler_trace(data: bytes):
   space = xplane_pb2.XSpace()
   space.ParseFromString(data)
   return space
+
+
+@contextlib.contextmanager
+def grappler_off():
+  """Within the block, the tf.functions this thread calls are instantiated without Grappler.
+
+  TF's public switch (`tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})`) is
+  process-wide; this sets the thread's function call options (`context.function_call_options`, the config
+  each function call passes to the runtime) for the block only. A function is instantiated (and optimized)
+  once per config: called later outside the block it is instantiated again, with Grappler.
+  """
+  ctx = _context.context()
+  previous = ctx.function_call_options
+  config = _config_pb2.ConfigProto.FromString(previous.config_proto_serialized)
+  config.graph_options.rewrite_options.disable_meta_optimizer = True
+  ctx.function_call_options = _context.FunctionCallOptions(executor_type=previous.executor_type,
+                                                           config_proto=config)
+  try:
+    yield
+  finally:
+    ctx.function_call_options = previous

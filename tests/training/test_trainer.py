@@ -1,8 +1,10 @@
 """loop.train, trainer.Trainer: checkpoints, exact resume, the NaN guard, samples, summaries (tiny eager)."""
 
+import contextlib
 import functools
 import os
 
+import keras
 import numpy as np
 from PIL import Image
 import pytest
@@ -205,3 +207,31 @@ def test_wall_clock_budget_stops_with_a_checkpoint(tmp_path):
   result = loop.train(model_dir, num_steps=5, max_train_seconds=0.0, **TINY)
   assert result["step"] == 1
   assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-1")
+
+
+@pytest.mark.parametrize("setting,policy,expect_off", [("auto", "float32", True),
+                                                       ("auto", "mixed_bfloat16", False),
+                                                       (True, "float32", False)])
+def test_the_trainer_steps_with_the_chosen_graph_optimizer(tmp_path, monkeypatch, setting, policy,
+                                                           expect_off):
+  if tf.config.list_physical_devices("GPU"):
+    pytest.skip("a GPU turns 'auto' on")
+  entered = []
+
+  @contextlib.contextmanager
+  def recording_grappler_off():
+    entered.append(True)
+    yield
+
+  monkeypatch.setattr(compat, "grappler_off", recording_grappler_off)
+  kwargs = {k: v for k, v in TINY.items() if k not in ("log_every", "summary_every", "sample_every")}
+  keras.mixed_precision.set_global_policy(policy)  # as loop.train sets it while the Trainer is built
+  try:
+    t = trainer.Trainer(str(tmp_path), grappler=setting, **kwargs)
+  finally:
+    keras.mixed_precision.set_global_policy("float32")
+  assert t.grappler is not expect_off
+  t.train_step()
+  t.train_step()
+  assert entered == ([True, True] if expect_off else [])
+  t.close()

@@ -11,6 +11,7 @@ import time
 
 from absl import logging
 import keras
+import numpy as np
 import tensorflow as tf
 
 from trivd_gan import progress
@@ -110,7 +111,7 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
         tf.summary.scalar("learning_rate/g", trainer.g_learning_rate)
         tf.summary.scalar("learning_rate/d", trainer.d_learning_rate)
     if trainer.is_chief and sample_every and (step % sample_every == 0 or step == num_steps):
-      path = trainer.write_samples(writer)
+      path = write_samples(trainer, writer)
       logging.info("Wrote sample videos to %s", path)
     if step % checkpoint_every == 0 and step != num_steps:
       trainer.save(operative())
@@ -122,6 +123,25 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
   writer.flush()
   overall = (step - phase_first) / (time.perf_counter() - t_start) if step > phase_first else 0.0
   return {"step": int(trainer.step.numpy()), "losses": values, "steps_per_sec": overall, "trainer": trainer}
+
+
+def write_samples(trainer, writer):
+  """Writes the trainer's sample videos (`Trainer.sample_videos`) to TensorBoard and to
+  model_dir/samples/step_<step>_<ema|generator>.gif; returns the GIF's path."""
+  from trivd_gan import visualization  # pylint: disable=g-import-not-at-top
+  videos, source = trainer.sample_videos()
+  step = int(trainer.step.numpy())
+  # A strip per video: the Tc + Tp frames side by side, [N, H, T * W, 3].
+  strips = np.concatenate(list(np.moveaxis(videos, 1, 0)), axis=2)
+  with writer.as_default(step=step):
+    tf.summary.image(f"samples/{source}", strips, max_outputs=len(strips))
+  sample_dir = os.path.join(trainer.model_dir, "samples")
+  tf.io.gfile.makedirs(sample_dir)
+  # One GIF per step: the N videos side by side, one GIF frame per video frame.
+  frames = np.concatenate(list(videos), axis=2)
+  path = os.path.join(sample_dir, f"step_{step:08d}_{source}.gif")
+  visualization.write_gif(path, frames, frame_duration_ms=250)  # 4 frames/s: slow enough to follow
+  return path
 
 
 def _train_signature():

@@ -12,6 +12,7 @@ optimizers sum the replicas' gradients; noise (z), D's random frames and crops u
 per step from a checkpointed tf.random.Generator, with the replica id folded in (different noise per replica).
 """
 
+import contextlib
 import gc
 import math
 import os
@@ -32,6 +33,7 @@ from trivd_gan.training import checkpoints
 from trivd_gan.training import ema as ema_lib
 from trivd_gan.training import field_terms
 from trivd_gan.training import fused_adam
+from trivd_gan.training import grappler as grappler_lib
 from trivd_gan.training import strategy as strategy_lib
 
 
@@ -67,6 +69,8 @@ class Trainer:
     max_checkpoints_to_keep: checkpoints kept in model_dir.
     checkpoint_iterator: also checkpoint the input pipeline's position (exact resumes; larger checkpoints).
     run_eagerly: no tf.function: much faster for tiny models whose step is dominated by tracing (gin/tiny.gin).
+    grappler: True, False or "auto": TF's graph optimizer on the step graphs ("auto": off for float32 on a CPU,
+      where it costs seconds of graph building and gains no speed; `grappler.choose`).
     reconstruction_weight: 0 = the paper's eq. 14 alone; > 0 adds that times the L1 error of the predicted
       frames to G's loss, a departure for small-scale training explained in docs/learning.md.
     reconstruction_warmup_steps: 0 = the paper's schedule; N > 0 (not in the paper; needs reconstruction_weight
@@ -83,7 +87,7 @@ class Trainer:
                data_dir=None, global_batch_size=512, d_steps_per_g_step=2, g_learning_rate=1e-4,
                d_learning_rate=5e-4, adam_beta1=0.0, adam_beta2=0.999, adam_epsilon=1e-8,
                orthogonal_reg_weight=1e-4, ema_decay=0.9999, ema_start_step=20000, seed=0, jit_compile=False,
-               max_checkpoints_to_keep=5, checkpoint_iterator=False, run_eagerly=False,
+               max_checkpoints_to_keep=5, checkpoint_iterator=False, run_eagerly=False, grappler="auto",
                reconstruction_weight=0.0, reconstruction_warmup_steps=0, flow_mean_weight=0.0,
                warp_photometric_weight=0.0, flow_smoothness_weight=0.0, flow_smoothness_radius=0):
     if global_batch_size < 1 or d_steps_per_g_step < 1:
@@ -111,6 +115,10 @@ class Trainer:
     self.reconstruction_warmup_steps = int(reconstruction_warmup_steps)
     self.jit_compile = bool(jit_compile)
     self.run_eagerly = bool(run_eagerly)
+    bfloat16 = keras.mixed_precision.global_policy().compute_dtype == "bfloat16"
+    self.grappler, reason = grappler_lib.choose(grappler, bfloat16, self.strategy, self.jit_compile)
+    if not self.run_eagerly:
+      logging.info("Graph optimizer (Grappler): %s (%s).", "on" if self.grappler else "off", reason)
     self.seed = int(seed)
     self.dataset_fn, self.data_dir = dataset_fn, data_dir  # recorded in model_config.json by restore()
 
@@ -342,15 +350,16 @@ class Trainer:
   def train_step(self):
     """Runs one step; returns {name: float} (D's: means over its updates); TrainingDivergedError on NaN/Inf."""
     step = int(self.step.numpy()) + 1
-    if self.in_warmup(step):
-      values = {k: float(v) for k, v in self._warmup_step(self.iterator).items()}
-    else:
-      n = self.d_steps_per_g_step
-      seeds = self.rng.make_seeds(n + 1)  # [2, n + 1] int64
-      d_outs = [self._d_step(self.iterator, seeds[:, i]) for i in range(n)]
-      g_out = self._g_step(self.iterator, seeds[:, n])
-      values = {k: sum(float(d[k]) for d in d_outs) / n for k in d_outs[0]}
-      values.update({k: float(v) for k, v in g_out.items()})
+    with contextlib.nullcontext() if self.grappler else compat.grappler_off():
+      if self.in_warmup(step):
+        values = {k: float(v) for k, v in self._warmup_step(self.iterator).items()}
+      else:
+        n = self.d_steps_per_g_step
+        seeds = self.rng.make_seeds(n + 1)  # [2, n + 1] int64
+        d_outs = [self._d_step(self.iterator, seeds[:, i]) for i in range(n)]
+        g_out = self._g_step(self.iterator, seeds[:, n])
+        values = {k: sum(float(d[k]) for d in d_outs) / n for k in d_outs[0]}
+        values.update({k: float(v) for k, v in g_out.items()})
     bad = sorted(k for k, v in values.items() if not math.isfinite(v))
     if bad:
       raise TrainingDivergedError(
@@ -377,19 +386,3 @@ class Trainer:
     full = tf.concat([video[:, :self.tc], fake], axis=1).numpy()
     return np.clip((full + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8), ("ema" if g is self.ema_generator
                                                                           else "generator")
-
-  def write_samples(self, writer):
-    from trivd_gan import visualization  # pylint: disable=g-import-not-at-top
-    videos, source = self.sample_videos()
-    step = int(self.step.numpy())
-    # A strip per video: the Tc + Tp frames side by side, [N, H, T * W, 3].
-    strips = np.concatenate(list(np.moveaxis(videos, 1, 0)), axis=2)
-    with writer.as_default(step=step):
-      tf.summary.image(f"samples/{source}", strips, max_outputs=len(strips))
-    sample_dir = os.path.join(self.model_dir, "samples")
-    tf.io.gfile.makedirs(sample_dir)
-    # One GIF per step: the N videos side by side, one GIF frame per video frame.
-    frames = np.concatenate(list(videos), axis=2)
-    path = os.path.join(sample_dir, f"step_{step:08d}_{source}.gif")
-    visualization.write_gif(path, frames, frame_duration_ms=250)  # 4 frames/s: slow enough to follow
-    return path
