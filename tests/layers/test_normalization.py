@@ -64,3 +64,13 @@ def test_bad_arguments():
     normalization.BatchNorm(momentum=1.0)
   with pytest.raises(ValueError, match="per_time_step"):
     normalization.BatchNorm(per_time_step=True)(tf.zeros([2, 3]))
+
+
+def test_one_replica_computes_plain_moments_without_all_reduces():
+  bn = normalization.BatchNorm()
+  x = tf.random.stateless_normal([4, 3, 3, 5], seed=[1, 2])
+  bn.build(x.shape)
+  graph = tf.function(lambda v: bn(v, training=True)).get_concrete_function(x).graph
+  # The synchronized path's op: the all-reduced sums divided by the all-reduced count.
+  assert "DivNoNan" not in {op.type for op in graph.get_operations()}
+  np.testing.assert_allclose(bn(x, training=True).numpy().mean(axis=(0, 1, 2)), 0.0, atol=1e-5)

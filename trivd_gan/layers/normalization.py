@@ -68,7 +68,11 @@ class BatchNorm(keras.layers.Layer):
     """Returns (x - mean) / sqrt(var + eps) without the affine part; updates moving stats in training."""
     x32 = tf.cast(inputs, tf.float32)
     if training:
-      mean, variance = keras.ops.moments(x32, axes=self._reduce_axes, synchronized=self.synchronized)
+      # One replica has nothing to synchronize with: the all-reduce path would only add ops (three all-reduces
+      # with their custom gradients, a ones_like count) to every step graph.
+      replica = tf.distribute.get_replica_context()
+      synchronized = self.synchronized and replica is not None and replica.num_replicas_in_sync > 1
+      mean, variance = keras.ops.moments(x32, axes=self._reduce_axes, synchronized=synchronized)
       m = tf.convert_to_tensor(self.momentum)
       self.moving_mean.assign(m * self.moving_mean + (1.0 - m) * mean)
       self.moving_variance.assign(m * self.moving_variance + (1.0 - m) * variance)
