@@ -38,10 +38,13 @@ class GeneratorEMA:
     ema <- w for step <= start_step, ema <- decay * ema + (1 - decay) * w afterwards.
     """
     decay = tf.where(tf.cast(step, tf.int64) <= self.start_step, 0.0, self.decay)
+    weights = {}  # (decay, 1 - decay) per dtype: made once, not once per variable (fewer ops to trace)
     for source, target in self._trainable:
       value = tf.convert_to_tensor(source)
-      target.assign(tf.cast(decay, value.dtype) * tf.convert_to_tensor(target) +
-                    tf.cast(1.0 - decay, value.dtype) * value)
+      if value.dtype not in weights:
+        weights[value.dtype] = (tf.cast(decay, value.dtype), tf.cast(1.0 - decay, value.dtype))
+      keep, take = weights[value.dtype]
+      target.assign(keep * tf.convert_to_tensor(target) + take * value)
     for source, target in self._state:
       target.assign(tf.convert_to_tensor(source))
 
