@@ -186,6 +186,12 @@ class Trainer:
     jit = lambda fn: tf.function(fn, jit_compile=True, autograph=False) if self.jit_compile else fn
     self._d_grads, self._g_grads = jit(self._d_grads_fn), jit(self._g_grads_fn)
     self._warmup_grads = jit(self._warmup_grads_fn)
+    # Without Grappler, G's forward pass is traced once, as a function both updates call: D's without a tape,
+    # G's under one (TF derives its gradient from the same graph): ~1 s less graph building at demo size. With
+    # Grappler it stays inline: a nested function blocked Grappler's fusions (slower steps). One replica only:
+    # a trace keeps the replica context it was traced in, which synchronized batch norm's gradient checks.
+    share = not (run_eagerly or self.grappler or self.jit_compile) and self.num_replicas == 1
+    self._g_forward = tf.function(self._g_forward_fn, autograph=False) if share else self._g_forward_fn
 
   # ---------------------------------------------------------------------------------------------- restore
   def restore(self, allow_data_change=False):
@@ -224,13 +230,18 @@ class Trainer:
     gc.collect()  # also whatever of it sits in reference cycles
 
   # -------------------------------------------------------------------------------------------- the step
-  def _generate(self, video, labels, seed, training, with_warp_weights=False):  # (clip, warp weights or None)
+  def _generate(self, video, labels, seed):
+    """(context + G's training-mode prediction [B, T, H, W, 3], warp weights (with field terms) or None)."""
     context = video[:, :self.tc]
     z = generator_lib.sample_latents(tf.shape(video)[0], self.generator.latent_dim, seed=seed)
-    # `generate` also returns the warping weights; the Keras call (the default path) does not.
-    fake, warp_weights = (self.generator.generate(context, z, labels, training=training) if with_warp_weights
-                          else (self.generator(context, z, labels, training=training), None))
+    fake, warp_weights = self._g_forward(context, z, labels)
     return tf.concat([context, tf.cast(fake, video.dtype)], axis=1), warp_weights
+
+  def _g_forward_fn(self, context, z, labels):
+    # `generate` also returns the warping weights; the Keras call (the default path) does not.
+    if self.field_terms:
+      return self.generator.generate(context, z, labels, training=True)
+    return self.generator(context, z, labels, training=True), None
 
   def _labels(self, batch):
     """(G labels, D labels): the batch's class labels for class-conditional models, None (dummy class 0)."""
@@ -240,7 +251,7 @@ class Trainer:
 
   def _d_grads_fn(self, video, g_labels, d_labels, seed):
     seed_z, seed_d = tf.unstack(seeds_lib.split_seed(seed, 2))
-    fake_video, _ = self._generate(video, g_labels, seed_z, training=True)
+    fake_video, _ = self._generate(video, g_labels, seed_z)
     with tf.GradientTape() as tape:
       total, per_d = losses.discriminator_step_loss(self.discriminator, video, fake_video, d_labels,
                                                     seed=seed_d, training=True,
@@ -251,7 +262,7 @@ class Trainer:
   def _g_grads_fn(self, video, g_labels, d_labels, seed):
     seed_z, seed_d = tf.unstack(seeds_lib.split_seed(seed, 2))
     with tf.GradientTape() as tape:
-      fake_video, warp_weights = self._generate(video, g_labels, seed_z, True, bool(self.field_terms))
+      fake_video, warp_weights = self._generate(video, g_labels, seed_z)
       total, per_d = losses.generator_step_loss(self.discriminator, fake_video, d_labels, seed=seed_d,
                                                 training=True, global_batch_size=self.global_batch_size)
       ortho = losses.orthogonal_regularization(self.generator.trainable_variables, self.orthogonal_reg_weight,
