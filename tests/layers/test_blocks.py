@@ -91,3 +91,20 @@ def test_serialization_round_trip():
   assert clone.out_channels == 4 and clone.upsample
   d = blocks.DBlock.from_config(blocks.DBlock(3, conv3d=True).get_config())
   assert d.conv3d
+
+
+def test_time_folding_and_upsampling_match_numpy_with_static_and_unknown_shapes():
+  x = np.random.default_rng(0).normal(size=[2, 3, 4, 5, 6]).astype(np.float32)
+  frames = x.reshape([6, 4, 5, 6])
+
+  def all_three(x, frames):
+    return blocks.fold_time(x), blocks.unfold_time(frames, 3), blocks.upsample_nearest(frames)
+
+  expected = (frames, x, np.repeat(np.repeat(frames, 2, axis=1), 2, axis=2))
+  static = tf.function(all_three).get_concrete_function(tf.constant(x), tf.constant(frames))
+  dynamic = tf.function(all_three).get_concrete_function(tf.TensorSpec([None] * 5), tf.TensorSpec([None] * 4))
+  for fn in (static, dynamic):
+    for got, want in zip(fn(tf.constant(x), tf.constant(frames)), expected):
+      np.testing.assert_array_equal(got.numpy(), want)
+  # Known sizes: reshapes to constant shapes, no shape computed in the graph.
+  assert "Shape" not in {op.type for op in static.graph.get_operations()}

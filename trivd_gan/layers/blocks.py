@@ -16,21 +16,31 @@ from trivd_gan.layers import normalization
 from trivd_gan.layers import spectral_norm
 
 
+# Static sizes where the shapes are known: a shape computed in the graph costs several ops per call (shape,
+# slices, pack, concat), and these run in every block of every step graph.
 def fold_time(x):
   """[B, T, H, W, C] -> [B*T, H, W, C] (frames become batch elements for framewise 2D processing)."""
+  if None not in x.shape[2:]:
+    return tf.reshape(x, [-1] + list(x.shape[2:]))
   shape = tf.shape(x)
   return tf.reshape(x, tf.concat([[shape[0] * shape[1]], shape[2:]], axis=0))
 
 
 def unfold_time(x, num_frames):
   """[B*T, H, W, C] -> [B, T, H, W, C]."""
+  if None not in x.shape[1:]:
+    return tf.reshape(x, [-1, num_frames] + list(x.shape[1:]))
   shape = tf.shape(x)
   return tf.reshape(x, tf.concat([[-1, num_frames], shape[1:]], axis=0))
 
 
 def upsample_nearest(x):
-  """Nearest-neighbour x2 spatial upsampling of [N, H, W, C]."""
-  return tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)
+  """Nearest-neighbour x2 spatial upsampling of [N, H, W, C]: each pixel tiled into a 2 x 2 block."""
+  if None in x.shape[1:]:
+    return tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)
+  _, height, width, channels = x.shape
+  tiled = tf.tile(x[:, :, None, :, None, :], [1, 1, 2, 1, 2, 1])  # [N, H, 2, W, 2, C]
+  return tf.reshape(tiled, [-1, 2 * height, 2 * width, channels])
 
 
 @keras.saving.register_keras_serializable(package="trivd_gan")

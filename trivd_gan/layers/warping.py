@@ -31,9 +31,12 @@ def _offsets(kernel_size):
   return [(m * kernel_size + n, m, n) for m in range(kernel_size) for n in range(kernel_size)]
 
 
+def _spatial_size(h):  # Python ints where static: a dynamic slice bound adds ops to every offset's slice
+  return (h.shape[1], h.shape[2]) if None not in h.shape[1:3] else (tf.shape(h)[1], tf.shape(h)[2])
+
+
 def _warp_forward(h, weights, kernel_size):
-  pad = (kernel_size - 1) // 2
-  height, width = tf.shape(h)[1], tf.shape(h)[2]
+  pad, (height, width) = (kernel_size - 1) // 2, _spatial_size(h)
   hp = tf.pad(h, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
   out = None
   for q, m, n in _offsets(kernel_size):
@@ -51,7 +54,7 @@ def _make_warp(kernel_size):
     out = _warp_forward(h, weights, kernel_size)
 
     def grad(g):
-      height, width = tf.shape(h)[1], tf.shape(h)[2]
+      height, width = _spatial_size(h)
       paddings = [[0, 0], [pad, pad], [pad, pad], [0, 0]]
       hp, gp, wp = tf.pad(h, paddings), tf.pad(g, paddings), tf.pad(weights, paddings)
       dweights = []
