@@ -187,7 +187,7 @@ class Trainer:
     self._d_grads, self._g_grads = jit(self._d_grads_fn), jit(self._g_grads_fn)
     self._warmup_grads = jit(self._warmup_grads_fn)
     # Without Grappler, G's forward pass is traced once, as a function both updates call: D's without a tape,
-    # G's under one (TF derives its gradient from the same graph): ~1 s less graph building at demo size. With
+    # G's under one (TF derives its gradient from the same graph): ~0.7 s less graph building at demo size. With
     # Grappler it stays inline: a nested function blocked Grappler's fusions (slower steps). One replica only:
     # a trace keeps the replica context it was traced in, which synchronized batch norm's gradient checks.
     share = not (run_eagerly or self.grappler or self.jit_compile) and self.num_replicas == 1
