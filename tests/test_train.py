@@ -57,10 +57,12 @@ def test_video_folder_run_exits_promptly(tmp_path):
   videos.mkdir()
   for i in range(6):
     shutil.copy(data_paths.REALSHORT_MP4, videos / f"clip_{i}.mp4")
+  # Also: the CLI applies train.intra_op_threads before TensorFlow's runtime starts (later it cannot).
   result = run_cli(*TINY, "--gin_file=gin/video_folder.gin", f"--data_dir={videos}", "--steps=2",
-                   f"--model_dir={tmp_path / 'run'}", timeout=240)
+                   "--gin_param=train.intra_op_threads = 1", f"--model_dir={tmp_path / 'run'}", timeout=240)
   assert result.returncode == 0, result.stderr[-3000:]
   assert "Done: step 2" in result.stderr
+  assert "Intra-op threads: 1 per op" in result.stderr and "not applied" not in result.stderr
   assert "First (eager) step done in" in result.stderr  # the first step's time is reported
 
 

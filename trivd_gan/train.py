@@ -54,6 +54,7 @@ def run(argv_flags):
   import gin  # pylint: disable=g-import-not-at-top
   from trivd_gan import configurables  # pylint: disable=g-import-not-at-top
   from trivd_gan import data as data_lib  # pylint: disable=g-import-not-at-top
+  from trivd_gan.training import loop  # pylint: disable=g-import-not-at-top
   from trivd_gan.training import strategy as strategy_lib  # pylint: disable=g-import-not-at-top
 
   for path in argv_flags.gin_file:
@@ -67,6 +68,8 @@ def run(argv_flags):
   # Checked before the (possibly minutes-long) model building.
   data_dir = argv_flags.data_dir if argv_flags.data_dir is not None else _gin_value(gin, "train.data_dir")
   data_lib.check_data_dir(_dataset_name(gin), data_dir)
+  # Fixed when TensorFlow's runtime starts: before the strategy (mirrored, multi-worker, TPU start it).
+  loop.apply_intra_op_threads(_gin_value(gin, "train.intra_op_threads"))
   # Multi-worker and TPU strategies must exist before any other TF op.
   strategy = strategy_lib.make_strategy(argv_flags.strategy, argv_flags.tpu)
   kwargs = {}

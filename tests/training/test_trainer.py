@@ -263,3 +263,18 @@ def test_g_forward_is_traced_once_for_both_updates_and_gives_the_inline_gradient
   with_grappler = trainer.Trainer(str(tmp_path / "on"), **{**kwargs, "run_eagerly": False, "grappler": True})
   assert with_grappler._g_forward == with_grappler._g_forward_fn  # inline: Grappler fuses across the call
   with_grappler.close()
+
+
+def test_intra_op_threads_are_checked_and_fixed_once_tensorflow_runs(caplog):
+  for bad in (0, -1, True, 1.5, "1"):
+    with pytest.raises(ValueError, match="train.intra_op_threads must be None"):
+      loop.apply_intra_op_threads(bad)
+  # Applied before TensorFlow's runtime starts: the CLI's run in test_train.py logs "Intra-op threads: 1".
+  # Here the runtime has started: the count stays, and a warning says how to set it.
+  float(tf.reduce_sum(tf.ones([2])))
+  before = tf.config.threading.get_intra_op_parallelism_threads()
+  loop.apply_intra_op_threads(None)  # TensorFlow's default: nothing to do
+  with caplog.at_level("WARNING", logger="absl"):
+    loop.apply_intra_op_threads(before + 3)
+  assert tf.config.threading.get_intra_op_parallelism_threads() == before
+  assert any(f"TF_NUM_INTRAOP_THREADS={before + 3}" in r.getMessage() for r in caplog.records), caplog.records

@@ -20,8 +20,8 @@ from trivd_gan.training import trainer as trainer_lib
 
 
 def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_every=10, sample_every=1000,
-          checkpoint_every=1000, mixed_precision=False, operative_config_fn=None, max_train_seconds=None,
-          allow_data_change=False, **trainer_kwargs):
+          checkpoint_every=1000, mixed_precision=False, intra_op_threads=None, operative_config_fn=None,
+          max_train_seconds=None, allow_data_change=False, **trainer_kwargs):
   """Trains TrIVD-GAN-FP until `num_steps` (resuming from model_dir); the gin-configurable `train`.
 
   Args:
@@ -34,6 +34,8 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
     mixed_precision: True: build the models under the "mixed_bfloat16" Keras policy (bfloat16 compute, float32
       variables); False: float32; "auto": mixed_bfloat16 where the device has bfloat16 matrix units (TPU,
       GPU >= sm_80, AMX / AVX512-BF16 CPU), float32 elsewhere (`precision.choose`; one log line says which).
+    intra_op_threads: None: TensorFlow's default (one thread per core for each op); n >= 1: at most n threads
+      per op (`apply_intra_op_threads`: 1 makes tiny models' steps faster on a CPU).
     operative_config_fn: returns the gin operative config string (the CLI passes gin.operative_config_str).
     max_train_seconds: a wall-clock budget: stop (with a checkpoint) at the first step that ends after this many
       seconds of this invocation's training, counted from the end of the first (graph-building) step. None: no
@@ -52,6 +54,7 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
   if unknown:
     raise TypeError(f"train() got unknown arguments {unknown}; allowed: train's own and Trainer's "
                     f"({', '.join(_TRAINER_PARAMETERS)}).")
+  apply_intra_op_threads(intra_op_threads)
   previous_policy = keras.mixed_precision.global_policy()
   use_bfloat16, reason = precision_lib.choose(mixed_precision, strategy)
   logging.info("Precision: %s (%s).", "mixed_bfloat16" if use_bfloat16 else "float32", reason)
@@ -123,6 +126,35 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
   writer.flush()
   overall = (step - phase_first) / (time.perf_counter() - t_start) if step > phase_first else 0.0
   return {"step": int(trainer.step.numpy()), "losses": values, "steps_per_sec": overall, "trainer": trainer}
+
+
+def apply_intra_op_threads(threads):
+  """Caps the threads TensorFlow gives each op in this process (`train.intra_op_threads`; None: its default).
+
+  Why 1 for tiny models: at the demo's size (ch 4, 32x32 frames, batch 4) an op computes for microseconds, and
+  splitting it over this 2-core CPU's two threads costs more than it saves; with one thread per op (ops still
+  run side by side on the inter-op threads) the demo's steps took ~245 ms instead of ~390 ms. At ch 8 and
+  64x64 it made no difference, and large convolutions need every core (docs/benchmarks.md).
+
+  TensorFlow fixes the count when its runtime starts (the first op): later, only a warning says how to set it
+  (the TF_NUM_INTRAOP_THREADS environment variable). Raises ValueError for anything but None or an int >= 1.
+  """
+  if threads is None:
+    return
+  if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+    raise ValueError(f"train.intra_op_threads must be None (TensorFlow's default) or an integer >= 1, got "
+                     f"{threads!r}.")
+  if tf.config.threading.get_intra_op_parallelism_threads() == threads:
+    return  # already applied (the CLI applies it before building its strategy, then `train` again)
+  try:
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+  except RuntimeError:  # the runtime has started: the count is fixed
+    if os.environ.get("TF_NUM_INTRAOP_THREADS") != str(threads):
+      logging.warning("train.intra_op_threads = %d not applied: TensorFlow's runtime had already started in "
+                      "this process. Set the environment variable TF_NUM_INTRAOP_THREADS=%d before starting "
+                      "Python.", threads, threads)
+    return
+  logging.info("Intra-op threads: %d per op (train.intra_op_threads).", threads)
 
 
 def write_samples(trainer, writer):
