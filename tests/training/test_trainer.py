@@ -175,21 +175,6 @@ def test_train_loop_runs_through_the_warmup_into_the_gan(tmp_path):
   result["trainer"].close()
 
 
-def test_step_graphs_are_the_traced_d_and_g_updates(tmp_path):
-  kwargs = {k: v for k, v in TINY.items() if k not in ("log_every", "summary_every", "sample_every")}
-  with pytest.raises(ValueError, match="run_eagerly"):
-    trainer.Trainer(str(tmp_path / "eager"), **kwargs).step_graphs()
-  t = trainer.Trainer(str(tmp_path / "graph"), **{**kwargs, "run_eagerly": False, "d_steps_per_g_step": 2})
-  d_step, d_again, g_step = t.step_graphs()  # one D trace called d_steps_per_g_step times, then G
-  assert d_step is d_again
-  d_ops, g_ops = ({op.type for op in fn.graph.get_operations()} for fn in (d_step, g_step))
-  assert "Conv2D" in d_ops and "Conv2D" in g_ops, sorted(d_ops)[:20]
-  # Only the G update applies G's gradients and moves the step counter.
-  assert any("g_adam" in op.name for op in g_step.graph.get_operations())
-  assert not any("g_adam" in op.name for op in d_step.graph.get_operations())
-  t.close()
-
-
 def test_resume_uses_the_configured_learning_rates_not_the_checkpointed_ones(tmp_path):
   model_dir = str(tmp_path / "lr")
   loop.train(model_dir, num_steps=1, g_learning_rate=1e-3, d_learning_rate=5e-4, **TINY)["trainer"].close()
@@ -237,9 +222,20 @@ def test_the_trainer_steps_with_the_chosen_graph_optimizer(tmp_path, monkeypatch
   t.close()
 
 
-def test_g_forward_is_traced_once_for_both_updates_and_gives_the_inline_gradients(tmp_path):
+def test_step_graphs_are_the_traced_updates_and_share_one_g_forward_with_the_inline_gradients(tmp_path):
+  # One graph-mode Trainer for both checks: tracing its step is most of this test's time.
   kwargs = {k: v for k, v in TINY.items() if k not in ("log_every", "summary_every", "sample_every")}
-  t = trainer.Trainer(str(tmp_path), **{**kwargs, "run_eagerly": False, "grappler": False})
+  with pytest.raises(ValueError, match="run_eagerly"):
+    trainer.Trainer(str(tmp_path / "eager"), **kwargs).step_graphs()
+  t = trainer.Trainer(str(tmp_path / "graph"), **{**kwargs, "run_eagerly": False, "grappler": False,
+                                                   "d_steps_per_g_step": 2})
+  d_step, d_again, g_step = t.step_graphs()  # one D trace called d_steps_per_g_step times, then G
+  assert d_step is d_again
+  d_ops, g_ops = ({op.type for op in fn.graph.get_operations()} for fn in (d_step, g_step))
+  assert "Conv2D" in d_ops and "Conv2D" in g_ops, sorted(d_ops)[:20]
+  # Only the G update applies G's gradients and moves the step counter.
+  assert any("g_adam" in op.name for op in g_step.graph.get_operations())
+  assert not any("g_adam" in op.name for op in d_step.graph.get_operations())
   t.train_step()
   # D's update (no tape) and G's (under one) call the same trace of G's forward pass.
   assert t._g_forward.experimental_get_tracing_count() == 1
