@@ -1,5 +1,7 @@
 """Synthetic source: determinism by seed and ground-truth motion consistent with the frames."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -109,3 +111,10 @@ def test_train_and_eval_streams_differ():
   train = next(iter(data.make_dataset("synthetic", "train", batch_size=2)))["video"].numpy()
   test = next(iter(data.make_dataset("synthetic", "test", batch_size=2)))["video"].numpy()
   assert not np.array_equal(train, test)
+
+
+def test_the_input_pipeline_runs_on_its_own_threads():
+  # Not on TensorFlow's intra-op pool, which `train.intra_op_threads = 1` shrinks to one thread: then closing a
+  # trainer waited 3.5-38 s for the pipeline's in-flight Python calls (5 of 12 demo runs; 0 of 5 with this).
+  ds = data.make_dataset("synthetic", "train", batch_size=2)
+  assert ds.options().threading.private_threadpool_size == (os.cpu_count() or 1)
