@@ -152,9 +152,9 @@ def make_dataset(name: str = "synthetic",
                 deterministic=not training)
   options = tf.data.Options()
   options.deterministic = not training
-  # Its own threads, not TensorFlow's intra-op pool: with `train.intra_op_threads = 1` (the demo) that pool has
-  # one thread, and closing the trainer then waited 3.5-38 s for the pipeline's in-flight Python calls in 5 of 12
-  # demo runs (0 of 5 with a private pool; steps as fast).
+  # Its own threads, not TensorFlow's intra-op pool: with `train.intra_op_threads = 1` (the demo) that pool
+  # has one thread, and closing the trainer then waited 3.5-38 s for the pipeline's in-flight Python calls in
+  # 5 of 12 demo runs (0 of 5 with a private pool; steps as fast).
   options.threading.private_threadpool_size = os.cpu_count() or 1
   return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
