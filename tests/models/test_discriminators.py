@@ -9,7 +9,7 @@ from trivd_gan.models import discriminators
 
 
 def _np_sigma(w, u):
-  """The power iteration of spectral_norm.spectral_sigma, in NumPy. w [fan_in, units], u [1, units]."""
+  """spectral_norm.inverse_spectral_sigma in NumPy, returning sigma. w [fan_in, units], u [1, units]."""
   v = u @ w.T
   v /= np.linalg.norm(v)
   u_new = v @ w

@@ -53,7 +53,7 @@ def _enclosing_graphs():
   return graphs
 
 
-def spectral_sigma(kernel_matrix, u, epsilon=1e-12):
+def inverse_spectral_sigma(kernel_matrix, u, epsilon=1e-12):
   """One power iteration: 1 / sigma(W) and the updated u.
 
   sigma(W) = v W u_new^T, where v = l2_normalize(u W^T) and u_new = l2_normalize(v W) are constants of the
@@ -112,7 +112,7 @@ class _SpectralNormMixin:
           return shared[(id(self), bool(training), graph)]
     # The power iteration runs in float32 even under mixed precision: sigma is a ratio of small numbers.
     w32 = tf.cast(tf.reshape(kernel, [-1, self.units_]), tf.float32)
-    inverse_sigma, u_new = spectral_sigma(w32, tf.convert_to_tensor(self.sn_u), self.sn_epsilon)
+    inverse_sigma, u_new = inverse_spectral_sigma(w32, tf.convert_to_tensor(self.sn_u), self.sn_epsilon)
     if training:
       self.sn_u.assign(u_new)
     normalized = kernel * tf.cast(inverse_sigma, kernel.dtype)
