@@ -1,4 +1,4 @@
-"""BigGAN G and D residual blocks: shapes, a NumPy reference of the D block, serialization."""
+"""BigGAN G and D residual blocks: shapes, NumPy references of the G and D blocks, serialization."""
 
 import numpy as np
 import pytest
@@ -6,6 +6,9 @@ import tensorflow as tf
 from scipy import signal
 
 from trivd_gan.layers import blocks
+from tests.layers.np_reference import conv as np_conv
+from tests.layers.np_reference import dense as np_dense
+from tests.layers.np_reference import relu
 
 
 def test_gblock_shapes_and_gradients():
@@ -22,6 +25,56 @@ def test_gblock_shapes_and_gradients():
   same = blocks.GBlock(8)
   same(x, cond)
   assert not same.learnable_shortcut
+
+
+def _np_gblock(block, x, cond):
+  """BigGAN's G block (appendix A, E.2) in float64, written out: CBN -> ReLU -> [nearest x2] -> conv3x3 ->
+  CBN -> ReLU -> conv3x3, plus [nearest x2] -> conv1x1; batch statistics per time step, u read now."""
+  frames = x.shape[1]
+
+  def cbn(h, layer):
+    mean, var = h.mean(axis=(0, 2, 3), keepdims=True), h.var(axis=(0, 2, 3), keepdims=True)
+    gain = 1.0 + np_dense(cond, layer.gain)[:, None, None, None, :]
+    return (h - mean) / np.sqrt(var + layer.epsilon) * gain + np_dense(cond, layer.bias)[:, None, None, None, :]
+
+  def up(h):
+    return np.repeat(np.repeat(h, 2, axis=1), 2, axis=2) if block.upsample else h
+
+  fold = lambda h: h.reshape((-1,) + h.shape[2:])
+  unfold = lambda h: h.reshape((-1, frames) + h.shape[1:])
+  h = unfold(np_conv(up(fold(relu(cbn(x, block.bn1)))), block.conv1))
+  h = np_conv(fold(relu(cbn(h, block.bn2))), block.conv2)
+  shortcut = np_conv(up(fold(x)), block.conv_sc) if block.learnable_shortcut else fold(x)
+  return unfold(h + shortcut)
+
+
+@pytest.mark.parametrize("upsample,out_channels", [(True, 3), (False, 5), (False, 3)])
+def test_gblock_matches_numpy(upsample, out_channels):
+  """In training (batch statistics): the value, and the input gradient against central differences."""
+  block = blocks.GBlock(out_channels, upsample=upsample)
+  rng = np.random.default_rng(3)
+  x = rng.normal(size=[2, 3, 4, 5, 5]) * 2.0 + 0.5
+  cond = rng.normal(size=[2, 6])
+  block.build(x.shape, cond.shape)
+  for v in block.weights:  # nonzero biases, so that a misplaced bias would show
+    if v.path.endswith("/bias"):
+      v.assign(rng.normal(size=v.shape) * 0.3)
+  # The reference reads every u now: the call in training advances them.
+  expected = _np_gblock(block, x, cond)
+  r = rng.normal(size=expected.shape)
+  probes, eps = [tuple(rng.integers(0, n) for n in x.shape) for _ in range(4)], 1e-5
+  numeric = []
+  for i in probes:
+    dx = np.zeros_like(x)
+    dx[i] = eps
+    numeric.append(((_np_gblock(block, x + dx, cond) - _np_gblock(block, x - dx, cond)) * r).sum() / (2 * eps))
+  x_t = tf.constant(x, tf.float32)
+  with tf.GradientTape() as tape:
+    tape.watch(x_t)
+    y = block(x_t, tf.constant(cond, tf.float32), training=True)
+  np.testing.assert_allclose(y.numpy(), expected, rtol=1e-4, atol=1e-4)
+  grad = tape.gradient(y, x_t, output_gradients=tf.constant(r, tf.float32)).numpy()
+  np.testing.assert_allclose([grad[i] for i in probes], numeric, rtol=1e-3, atol=1e-3)
 
 
 def _conv_same(x, w):

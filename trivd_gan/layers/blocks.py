@@ -35,12 +35,56 @@ def unfold_time(x, num_frames):
 
 
 def upsample_nearest(x):
-  """Nearest-neighbour x2 spatial upsampling of [N, H, W, C]: each pixel tiled into a 2 x 2 block."""
-  if None in x.shape[1:]:
-    return tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)
-  _, height, width, channels = x.shape
-  tiled = tf.tile(x[:, :, None, :, None, :], [1, 1, 2, 1, 2, 1])  # [N, H, 2, W, 2, C]
-  return tf.reshape(tiled, [-1, 2 * height, 2 * width, channels])
+  """Nearest-neighbour x2 spatial upsampling of [N, H, W, C]: each pixel repeated into a 2 x 2 block.
+
+  One resize op (and one op in the gradient): a tile of [N, H, 1, W, 1, C] to [N, H, 2, W, 2, C] computes the
+  same, but its gradient, a sum over the tiled axes, took several times longer at the demo's sizes.
+  """
+  size = tf.shape(x)[1:3] * 2 if None in x.shape[1:3] else [2 * x.shape[1], 2 * x.shape[2]]
+  return tf.image.resize(x, size, method="nearest")
+
+
+def upsampled_conv(conv, x, training=False):
+  """conv(upsample_nearest(x)) for a 3x3, stride-1, 'same' `SNConv2D` `conv`, computed at x's resolution.
+
+  Each output pixel (2i + a, 2j + b) sees a 3x3 window of the upsampled input that covers only 2x2 pixels of x,
+  so phase (a, b) of the output is a convolution of x with a kernel whose taps on the same pixel of x are summed
+  (`phase_kernels`). One convolution of x with the four phase kernels stacked, then depth_to_space: the same
+  function (equal up to float rounding, in value and gradient), with no 4x larger input to build, and
+  convolutions with 4x the output channels, which run faster at small widths (docs/benchmarks.md).
+
+  Args:
+    conv: a built SNConv2D with kernel_size (3, 3), strides (1, 1) and 'same' padding.
+    x: [N, H, W, Cin].
+    training: updates conv's spectral-norm vector u when true (as conv(...) does).
+
+  Returns:
+    [N, 2H, 2W, filters].
+  """
+  if conv.kernel_size != (3, 3) or conv.strides != (1, 1) or conv.padding != "same":
+    raise ValueError(f"upsampled_conv needs a 3x3, stride-1, 'same' convolution; {conv.name} has kernel "
+                     f"{conv.kernel_size}, strides {conv.strides}, padding {conv.padding!r}.")
+  kernel = phase_kernels(tf.cast(conv.normalized_kernel(training), tf.float32))
+  y = tf.nn.depth_to_space(tf.nn.conv2d(x, tf.cast(kernel, x.dtype), 1, "SAME"), 2)
+  if conv.bias is not None:
+    y += tf.cast(conv.bias, y.dtype)
+  return y
+
+
+def phase_kernels(kernel):
+  """[3, 3, Cin, Cout] -> [3, 3, Cin, 4 Cout]: the kernels of the four output phases of `upsampled_conv`.
+
+  Along each spatial axis, even outputs 2i read upsampled rows 2i - 1, 2i, 2i + 1, i.e. rows i - 1, i, i of x
+  (taps [k0, k1 + k2, 0] on rows i - 1, i, i + 1); odd outputs 2i + 1 read rows i, i, i + 1 (taps [0, k0 + k1,
+  k2]). Output channels are ordered (a, b, c) for phase (a, b), as depth_to_space expects.
+  """
+  def phases(k, axis):
+    taps = tf.unstack(k, axis=axis)
+    zero = tf.zeros_like(taps[0])
+    return (tf.stack([taps[0], taps[1] + taps[2], zero], axis=axis),
+            tf.stack([zero, taps[0] + taps[1], taps[2]], axis=axis))
+
+  return tf.concat([p for rows in phases(kernel, 0) for p in phases(rows, 1)], axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="trivd_gan")
@@ -78,22 +122,23 @@ class GBlock(keras.layers.Layer):
     self.learnable_shortcut = in_channels != self.out_channels or self.upsample
     if self.learnable_shortcut:
       self.conv_sc = spectral_norm.SNConv2D(self.out_channels, 1, name="conv_sc")
-      self.conv_sc.build((None, s * height, s * width, in_channels))
+      self.conv_sc.build((None, height, width, in_channels))  # applied before the upsampling
 
   def call(self, x, cond, training=False):
     num_frames = x.shape[1]
     h = tf.nn.relu(self.bn1(x, cond, training=training))
     h = fold_time(h)
-    if self.upsample:
-      h = upsample_nearest(h)
-    h = unfold_time(self.conv1(h, training=training), num_frames)
+    h = upsampled_conv(self.conv1, h, training) if self.upsample else self.conv1(h, training=training)
+    h = unfold_time(h, num_frames)
     h = tf.nn.relu(self.bn2(h, cond, training=training))
     h = self.conv2(fold_time(h), training=training)
+    # BigGAN's shortcut is conv1x1(upsample(x)). A 1x1 convolution acts on each pixel alone, so it commutes with
+    # nearest-neighbour upsampling: upsample(conv1x1(x)) is the same function, on a quarter of the pixels.
     shortcut = fold_time(x)
-    if self.upsample:
-      shortcut = upsample_nearest(shortcut)
     if self.learnable_shortcut:
       shortcut = self.conv_sc(shortcut, training=training)
+    if self.upsample:
+      shortcut = upsample_nearest(shortcut)
     return unfold_time(h + shortcut, num_frames)
 
   def get_config(self):

@@ -64,31 +64,33 @@ class BatchNorm(keras.layers.Layer):
                                     aggregation="only_first_replica", autocast=False,
                                     initializer=keras.initializers.Constant(self.initial_momentum))
 
-  def normalize(self, inputs, training=False):
-    """Returns (x - mean) / sqrt(var + eps) without the affine part; updates moving stats in training."""
-    x32 = tf.cast(inputs, tf.float32)
+  def statistics(self, inputs, training=False):
+    """(mean, 1 / sqrt(variance + epsilon)): float32, shaped to broadcast against `inputs` ([1, T, 1, 1, C] per
+    time step, else [1, ..., 1, C]). The batch moments in training (which also update the moving statistics),
+    else the moving statistics."""
     if training:
       # One replica has nothing to synchronize with: the all-reduce path would only add ops (three all-reduces
       # with their custom gradients, a ones_like count) to every step graph.
       replica = tf.distribute.get_replica_context()
       synchronized = self.synchronized and replica is not None and replica.num_replicas_in_sync > 1
-      mean, variance = keras.ops.moments(x32, axes=self._reduce_axes, synchronized=synchronized)
+      mean, variance = keras.ops.moments(tf.cast(inputs, tf.float32), axes=self._reduce_axes,
+                                         synchronized=synchronized)
       m = tf.convert_to_tensor(self.momentum)
       self.moving_mean.assign(m * self.moving_mean + (1.0 - m) * mean)
       self.moving_variance.assign(m * self.moving_variance + (1.0 - m) * variance)
     else:
       mean, variance = tf.convert_to_tensor(self.moving_mean), tf.convert_to_tensor(self.moving_variance)
     mean = tf.reshape(mean, self._stat_broadcast)
-    variance = tf.reshape(variance, self._stat_broadcast)
-    return tf.cast((x32 - mean) * tf.math.rsqrt(variance + self.epsilon), inputs.dtype)
+    return mean, tf.math.rsqrt(tf.reshape(variance, self._stat_broadcast) + self.epsilon)
 
   def call(self, inputs, training=False):
-    outputs = self.normalize(inputs, training)
-    if self.gamma is not None:
-      outputs = outputs * tf.cast(self.gamma, outputs.dtype)
+    mean, inverse_std = self.statistics(inputs, training)
+    # gamma and beta are read in the compute dtype under mixed precision: the statistics stay float32.
+    scale = inverse_std * tf.cast(self.gamma, tf.float32) if self.gamma is not None else inverse_std
+    offset = -mean * scale
     if self.beta is not None:
-      outputs = outputs + tf.cast(self.beta, outputs.dtype)
-    return outputs
+      offset += tf.cast(self.beta, tf.float32)
+    return scale_and_shift(inputs, scale, offset)
 
   def compute_output_shape(self, input_shape):
     return input_shape
@@ -129,13 +131,23 @@ class ConditionalBatchNorm(keras.layers.Layer):
     self._rank = len(input_shape)
 
   def call(self, inputs, cond, training=False):
-    outputs = self.bn(inputs, training=training)
+    mean, inverse_std = self.bn.statistics(inputs, training=training)
     # [B, C] -> [B, 1, ..., 1, C] so that one conditioning vector modulates every position and time step.
     shape = [-1] + [1] * (self._rank - 2) + [int(inputs.shape[-1])]
-    gain = tf.reshape(1.0 + self.gain(cond, training=training), shape)
-    bias = tf.reshape(self.bias(cond, training=training), shape)
-    return outputs * tf.cast(gain, outputs.dtype) + tf.cast(bias, outputs.dtype)
+    gain = tf.reshape(1.0 + tf.cast(self.gain(cond, training=training), tf.float32), shape)
+    bias = tf.reshape(tf.cast(self.bias(cond, training=training), tf.float32), shape)
+    scale = inverse_std * gain  # [B, T or 1, 1, 1, C]
+    return scale_and_shift(inputs, scale, bias - mean * scale)
 
   def get_config(self):
     return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon,
             "per_time_step": self.per_time_step, "synchronized": self.synchronized}
+
+
+def scale_and_shift(inputs, scale, offset):
+  """inputs * scale + offset, computed in float32, in inputs' dtype: a batch norm as one multiply and one add.
+
+  (x - mean) / std * gamma + beta = x * scale + offset with scale = gamma / std and offset = beta - mean * scale
+  on the (small) statistics: two passes over the activations instead of four, forward and in the gradient.
+  """
+  return tf.cast(tf.cast(inputs, tf.float32) * scale + offset, inputs.dtype)
