@@ -16,6 +16,7 @@ from tests.layers.np_reference import sigmoid
 from tests.layers.np_reference import softmax
 from tests.layers.np_reference import warp
 from trivd_gan.layers import recurrent
+from trivd_gan.layers import spectral_norm
 
 ATOL = 1e-5
 B, H, W, C, CX = 2, 8, 8, 4, 6
@@ -160,6 +161,35 @@ def test_unit_training_call_updates_sn_and_matches_numpy():
   assert not np.allclose(before, unit.conv_c.sn_u.numpy())
 
 
+@pytest.mark.parametrize("name", ["tsru_p", "tsru_c"])
+def test_gate_kernels_other_than_the_hyper_network_convs_match_numpy(name):
+  """kernel_size 5 for the gates, 3x3 hyper-network convs: convolutions that cannot run as one
+  (`StateInputConvs` without fusion) give the same unit."""
+  unit = recurrent.make_recurrent_unit(name, C, kernel_size=5)
+  x, h = _rand([B, H, W, CX], 15), _rand([B, H, W, C], 16)
+  unit(x, h)
+  assert not unit._input_groups[0].fused
+  for v in unit.trainable_weights:
+    if "bias" in v.path:
+      v.assign(0.1 * _rand(v.shape, 17))
+  _check_against_numpy(unit, name, x, h)
+
+
+def test_state_input_convs_equal_one_convolution_of_the_concatenation():
+  """conv([s; x]) = conv(s) + conv(x): the x part computed for two inputs at once, then applied step by step."""
+  convs = [spectral_norm.SNConv2D(f, 3, name=f"c{f}") for f in (3, 5)]
+  for c in convs:
+    c.build((None, H, W, C + CX))
+  group = spectral_norm.StateInputConvs(convs, C)
+  s, x = tf.constant(_rand([2 * B, H, W, C], 18)), tf.constant(_rand([2 * B, H, W, CX], 19))
+  projection = group.project(x)
+  got = [group(s[i * B:(i + 1) * B], projection[i * B:(i + 1) * B]) for i in range(2)]
+  expected = [c(tf.concat([s, x], axis=-1)) for c in convs]
+  for i in range(2):
+    for g, e in zip(got[i], expected):
+      np.testing.assert_allclose(g.numpy(), e.numpy()[i * B:(i + 1) * B], rtol=1e-5, atol=1e-5)
+
+
 def test_non_square_and_other_input_width():
   unit = recurrent.make_recurrent_unit("tsru_c", 6)
   _check_against_numpy(unit, "tsru_c", _rand([1, 6, 10, 3], 7), _rand([1, 6, 10, 6], 8))
@@ -229,9 +259,34 @@ def test_symbolic_unroll_matches_python_unroll_in_a_graph(name, training):
 
 
 def test_unroll_needs_static_time():
+  unit = recurrent.make_recurrent_unit("convgru", C)
   with pytest.raises(ValueError, match="B, T, H, W, Cx"):
-    recurrent.unroll(recurrent.make_recurrent_unit("convgru", C), _rand([B, H, W, CX], 0),
-                     _rand([B, H, W, C], 0))
+    recurrent.unroll(unit, _rand([B, H, W, CX], 0), _rand([B, H, W, C], 0))
+  with pytest.raises(ValueError, match="num_steps=2 disagrees"):
+    recurrent.unroll(unit, _rand([B, 3, H, W, CX], 0), _rand([B, H, W, C], 0), num_steps=2)
+
+
+@pytest.mark.parametrize("name", ["tsru_p", "convlstm"])
+@pytest.mark.parametrize("symbolic_loop", [False, True])
+def test_unroll_of_one_input_for_every_step_equals_the_repeated_input(name, symbolic_loop):
+  """[B, H, W, Cx] inputs with num_steps (G's first stage) = the input repeated T times: values, gradients."""
+  unit = recurrent.make_recurrent_unit(name, C)
+  x, h0 = tf.constant(_rand([B, H, W, CX], 20)), tf.constant(_rand([B, H, W, C], 21))
+
+  @tf.function(autograph=False)
+  def run(x, h0, constant):
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      inputs = x if constant else tf.repeat(x[:, None], 4, axis=1)
+      outputs, _ = recurrent.unroll(unit, inputs, h0, symbolic_loop=symbolic_loop, num_steps=4)
+      loss = tf.reduce_sum(tf.square(outputs))
+    return outputs, tape.gradient(loss, [x] + unit.trainable_weights)
+
+  (outputs, grads), (outputs_ref, grads_ref) = run(x, h0, True), run(x, h0, False)
+  assert outputs.shape == (B, 4, H, W, C)
+  np.testing.assert_allclose(outputs.numpy(), outputs_ref.numpy(), rtol=1e-5, atol=1e-5)
+  for g, g_ref in zip(grads, grads_ref):
+    np.testing.assert_allclose(g.numpy(), g_ref.numpy(), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("name", recurrent.RECURRENT_UNITS)

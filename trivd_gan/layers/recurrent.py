@@ -11,8 +11,11 @@ Gate convolutions have kernel size `kernel_size` (k = 3) and 'same' padding; the
 `warp_kernel_size` (k = 3) with N = k^2 factorized kernels (3.2).
 
 Speed: convolutions that read the same input (e.g. r and u of ConvGRU, or theta's convs, c and u of TSRU_p)
-run as one convolution over the concatenated kernels, each kernel normalized by its own sigma
-(`spectral_norm.fused_sn_conv`).
+run as one convolution over the concatenated kernels, each kernel normalized by its own sigma. A convolution of
+[state; x_t] is conv(state) + conv(x_t) (`StateInputConvs`): `unroll` convolves the inputs of all time steps
+before the loop (G's first stage once, as its input is the same at every step), and each step convolves its
+state alone. Units split a step into `project_inputs(x_t)` and `step(projections, h_prev)`; calling a unit does
+both.
 """
 
 import keras
@@ -20,7 +23,7 @@ import tensorflow as tf
 
 from trivd_gan import compat
 from trivd_gan.layers.spectral_norm import SNConv2D
-from trivd_gan.layers.spectral_norm import fused_sn_conv
+from trivd_gan.layers.spectral_norm import StateInputConvs
 from trivd_gan.layers.spectral_norm import kernels_shared_over_calls
 from trivd_gan.layers.warping import FactorizedWarpingNetwork, PixelwiseWarpingNetwork, kernel_warp
 
@@ -67,6 +70,15 @@ class _RecurrentUnit(keras.layers.Layer):
   def compute_output_shape(self, x_t_shape, h_prev_shape):
     return tuple(h_prev_shape)
 
+  def project_inputs(self, x, training=False):
+    """The x_t parts of the unit's convolutions of x_t: x [N, H, W, Cx] -> a list of [N, H, W, F_i] tensors.
+
+    N may hold several time steps (`unroll` folds them into the batch)."""
+    return [group.project(x, training) for group in self._input_groups]
+
+  def call(self, x_t, h_prev, training=False):
+    return self.step(self.project_inputs(x_t, training), h_prev, training)
+
   def get_config(self):
     return {**super().get_config(), "channels": self.channels, "kernel_size": self.kernel_size,
             "activation": self.activation, "spectral_norm": self.spectral_norm}
@@ -90,12 +102,14 @@ class ConvGRU(_RecurrentUnit):
     self.conv_r = _built(self._conv(self.channels, "conv_r"), cin)
     self.conv_u = _built(self._conv(self.channels, "conv_u"), cin)
     self.conv_c = _built(self._conv(self.channels, "conv_c"), cin)
+    self._input_groups = [StateInputConvs([self.conv_r, self.conv_u], self.channels),
+                          StateInputConvs([self.conv_c], self.channels)]
 
-  def call(self, x_t, h_prev, training=False):
-    hx = tf.concat([h_prev, x_t], axis=-1)
-    r_logits, u_logits = fused_sn_conv([self.conv_r, self.conv_u], hx, training)
+  def step(self, projections, h_prev, training=False):
+    ru, c = self._input_groups
+    r_logits, u_logits = ru(h_prev, projections[0], training)
     r, u = tf.sigmoid(r_logits), tf.sigmoid(u_logits)
-    c = self._rho(self.conv_c(tf.concat([r * h_prev, x_t], axis=-1), training=training))
+    c = self._rho(c(r * h_prev, projections[1], training)[0])
     return u * h_prev + (1.0 - u) * c, None
 
 
@@ -124,11 +138,11 @@ class ConvLSTM(_RecurrentUnit):
     self.conv_f = _built(self._conv(half, "conv_f"), cin)
     self.conv_o = _built(self._conv(half, "conv_o"), cin)
     self.conv_g = _built(self._conv(half, "conv_g"), cin)
+    self._input_groups = [StateInputConvs([self.conv_i, self.conv_f, self.conv_o, self.conv_g], half)]
 
-  def call(self, x_t, h_prev, training=False):
+  def step(self, projections, h_prev, training=False):
     h, cell = tf.split(h_prev, 2, axis=-1)
-    hx = tf.concat([h, x_t], axis=-1)
-    i, f, o, g = fused_sn_conv([self.conv_i, self.conv_f, self.conv_o, self.conv_g], hx, training)
+    i, f, o, g = self._input_groups[0](h, projections[0], training)
     cell = tf.sigmoid(f) * cell + tf.sigmoid(i) * self._rho(g)
     h = tf.sigmoid(o) * self._rho(cell)
     return tf.concat([h, cell], axis=-1), None
@@ -196,13 +210,16 @@ class KTrajGRU(_WarpingUnit):
     self.conv_r = _built(self._conv(self.channels, "conv_r"), cin)
     self.conv_u = _built(self._conv(self.channels, "conv_u"), cin)
     self.conv_c = _built(self._conv(self.channels, "conv_c"), cin)
+    self._input_groups = [StateInputConvs(self.hyper.input_convs, self.channels),
+                          StateInputConvs([self.conv_r, self.conv_u], self.channels),
+                          StateInputConvs([self.conv_c], self.channels)]
 
-  def call(self, x_t, h_prev, training=False):
-    hx = tf.concat([h_prev, x_t], axis=-1)
-    h_warped, weights = self._warp(h_prev, fused_sn_conv(self.hyper.input_convs, hx, training), training)
-    r_logits, u_logits = fused_sn_conv([self.conv_r, self.conv_u], tf.concat([h_warped, x_t], -1), training)
+  def step(self, projections, h_prev, training=False):
+    theta, ru, c = self._input_groups
+    h_warped, weights = self._warp(h_prev, theta(h_prev, projections[0], training), training)
+    r_logits, u_logits = ru(h_warped, projections[1], training)
     r, u = tf.sigmoid(r_logits), tf.sigmoid(u_logits)
-    c = self._rho(self.conv_c(tf.concat([r * h_warped, x_t], axis=-1), training=training))
+    c = self._rho(c(r * h_warped, projections[2], training)[0])
     return u * h_prev + (1.0 - u) * c, weights
 
 
@@ -235,22 +252,27 @@ class TSRU(_WarpingUnit):
     self._build_hyper(cin)
     self.conv_c = _built(self._conv(self.channels, "conv_c"), cin)
     self.conv_u = _built(self._conv(self.channels, "conv_u"), 2 * self.channels if self.variant == "s" else cin)
+    hyper = list(self.hyper.input_convs)
+    if self.variant == "p":  # theta, c and u all read [h_{t-1}; x_t]
+      self._input_groups = [StateInputConvs(hyper + [self.conv_c, self.conv_u], self.channels)]
+    elif self.variant == "c":  # theta and u read [h_{t-1}; x_t], c reads [h~; x_t]
+      self._input_groups = [StateInputConvs(hyper + [self.conv_u], self.channels),
+                            StateInputConvs([self.conv_c], self.channels)]
+    else:  # theta reads [h_{t-1}; x_t], c reads [h~; x_t], u reads [h~; c] (no x_t)
+      self._input_groups = [StateInputConvs(hyper, self.channels),
+                            StateInputConvs([self.conv_c], self.channels)]
 
-  def call(self, x_t, h_prev, training=False):
-    hx = tf.concat([h_prev, x_t], axis=-1)
+  def step(self, projections, h_prev, training=False):
     n_hyper = len(self.hyper.input_convs)
+    outs = self._input_groups[0](h_prev, projections[0], training)
+    h_warped, weights = self._warp(h_prev, outs[:n_hyper], training)
     if self.variant == "p":
-      outs = fused_sn_conv(self.hyper.input_convs + [self.conv_c, self.conv_u], hx, training)
-      h_warped, weights = self._warp(h_prev, outs[:n_hyper], training)
       c, u = self._rho(outs[n_hyper]), tf.sigmoid(outs[n_hyper + 1])
     elif self.variant == "c":
-      outs = fused_sn_conv(self.hyper.input_convs + [self.conv_u], hx, training)
-      h_warped, weights = self._warp(h_prev, outs[:n_hyper], training)
       u = tf.sigmoid(outs[n_hyper])
-      c = self._rho(self.conv_c(tf.concat([h_warped, x_t], axis=-1), training=training))
+      c = self._rho(self._input_groups[1](h_warped, projections[1], training)[0])
     else:
-      h_warped, weights = self._warp(h_prev, fused_sn_conv(self.hyper.input_convs, hx, training), training)
-      c = self._rho(self.conv_c(tf.concat([h_warped, x_t], axis=-1), training=training))
+      c = self._rho(self._input_groups[1](h_warped, projections[1], training)[0])
       u = tf.sigmoid(self.conv_u(tf.concat([h_warped, c], axis=-1), training=training))
     return u * h_warped + (1.0 - u) * c, weights
 
@@ -283,12 +305,13 @@ def make_recurrent_unit(unit, channels, **kwargs):
   return cls(channels, **fixed, **kwargs)
 
 
-def unroll(unit, inputs, initial_state, training=False, symbolic_loop=True):
+def unroll(unit, inputs, initial_state, training=False, symbolic_loop=True, num_steps=None):
   """Runs `unit` over time.
 
   Args:
     unit: a recurrent unit of this module.
-    inputs: [B, T, H, W, Cx] tensor with static T.
+    inputs: [B, T, H, W, Cx] tensor with static T; or [B, H, W, Cx], the same input at every one of `num_steps`
+      steps (G's first stage: its input is the same at every step, so its convolutions of x_t run once).
     initial_state: [B, H, W, C] tensor, h_0 (for ConvLSTM, [h; c]).
     training: passed to the unit.
     symbolic_loop: in a graph (tf.function), run steps 2..T as a `tf.while_loop`, so the unit is traced twice
@@ -296,41 +319,69 @@ def unroll(unit, inputs, initial_state, training=False, symbolic_loop=True):
       steps in Python. Eagerly both are the same Python loop. The outputs are the same either way. Under XLA
       (jit_compile, TPUs) always the Python unroll: XLA cannot compile the loop's gradient (a transpose's
       permutation inside it is not a compile-time constant), and it optimizes the unrolled graph itself.
+    num_steps: T for [B, H, W, Cx] inputs; None (or T) for [B, T, H, W, Cx] inputs.
 
   Returns:
     (outputs [B, T, H, W, C] = h_1..h_T, warp_weights [B, T, H, W, k^2] or None when `unit.warps` is false).
+    The convolutions of the inputs of all steps run before the loop, at once (`unit.project_inputs`).
   """
   inputs = tf.convert_to_tensor(inputs)
-  if inputs.shape.rank != 5 or inputs.shape[1] is None:
-    raise ValueError(f"unroll needs inputs [B, T, H, W, Cx] with a static T, got shape {inputs.shape}.")
-  num_steps = inputs.shape[1]
+  initial_state = tf.convert_to_tensor(initial_state)
+  constant = inputs.shape.rank == 4 and num_steps is not None
+  if not constant and (inputs.shape.rank != 5 or inputs.shape[1] is None):
+    raise ValueError(f"unroll needs inputs [B, T, H, W, Cx] with a static T, or [B, H, W, Cx] with num_steps; "
+                     f"got shape {inputs.shape} and num_steps={num_steps}.")
+  if not constant:
+    if num_steps not in (None, inputs.shape[1]):
+      raise ValueError(f"num_steps={num_steps} disagrees with the inputs' T = {inputs.shape[1]}.")
+    num_steps = inputs.shape[1]
+  if num_steps < 1:
+    raise ValueError(f"unroll needs num_steps >= 1, got {num_steps}.")
+  step_shape = inputs.shape if constant else inputs.shape[:1] + inputs.shape[2:]
+  if not unit.built:
+    unit.build(tuple(step_shape), tuple(initial_state.shape))
+  # Direct calls of project_inputs and step bypass Keras' autocasting: cast to the unit's compute dtype here.
+  inputs, h = tf.cast(inputs, unit.compute_dtype), tf.cast(initial_state, unit.compute_dtype)
   # One power iteration per forward pass, as for every other layer (BigGAN), not one per time step.
   with kernels_shared_over_calls():
-    # Step 1 runs outside any loop: it computes every normalized kernel (and updates u) once, in this graph. The
-    # loop body then captures those kernels: an update of u inside a loop body would be a cross-replica
-    # merge_call under MirroredStrategy, which a loop body cannot hold.
-    h, w = unit(inputs[:, 0], initial_state, training=training)
+    # The projections and step 1 run outside any loop: they compute every normalized kernel (and update u)
+    # once, in this graph. The loop body then captures those kernels: an update of u inside a loop body would
+    # be a cross-replica merge_call under MirroredStrategy, which a loop body cannot hold.
+    if constant:
+      projections = unit.project_inputs(inputs, training)
+      at = lambda t: projections
+    else:
+      folded = unit.project_inputs(tf.reshape(inputs, [-1] + list(inputs.shape[2:])), training)
+      # [B*T, H, W, F] -> [T, B, H, W, F]: a step reads one leading index.
+      projections = [tf.transpose(tf.reshape(p, [-1, num_steps] + list(p.shape[1:])), [1, 0, 2, 3, 4])
+                     for p in folded]
+      at = lambda t: [p[t] for p in projections]
+    h, w = unit.step(at(0), h, training)
     if num_steps == 1 or not symbolic_loop or tf.executing_eagerly() or compat.in_xla_context():
       outputs, weights = [h], [w]
       for t in range(1, num_steps):
-        h, w = unit(inputs[:, t], h, training=training)
+        h, w = unit.step(at(t), h, training)
         outputs.append(h)
         weights.append(w)
       warp = tf.stack(weights, axis=1) if unit.warps else None
       return tf.stack(outputs, axis=1), warp
-    return _symbolic_unroll(unit, inputs, h, w, training)
+    if not constant:
+      # A TensorArray's read has a lean gradient; a slice of a captured tensor adds a full-size one per step.
+      arrays = [tf.TensorArray(p.dtype, size=num_steps, element_shape=p.shape[1:]).unstack(p)
+                for p in projections]
+      at = lambda t: [a.read(t) for a in arrays]
+    return _symbolic_unroll(unit, at, num_steps, h, w, training)
 
 
-def _symbolic_unroll(unit, inputs, h_1, w_1, training):
-  """Steps 2..T of `unroll` as a tf.while_loop, given step 1's state h_1 and warp weights w_1 (or None)."""
-  num_steps = inputs.shape[1]
-  time_major = tf.transpose(inputs, [1, 0, 2, 3, 4])  # [T, B, H, W, Cx]
+def _symbolic_unroll(unit, at, num_steps, h_1, w_1, training):
+  """Steps 2..T of `unroll` as a tf.while_loop, given step 1's state h_1 and warp weights w_1 (or None); at(t)
+  gives step t's input projections."""
   states = tf.TensorArray(h_1.dtype, size=num_steps, element_shape=h_1.shape).write(0, h_1)
   weights = (tf.TensorArray(w_1.dtype, size=num_steps, element_shape=w_1.shape).write(0, w_1)
              if unit.warps else tf.zeros([]))  # a placeholder loop variable for units that do not warp
 
   def body(t, h, states, weights):
-    h, w = unit(time_major[t], h, training=training)
+    h, w = unit.step(at(t), h, training)
     return t + 1, h, states.write(t, h), weights.write(t, w) if unit.warps else weights
 
   loop_vars = (tf.constant(1), h_1, states, weights)

@@ -41,6 +41,21 @@ def kernels_shared_over_calls():
     _SHARED.kernels = previous
 
 
+def shared_over_calls(key, compute):
+  """compute(), or within `kernels_shared_over_calls` the tensor it gave for `key` in this graph or in one that
+  encloses it (a loop body captures it): e.g. a normalized kernel, or a slice of one that a loop body needs."""
+  shared = getattr(_SHARED, "kernels", None)
+  graphs = _enclosing_graphs()
+  if shared is not None:
+    for graph in graphs:
+      if (key, graph) in shared:
+        return shared[(key, graph)]
+  value = compute()
+  if shared is not None:
+    shared[(key, graphs[0])] = value
+  return value
+
+
 def _enclosing_graphs():
   """Ids of the current graph and of the graphs enclosing it (a while-loop body's graph, then the function
   that holds the loop, ...), innermost first; [None] when executing eagerly."""
@@ -100,25 +115,18 @@ class _SpectralNormMixin:
 
     Inside `kernels_shared_over_calls`, only the layer's first call computes it; later calls reuse that tensor.
     """
-    kernel = tf.convert_to_tensor(self.kernel)
     if not self.spectral_norm:
-      return kernel
-    shared = getattr(_SHARED, "kernels", None)
-    graphs = _enclosing_graphs()
-    key = (id(self), bool(training), graphs[0])
-    if shared is not None:
-      for graph in graphs:  # a loop body reuses (captures) the kernel its enclosing graph computed
-        if (id(self), bool(training), graph) in shared:
-          return shared[(id(self), bool(training), graph)]
+      return tf.convert_to_tensor(self.kernel)
+    return shared_over_calls((id(self), bool(training)), lambda: self._normalize_kernel(training))
+
+  def _normalize_kernel(self, training):
+    kernel = tf.convert_to_tensor(self.kernel)
     # The power iteration runs in float32 even under mixed precision: sigma is a ratio of small numbers.
     w32 = tf.cast(tf.reshape(kernel, [-1, self.units_]), tf.float32)
     inverse_sigma, u_new = inverse_spectral_sigma(w32, tf.convert_to_tensor(self.sn_u), self.sn_epsilon)
     if training:
       self.sn_u.assign(u_new)
-    normalized = kernel * tf.cast(inverse_sigma, kernel.dtype)
-    if shared is not None:
-      shared[key] = normalized
-    return normalized
+    return kernel * tf.cast(inverse_sigma, kernel.dtype)
 
   def _sn_config(self):
     return {"use_bias": self.use_bias, "spectral_norm": self.spectral_norm, "sn_epsilon": self.sn_epsilon}
@@ -255,3 +263,63 @@ def fused_sn_conv(convs, inputs, training=False):
   if first.bias is not None:
     out = out + tf.concat([tf.cast(c.bias, out.dtype) for c in convs], axis=0)
   return tf.split(out, [c.filters for c in convs], axis=-1)
+
+
+class StateInputConvs:
+  """Convolutions of [state; x] (concatenated along channels, state first) as conv(state) + conv(x).
+
+  A convolution is linear in its input channels: conv([s; x], [W_s; W_x]) + b = conv(s, W_s) + (conv(x, W_x) +
+  b), the same function up to float rounding. The x part does not depend on the recurrent state, so it can be
+  computed for many time steps at once (`project`), and each step then convolves only its state (`__call__`).
+  Each kernel keeps its own spectral normalization, sigma of the whole [W_s; W_x] (paper E.2). Convolutions
+  with the same kernel size, strides, padding and bias presence run as one convolution over their concatenated
+  kernels.
+
+  Args:
+    convs: built SNConv2D layers whose input is [state; x].
+    state_channels: the number of leading input channels that come from the state.
+  """
+
+  def __init__(self, convs, state_channels):
+    first = convs[0]
+    self.convs = list(convs)
+    self.state_channels = int(state_channels)
+    self.fused = all(c.kernel_size == first.kernel_size and c.strides == first.strides and
+                     c.padding == first.padding and (c.bias is None) == (first.bias is None) for c in convs)
+    self.filters = [c.filters for c in convs]
+
+  def _runs(self, part, training):
+    """[(kernel [kh, kw, Cs or Cx, F], bias [F] or None, conv)] for part "state" or "input": one run of all
+    convs if fused, else one per conv. Computed once per forward pass (`shared_over_calls`): a loop body
+    captures the state part instead of slicing the kernels at every step."""
+    rows = slice(None, self.state_channels) if part == "state" else slice(self.state_channels, None)
+
+    def compute():
+      if not self.fused:
+        return [(c.normalized_kernel(training)[:, :, rows], c.bias, c) for c in self.convs]
+      kernel = tf.concat([c.normalized_kernel(training) for c in self.convs], axis=-1)[:, :, rows]
+      bias = None if self.convs[0].bias is None else tf.concat([c.bias for c in self.convs], axis=0)
+      return [(kernel, bias, self.convs[0])]
+
+    return shared_over_calls((id(self), part, bool(training)), compute)
+
+  @staticmethod
+  def _conv(inputs, kernel, conv):
+    return tf.nn.conv2d(inputs, tf.cast(kernel, inputs.dtype), (1,) + conv.strides + (1,), conv.padding.upper())
+
+  def project(self, x, training=False):
+    """[N, H, W, Cx] -> [N, H, W, sum of filters]: conv(x, W_x) + b of every conv, concatenated."""
+    outs = []
+    for kernel, bias, conv in self._runs("input", training):
+      out = self._conv(x, kernel, conv)
+      outs.append(out if bias is None else out + tf.cast(bias, out.dtype))
+    return outs[0] if len(outs) == 1 else tf.concat(outs, axis=-1)
+
+  def __call__(self, state, projection, training=False):
+    """state [N, H, W, Cs] and `project`'s output -> list of [N, H, W, filters_i], one per conv."""
+    runs = self._runs("state", training)
+    sizes = [sum(self.filters)] if self.fused else self.filters
+    projections = tf.split(projection, sizes, axis=-1) if len(runs) > 1 else [projection]
+    outs = [self._conv(state, kernel, conv) + p
+            for (kernel, _, conv), p in zip(runs, projections)]
+    return tf.split(outs[0], self.filters, axis=-1) if self.fused and len(self.filters) > 1 else outs

@@ -271,11 +271,11 @@ class Generator(keras.Model):
     states = self.encoder(context, training=training)
     b0 = self.base_resolution
     h = self.linear(cond, training=training)
-    h = tf.reshape(h, [-1, 1, b0, b0, self.channel_multiplier * G_STAGE_WIDTHS[0]])
-    h = tf.tile(h, [1, self.num_predicted_frames, 1, 1, 1])  # the same features at every time step
+    # The same features at every time step: the first unit's input, given once ([B, b0, b0, 8 ch]).
+    h = tf.reshape(h, [-1, b0, b0, self.channel_multiplier * G_STAGE_WIDTHS[0]])
     warp_weights, unit_states = [], []
     for unit, conv, (block_a, block_b), state in zip(self.units, self.stage_convs, self.stage_blocks, states):
-      h, weights = recurrent.unroll(unit, h, state, training=training)
+      h, weights = recurrent.unroll(unit, h, state, training=training, num_steps=self.num_predicted_frames)
       warp_weights.append(weights)
       unit_states.append((state, h))
       h = blocks.unfold_time(conv(blocks.fold_time(h), training=training), self.num_predicted_frames)
