@@ -238,6 +238,14 @@ def _tuple(value, rank):
   return value
 
 
+def runs_as_one(convs):
+  """Whether SN convolutions can run as one convolution over their concatenated kernels: the same kernel size,
+  strides and padding, and all or none with a bias."""
+  first = convs[0]
+  return all(c.kernel_size == first.kernel_size and c.strides == first.strides and c.padding == first.padding
+             and (c.bias is None) == (first.bias is None) for c in convs)
+
+
 def fused_sn_conv(convs, inputs, training=False):
   """Applies several built SN convolutions that share one input as a single convolution.
 
@@ -254,9 +262,7 @@ def fused_sn_conv(convs, inputs, training=False):
     list of [B, H, W, filters_i] tensors, one per layer, in order.
   """
   first = convs[0]
-  fusable = all(c.kernel_size == first.kernel_size and c.strides == first.strides and c.padding == first.padding
-                and (c.bias is None) == (first.bias is None) for c in convs)
-  if len(convs) == 1 or not fusable:
+  if len(convs) == 1 or not runs_as_one(convs):
     return [c(inputs, training=training) for c in convs]
   kernel = tf.concat([tf.cast(c.normalized_kernel(training), inputs.dtype) for c in convs], axis=-1)
   out = tf.nn.conv2d(inputs, kernel, (1,) + first.strides + (1,), first.padding.upper())
@@ -281,11 +287,9 @@ class StateInputConvs:
   """
 
   def __init__(self, convs, state_channels):
-    first = convs[0]
     self.convs = list(convs)
     self.state_channels = int(state_channels)
-    self.fused = all(c.kernel_size == first.kernel_size and c.strides == first.strides and
-                     c.padding == first.padding and (c.bias is None) == (first.bias is None) for c in convs)
+    self.fused = runs_as_one(convs)
     self.filters = [c.filters for c in convs]
 
   def _runs(self, part, training):
