@@ -38,9 +38,11 @@ def _spatial_size(h):  # Python ints where static: a dynamic slice bound adds op
 def _warp_forward(h, weights, kernel_size):
   pad, (height, width) = (kernel_size - 1) // 2, _spatial_size(h)
   hp = tf.pad(h, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+  # One split into k^2 weight maps, not k^2 slices: fewer ops in every recurrent step (~800 per demo step).
+  weight_maps = tf.split(weights, kernel_size ** 2, axis=-1)
   out = None
   for q, m, n in _offsets(kernel_size):
-    term = weights[..., q:q + 1] * hp[:, m:m + height, n:n + width, :]
+    term = weight_maps[q] * hp[:, m:m + height, n:n + width, :]
     out = term if out is None else out + term
   return out
 
@@ -57,8 +59,7 @@ def _make_warp(kernel_size):
       height, width = _spatial_size(h)
       paddings = [[0, 0], [pad, pad], [pad, pad], [0, 0]]
       hp, gp, wp = tf.pad(h, paddings), tf.pad(g, paddings), tf.pad(weights, paddings)
-      dweights = []
-      dh = None
+      dweights, dh = [], None
       for q, m, n in _offsets(kernel_size):
         # d out[i, j] / d W[i, j, q] = h[i + m - p, j + n - p].
         dweights.append(tf.reduce_sum(g * hp[:, m:m + height, n:n + width, :], axis=-1))
@@ -293,9 +294,8 @@ class PixelwiseWarpingNetwork(keras.layers.Layer):
     return (*tuple(input_shape)[:-1], self.kernel_size ** 2)
 
   def get_config(self):
-    return {**super().get_config(), "kernel_size": self.kernel_size,
-            "conv_kernel_size": self.conv_kernel_size, "spectral_norm": self.spectral_norm,
-            "logit_scale": self.logit_scale}
+    return {**super().get_config(), "kernel_size": self.kernel_size, "conv_kernel_size": self.conv_kernel_size,
+            "spectral_norm": self.spectral_norm, "logit_scale": self.logit_scale}
 
 
 def expected_flow(weights, kernel_size=3):
