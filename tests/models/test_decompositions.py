@@ -74,6 +74,30 @@ def test_ensemble_outputs(name):
     assert any(p.startswith(f"{ensemble.name}/{view}/") for p in paths), (view, paths[:3])
 
 
+def test_sub_discriminator_gradients_compile_under_xla():
+  """TPUs and train.jit_compile compile D's forward pass and gradient with XLA: every op of the three
+  sub-discriminators of the stronger decomposition and of their gradients needs an XLA kernel, and the compiled
+  values equal the uncompiled ones. On fixed views: XLA's stateless random numbers differ from TensorFlow's
+  kernels, so the same seed would draw other frames and crops inside a compiled function (the slow test of a
+  jit-compiled training step compiles the views too)."""
+  keras.utils.set_random_seed(3)
+  ensemble = decompositions.DiscriminatorEnsemble("dvd_gan_fp_stronger", 1, num_frames_K=2)
+  video = _video(batch=1, num_frames=4)
+  ensemble(video, seed=[1, 2])
+  views = decompositions.make_views(video, ensemble.decomposition, 2, ensemble.downsample_factor, [1, 2])
+
+  def grads(views):
+    with tf.GradientTape() as tape:
+      tape.watch(views)
+      loss = sum(tf.reduce_sum(d(views[name], training=False) ** 2)
+                 for name, d in zip(ensemble.sub_discriminator_names, ensemble.sub_discriminators))
+    return tape.gradient(loss, [views] + ensemble.trainable_variables)
+
+  compiled = tf.nest.flatten(tf.function(grads, jit_compile=True, autograph=False)(views))
+  for got, want in zip(compiled, tf.nest.flatten(grads(views))):
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-3, atol=1e-4)
+
+
 def test_projection_head_and_labels():
   ensemble = decompositions.DiscriminatorEnsemble("dvd_gan_fp_stronger", 1, num_frames_K=2, head="projection",
                                                   num_classes=5)
