@@ -53,7 +53,7 @@ def _texture(rng: np.random.Generator,
   gratings = sum(sin_x[:, :, g, None] * cos_y[:, None, g] + cos_x[:, :, g, None] * sin_y[:, None, g]
                  for g in range(num_gratings))
   out = np.array(base)[:, None, None] + np.array(amplitude)[:, None, None] * gratings / num_gratings
-  return np.ascontiguousarray(np.clip(out, 0, 255).astype(np.float32).transpose(2, 1, 0))  # [H, W, 3]
+  return np.clip(out, 0, 255).transpose(2, 1, 0).astype(np.float32, order="C")  # [H, W, 3], one copy
 
 
 def _random_velocity(rng: np.random.Generator, max_speed: int) -> np.ndarray:

@@ -38,7 +38,7 @@ def _spatial_size(h):  # Python ints where static: a dynamic slice bound adds op
 def _warp_forward(h, weights, kernel_size):
   pad, (height, width) = (kernel_size - 1) // 2, _spatial_size(h)
   hp = tf.pad(h, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
-  # One split into k^2 weight maps, not k^2 slices: fewer ops in every recurrent step (~800 per demo step).
+  # One split into k^2 weight maps, not k^2 slices: k^2 - 1 fewer ops in every call (every recurrent step).
   weight_maps = tf.split(weights, kernel_size ** 2, axis=-1)
   out = None
   for q, m, n in _offsets(kernel_size):
