@@ -152,10 +152,14 @@ def make_dataset(name: str = "synthetic",
                 deterministic=not training)
   options = tf.data.Options()
   options.deterministic = not training
-  # Its own threads, not TensorFlow's intra-op pool: with `train.intra_op_threads = 1` (the demo) that pool
-  # has one thread, and closing the trainer then waited 3.5-38 s for the pipeline's in-flight Python calls in
-  # 5 of 12 demo runs (0 of 5 with a private pool; steps as fast).
+  # Its own threads, not TensorFlow's intra-op pool, which `train.intra_op_threads = 1` (the demo) shrinks to
+  # one thread.
   options.threading.private_threadpool_size = os.cpu_count() or 1
+  # No autotuning thread: destroying an iterator waits for it, and it sometimes sleeps through the cancellation
+  # until its next optimisation, whose period doubles up to 60 s. A demo then waited 36-54 s between its last
+  # step and "Done". The AUTOTUNE settings above fall back to the private pool's size (map, batch) and to the
+  # prefetch buffer's own growth, and steps run as fast (docs/benchmarks.md, session 24).
+  options.autotune.enabled = False
   return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
