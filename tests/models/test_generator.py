@@ -366,49 +366,6 @@ def test_warp_spectral_norm_off_removes_it_from_the_hyper_networks_only():
     generator.Generator(recurrent_unit="convgru", warp_spectral_norm=False, **TINY)
 
 
-def test_content_pooled_flow_matches_a_numpy_reference():
-  rng = np.random.default_rng(7)
-  frame = -np.ones((2, 10, 9, 3), np.float32)
-  frame[:, 3:6, 2:5] = rng.uniform(-1, 1, (2, 3, 3, 3))  # a textured patch on a flat background
-  flow = rng.normal(0, 2.0, (2, 10, 9, 2)).astype(np.float32)
-  radius, eps = 2, 1e-3
-  b, h, w, _ = frame.shape
-  content = np.zeros((b, h, w), np.float32)
-  for i, y, x in np.ndindex(b, h, w):  # written from the docstring's formula (windows clipped at the border)
-    window = frame[i, max(0, y - 1):y + 2, max(0, x - 1):x + 2]
-    content[i, y, x] = (window.max(axis=(0, 1)) - window.min(axis=(0, 1))).max() / 2
-  expected = np.zeros_like(flow)
-  for i, y, x in np.ndindex(b, h, w):
-    ys, xs = slice(max(0, y - radius), y + radius + 1), slice(max(0, x - radius), x + radius + 1)
-    c, f = content[i, ys, xs], flow[i, ys, xs]
-    expected[i, y, x] = ((c[..., None] * f).mean(axis=(0, 1)) + eps * flow[i, y, x]) / (c.mean() + eps)
-  np.testing.assert_allclose(generator.content_pooled_flow(frame, flow, radius).numpy(), expected, rtol=1e-4,
-                             atol=1e-5)
-  # Far from the patch (no content within radius + 1 px) the field passes unchanged.
-  np.testing.assert_allclose(generator.content_pooled_flow(frame, flow, radius).numpy()[:, 9, 8], flow[:, 9, 8],
-                             rtol=1e-5)
-
-
-def test_chain_pooling_moves_a_digit_whole_with_a_field_that_falls_off_at_its_edge():
-  # Why the option (docs/learning.md experiment 13): a block moving 2 px right per step, warped three times,
-  # each time by a field that is its motion where the block is (and 1 px around it) and 0 beyond. Unpooled,
-  # the chain cuts the block's leading edge and leaves ink behind; pooled over the content it moves, every
-  # pixel near the block moves by the block's mean field, and the block arrives whole.
-  frame = -np.ones((1, 24, 24, 1), np.float32)
-  frame[0, 8:16, 4:10] = 1.0
-  target = np.roll(frame, 6, axis=2)
-  moved = {}
-  for pooled in (False, True):
-    image = tf.constant(frame)
-    for _ in range(3):
-      near = tf.nn.max_pool2d(tf.cast(image > 0, tf.float32), 3, 1, "SAME")[..., 0]
-      falls_off = tf.stack([tf.zeros_like(near), 2.0 * near], axis=-1)
-      field = generator.content_pooled_flow(image, falls_off, 4) if pooled else falls_off
-      image = warping.backward_warp(image, field)
-    moved[pooled] = float(np.abs(image.numpy() - target).mean())
-  assert moved[True] < 0.01 < 0.05 < moved[False], moved
-
-
 def test_chain_pooling_radius_is_a_warp_chain_option():
   g = generator.Generator(output_mode="warp_chain", chain_pooling_radius=3, **TINY).build_for_shapes()
   assert generator.Generator(**g.get_config()).chain_pooling_radius == 3
@@ -420,3 +377,16 @@ def test_chain_pooling_radius_is_a_warp_chain_option():
     generator.Generator(output_mode="warp", chain_pooling_radius=3, **TINY)
   with pytest.raises(ValueError, match="chain_pooling_radius"):
     generator.Generator(output_mode="warp_chain", chain_pooling_radius=-1, **TINY)
+
+
+def test_object_chain_pooling_is_an_option_that_changes_the_frames():
+  g = generator.Generator(output_mode="warp_chain", chain_pooling_radius=3, chain_pooling="object",
+                          **TINY).build_for_shapes()
+  assert generator.Generator(**g.get_config()).chain_pooling == "object"
+  frames, _ = g.generate(*_inputs())
+  window = generator.Generator(**{**g.get_config(), "chain_pooling": "window"}).build_for_shapes()
+  window.set_weights(g.get_weights())
+  assert np.isfinite(frames.numpy()).all()
+  assert not np.allclose(frames.numpy(), window.generate(*_inputs())[0].numpy(), atol=1e-6)
+  with pytest.raises(ValueError, match="Unknown chain_pooling 'objects'"):
+    generator.Generator(output_mode="warp_chain", chain_pooling_radius=3, chain_pooling="objects", **TINY)

@@ -58,7 +58,7 @@ def test_options_without_variables_may_change_on_resume(tmp_path):
   """A staged recipe changes G's options that hold no variables; they must indeed hold none, and any other
   change stays refused."""
   warp = {**TINY_G, "recurrent_unit": "tsru_p", "output_mode": "warp_chain"}
-  staged = {"warp_logit_scale": 2.0, "chain_pooling_radius": 2}
+  staged = {"warp_logit_scale": 2.0, "chain_pooling_radius": 2, "chain_pooling": "object"}
   assert set(staged) == set(checkpoints.OPTIONS_WITHOUT_VARIABLES)
   shapes = lambda g: sorted((v.path.split("/", 1)[1], tuple(v.shape)) for v in g.build_for_shapes(1).variables)
   assert shapes(generator.Generator(**warp)) == shapes(generator.Generator(**warp, **staged))
@@ -69,6 +69,7 @@ def test_options_without_variables_may_change_on_resume(tmp_path):
   with open(tmp_path / inference.MODEL_CONFIG) as f:
     record = json.load(f)
   assert record["generator"]["chain_pooling_radius"] == 2 and record["generator"]["warp_logit_scale"] == 2.0
+  assert record["generator"]["chain_pooling"] == "object"
   assert record["previous_generator"][0]["chain_pooling_radius"] == 0
   with pytest.raises(ValueError, match="different model.*channel_multiplier: 1 -> 2"):
     checkpoints.check_or_write_model_config(

@@ -16,6 +16,7 @@ from trivd_gan.layers import normalization
 from trivd_gan.layers import recurrent
 from trivd_gan.layers import spectral_norm
 from trivd_gan.layers import warping
+from trivd_gan.models import chain_pooling as chain_pooling_lib
 from trivd_gan.models import encoder as encoder_lib
 
 # How G's last convolution becomes frames (see `Generator`): the paper's "pixels", or a departure.
@@ -72,31 +73,6 @@ def truncated_latents(batch_size, latent_dim, truncation, seed):
   return tf.where(truncation > 0, z, tf.zeros_like(z))
 
 
-def content_pooled_flow(frame, flow, radius, eps=1e-3):
-  """A motion field averaged over the content it moves (NOT in the paper; `Generator.chain_pooling_radius`).
-
-    f'(x) = (mean_{y in W(x)} c(y) f(y) + eps f(x)) / (mean_{y in W(x)} c(y) + eps)
-
-  with W(x) the (2 radius + 1)^2 window at x and c = (max - min of the frame over 3x3, max over channels) / 2 in
-  [0, 1], the frame's edges (no gradient through c). Near content every pixel moves by the content's mean
-  field around it; on flat background far from any content f' = f (where any field moves nothing).
-
-  Args:
-    frame: [B, H, W, C] float in [-1, 1], the frame the field moves.
-    flow: [B, H, W, 2] float, frame pixels.
-    radius: >= 1, px.
-
-  Returns:
-    [B, H, W, 2] float32.
-  """
-  size = 2 * int(radius) + 1
-  frame, flow = tf.cast(frame, tf.float32), tf.cast(flow, tf.float32)
-  window_max = lambda x: tf.nn.max_pool2d(x, 3, 1, "SAME")
-  content = tf.stop_gradient(tf.reduce_max(window_max(frame) + window_max(-frame), axis=-1, keepdims=True) / 2)
-  box = lambda x: tf.nn.avg_pool2d(x, size, 1, "SAME")
-  return (box(content * flow) + eps * flow) / (box(content) + eps)
-
-
 @keras.saving.register_keras_serializable(package="trivd_gan")
 class Generator(keras.Model):
   """G: context frames and z -> predicted frames.
@@ -132,9 +108,12 @@ class Generator(keras.Model):
       weights of hyper-networks without spectral normalization became one-hot and the same for every clip
       (dead motion fields; docs/learning.md experiment 10).
     chain_pooling_radius: 0 (off) or r >= 1, with output_mode "warp_chain" only: each step's field is pooled
-      over the content of the frame it moves before the warp (`content_pooled_flow`), a departure off by
-      default: every part of a digit then moves by its neighbourhood's mean field, not by a field that falls
-      off at its edge and squeezes it (docs/learning.md experiment 13).
+      over the content of the frame it moves before the warp (`chain_pooling`), a departure off by default:
+      every part of a digit then moves by its neighbourhood's mean field, not by a field that falls off at its
+      edge and squeezes it (docs/learning.md experiment 13).
+    chain_pooling: over what the field is pooled: "window" (each pixel's (2r + 1)^2 window,
+      `chain_pooling.content_pooled_flow`) or "object" (each connected region of content and r px around it,
+      `chain_pooling.object_pooled_flow`: an object moves by one field; docs/learning.md experiment 14).
 
   Call: context [B, Tc, H, W, 3] float32 in [-1, 1], z [B, latent_dim], labels [B] int (or None for the
   dummy class 0) -> frames [B, Tp, H, W, 3] float32 in [-1, 1]. `generate` also returns the predicted
@@ -145,7 +124,7 @@ class Generator(keras.Model):
                num_predicted_frames=11, resolution=64, latent_dim=128, embedding_dim=128, num_classes=1,
                encoder_channel_multiplier=None, bn_momentum=0.99, output_mode="pixels",
                encoder_correlation=False, warp_spectral_norm=True, warp_logit_scale=None,
-               chain_pooling_radius=0, **kwargs):
+               chain_pooling_radius=0, chain_pooling="window", **kwargs):
     super().__init__(**kwargs)
     if output_mode not in OUTPUT_MODES:
       raise ValueError(f"Unknown output_mode {output_mode!r}; allowed: {', '.join(OUTPUT_MODES)}.")
@@ -189,6 +168,10 @@ class Generator(keras.Model):
       raise ValueError(f"chain_pooling_radius must be an integer >= 0 (px), and > 0 only with output_mode "
                        f"'warp_chain'; got {chain_pooling_radius!r} with {output_mode!r}.")
     self.chain_pooling_radius = int(chain_pooling_radius)
+    if chain_pooling not in chain_pooling_lib.CHAIN_POOLING:
+      raise ValueError(f"Unknown chain_pooling {chain_pooling!r}; allowed: "
+                       f"{', '.join(chain_pooling_lib.CHAIN_POOLING)} (used when chain_pooling_radius > 0).")
+    self.chain_pooling = chain_pooling
 
     ch = self.channel_multiplier
     widths = [ch * w for w in G_STAGE_WIDTHS]
@@ -313,7 +296,7 @@ class Generator(keras.Model):
     for t in range(self.num_predicted_frames):  # Tp is small and static: a Python loop of one warp per step
       flow = flows[:, t]
       if self.chain_pooling_radius:
-        flow = content_pooled_flow(frame, flow, self.chain_pooling_radius)
+        flow = chain_pooling_lib.pooled_flow(self.chain_pooling, frame, flow, self.chain_pooling_radius)
       frame = mask[:, t] * warping.backward_warp(frame, flow) + (1.0 - mask[:, t]) * pixels[:, t]
       frames.append(frame)
     return tf.stack(frames, axis=1)
@@ -346,4 +329,4 @@ class Generator(keras.Model):
             "encoder_channel_multiplier": self.encoder_channel_multiplier, "bn_momentum": self.bn_momentum,
             "output_mode": self.output_mode, "encoder_correlation": self.encoder_correlation,
             "warp_spectral_norm": self.warp_spectral_norm, "warp_logit_scale": self.warp_logit_scale,
-            "chain_pooling_radius": self.chain_pooling_radius}
+            "chain_pooling_radius": self.chain_pooling_radius, "chain_pooling": self.chain_pooling}

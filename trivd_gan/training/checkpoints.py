@@ -29,7 +29,7 @@ from trivd_gan import inference
 # Generator options that change how G computes but create no variables: a resume may change them (staged
 # recipes, e.g. gin/pretrained/moving_mnist_pooled_2.gin; the change is logged and the previous configs kept in
 # model_config.json under "previous_generator"). Every other difference is another architecture, refused.
-OPTIONS_WITHOUT_VARIABLES = ("warp_logit_scale", "chain_pooling_radius")
+OPTIONS_WITHOUT_VARIABLES = ("warp_logit_scale", "chain_pooling_radius", "chain_pooling")
 
 
 def _config_of(layer):
