@@ -169,6 +169,26 @@ def test_mean_flow_penalty_is_the_squared_batch_mean_field():
     losses.mean_flow_penalty(flows[..., :1])
 
 
+def test_mean_flow_penalty_on_content_is_the_weighted_batch_mean_field():
+  # Experiment 14: the mean where the fields move content, so that a drift on the digits is not hidden by the
+  # background's zero field.
+  rng = np.random.default_rng(3)
+  flows = rng.normal(0.5, 2.0, (4, 3, 5, 5, 2)).astype(np.float32)
+  weights = rng.uniform(0.0, 1.0, (4, 3, 5, 5)).astype(np.float32)
+  mean = (weights[..., None] * flows).sum(axis=(0, 2, 3)) / weights.sum(axis=(0, 2, 3))[:, None]  # [Tp, 2]
+  np.testing.assert_allclose(losses.mean_flow_penalty(flows, weights).numpy(),
+                             np.mean(np.sum(mean ** 2, axis=-1)), rtol=1e-4)
+  # A drift on the content only (a quarter of the frame) counts fully, not a quarter of it.
+  drift = np.zeros((2, 1, 4, 4, 2), np.float32)
+  drift[:, :, :2, :2] = [3.0, -1.0]
+  on_content = np.zeros((2, 1, 4, 4), np.float32)
+  on_content[:, :, :2, :2] = 1.0
+  np.testing.assert_allclose(losses.mean_flow_penalty(drift, on_content).numpy(), 10.0, rtol=1e-5)
+  np.testing.assert_allclose(losses.mean_flow_penalty(drift).numpy(), 10.0 / 16, rtol=1e-5)
+  with pytest.raises(ValueError, match="weights"):
+    losses.mean_flow_penalty(flows, weights[:, :2])
+
+
 def _np_backward_warp(image, flow):
   """NumPy reference of warping.backward_warp: out[y, x] = image[y - dy, x - dx], bilinear, border-clamped."""
   h, w, _ = image.shape

@@ -139,16 +139,21 @@ def reconstruction_loss(real_future, fake_future, global_batch_size=None, replic
   return scale * tf.reduce_mean(tf.abs(fake - real))
 
 
-def mean_flow_penalty(flows, global_batch_size=None, replica_scale=None):
-  """Squared batch-mean motion field (NOT in the paper; a gin option, docs/learning.md experiment 11).
+def mean_flow_penalty(flows, weights=None, global_batch_size=None, replica_scale=None):
+  """Squared batch-mean motion field (NOT in the paper; a gin option, docs/learning.md experiments 11 and 14).
 
   On Moving MNIST the generator's motion fields drifted to one offset shared by every clip (experiment 10);
   the clips' true motions average to about zero over a batch, so this penalizes only the shared part:
 
-    P = mean_t sum_{c in (dy, dx)} (mean_{b, y, x} flows[b, t, y, x, c])^2
+    P = mean_t sum_{c in (dy, dx)} (m_{t, c})^2,  m_{t, c} = sum_{b, y, x} w f_c / sum_{b, y, x} w
+
+  with w = 1 (the mean over the batch and the frame, experiment 11) or `content_weights` (the mean where the
+  fields move content: over the whole frame the drift moved onto the digits, where the background, most of
+  the frame, hides it; experiment 14).
 
   Args:
     flows: [B, Tp, H, W, 2] float, each predicted step's combined field (`Generator.frame_flows`), frame pixels.
+    weights: None (w = 1) or [B, Tp, H, W] float >= 0 (no gradient flows into them).
     global_batch_size, replica_scale: per-replica scaling, see the module docstring. Under tf.distribute the
       mean is each replica's own.
 
@@ -158,7 +163,13 @@ def mean_flow_penalty(flows, global_batch_size=None, replica_scale=None):
   flows = tf.cast(flows, tf.float32)
   if flows.shape.rank != 5 or flows.shape[-1] != 2:
     raise ValueError(f"flows must be [B, Tp, H, W, 2] motion fields, got shape {flows.shape}.")
-  mean = tf.reduce_mean(flows, axis=[0, 2, 3])  # [Tp, 2]
+  if weights is None:
+    mean = tf.reduce_mean(flows, axis=[0, 2, 3])  # [Tp, 2]
+  else:
+    weights = tf.stop_gradient(tf.cast(weights, tf.float32))[..., None]
+    if weights.shape[:4] != flows.shape[:4]:
+      raise ValueError(f"weights must be [B, Tp, H, W] like the fields {flows.shape}, got {weights.shape[:4]}.")
+    mean = tf.reduce_sum(weights * flows, axis=[0, 2, 3]) / (tf.reduce_sum(weights, axis=[0, 2, 3]) + 1e-6)
   scale = replica_scale_factor(flows, global_batch_size, replica_scale)
   return scale * tf.reduce_mean(tf.reduce_sum(tf.square(mean), axis=-1))
 

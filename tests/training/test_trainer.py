@@ -14,6 +14,7 @@ from trivd_gan import compat
 from trivd_gan import losses
 from trivd_gan.models import decompositions
 from trivd_gan.models import generator
+from trivd_gan.training import field_terms
 from trivd_gan.training import loop
 from trivd_gan.training import trainer
 
@@ -142,6 +143,23 @@ def test_motion_field_terms_add_to_g_only(tmp_path):
   with pytest.raises(ValueError, match="flow_smoothness_radius"):
     trainer.Trainer(str(tmp_path / "bad"), flow_smoothness_weight=1.0, flow_smoothness_radius=-1,
                     **{**kwargs, "generator_fn": tsru})
+
+
+def test_flow_mean_radius_takes_the_mean_field_near_the_real_content():
+  tsru = generator.Generator(channel_multiplier=1, recurrent_unit="tsru_p", num_context_frames=2,
+                             num_predicted_frames=2, resolution=32)
+  rng = np.random.default_rng(0)
+  flows = tf.constant(rng.normal(0.0, 1.0, (2, 2, 32, 32, 2)), tf.float32)
+  video = -np.ones((2, 4, 32, 32, 3), np.float32)
+  video[:, :, 2:6, 3:7] = 1.0  # one bright square: content near the top left only
+  near = field_terms.FieldTerms(tsru, flow_mean_weight=2.0, flow_mean_radius=1)(flows, video, 2)["flow_mean"]
+  whole = field_terms.FieldTerms(tsru, flow_mean_weight=2.0)(flows, video, 2)["flow_mean"]
+  weights = losses.content_weights(video, 2, 1)
+  np.testing.assert_allclose(near, 2.0 * losses.mean_flow_penalty(flows, weights), rtol=1e-6)
+  np.testing.assert_allclose(whole, 2.0 * losses.mean_flow_penalty(flows), rtol=1e-6)
+  assert abs(float(near) - float(whole)) > 1e-3
+  with pytest.raises(ValueError, match="flow_mean_radius"):
+    field_terms.FieldTerms(tsru, flow_mean_weight=1.0, flow_mean_radius=1.5)
 
 
 def test_reconstruction_warmup_trains_g_alone_then_the_gan(tmp_path):

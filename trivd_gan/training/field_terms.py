@@ -1,9 +1,9 @@
-"""G's loss terms on its own motion fields (NOT in the paper; docs/learning.md experiments 11-13).
+"""G's loss terms on its own motion fields (NOT in the paper; docs/learning.md experiments 11-14).
 
 Each term is a gin option of `train` (`flow_mean_weight`, `warp_photometric_weight`, `flow_smoothness_weight`,
-with `flow_smoothness_radius`), 0 by default: the paper's objective. They need a generator whose recurrent
-units all warp, since the fields are those units' combined motion fields (`Generator.frame_flows`, section
-4.4).
+with `flow_mean_radius` and `flow_smoothness_radius`), 0 by default: the paper's objective. They need a
+generator whose recurrent units all warp, since the fields are those units' combined motion fields
+(`Generator.frame_flows`, section 4.4).
 """
 
 from trivd_gan import losses
@@ -15,6 +15,8 @@ class FieldTerms:
   Args:
     generator: the `Generator` (checked: every recurrent unit must warp when a weight is > 0).
     flow_mean_weight: times `losses.mean_flow_penalty` (px^2), against a drift shared by every clip.
+    flow_mean_radius: 0 = the mean field over the whole frame (experiment 11); r >= 1 = the mean field within
+      r px of the real frames' content (`losses.content_weights`, experiment 14).
     warp_photometric_weight: times `losses.warp_photometric_loss`: each field must move the real previous
       frame onto the real frame.
     flow_smoothness_weight: times `losses.flow_smoothness_loss` (px per px): fields constant across the
@@ -24,7 +26,7 @@ class FieldTerms:
   """
 
   def __init__(self, generator, flow_mean_weight=0.0, warp_photometric_weight=0.0, flow_smoothness_weight=0.0,
-               flow_smoothness_radius=0):
+               flow_smoothness_radius=0, flow_mean_radius=0):
     self.weights = {"flow_mean": flow_mean_weight, "warp_photometric": warp_photometric_weight,
                     "flow_smoothness": flow_smoothness_weight}
     warps = all(unit.warps for unit in generator.units)
@@ -33,10 +35,12 @@ class FieldTerms:
         raise ValueError(f"train.{name}_weight must be >= 0, and > 0 only with a generator whose recurrent "
                          f"units all warp (tsru_*, k_trajgru); got {weight}.")
     self.weights = {name: float(weight) for name, weight in self.weights.items() if weight}
-    if flow_smoothness_radius < 0 or flow_smoothness_radius != int(flow_smoothness_radius):
-      raise ValueError(f"train.flow_smoothness_radius must be an integer >= 0 (px; 0 = smooth everywhere), got "
-                       f"{flow_smoothness_radius}.")
+    radii = {"flow_smoothness_radius": flow_smoothness_radius, "flow_mean_radius": flow_mean_radius}
+    for name, radius in radii.items():
+      if radius < 0 or radius != int(radius):
+        raise ValueError(f"train.{name} must be an integer >= 0 (px; 0 = the whole frame), got {radius}.")
     self.smoothness_radius = int(flow_smoothness_radius)
+    self.mean_radius = int(flow_mean_radius)
 
   def __bool__(self):
     return bool(self.weights)
@@ -46,12 +50,13 @@ class FieldTerms:
 
     flows: [B, Tp, H, W, 2] G's fields in frame pixels; real_video: [B, Tc + Tp, H, W, 3] in [-1, 1], the
     real clip G predicts; num_context: Tc."""
+    near_content = lambda radius: losses.content_weights(real_video, num_context, radius) if radius else None
     terms = {
-        "flow_mean": lambda: losses.mean_flow_penalty(flows, global_batch_size=global_batch_size),
+        "flow_mean": lambda: losses.mean_flow_penalty(flows, near_content(self.mean_radius),
+                                                      global_batch_size=global_batch_size),
         "warp_photometric": lambda: losses.warp_photometric_loss(real_video, flows, num_context,
                                                                  global_batch_size=global_batch_size),
-        "flow_smoothness": lambda: losses.flow_smoothness_loss(
-            flows, losses.content_weights(real_video, num_context, self.smoothness_radius)
-            if self.smoothness_radius else None, global_batch_size=global_batch_size),
+        "flow_smoothness": lambda: losses.flow_smoothness_loss(flows, near_content(self.smoothness_radius),
+                                                               global_batch_size=global_batch_size),
     }
     return {name: weight * terms[name]() for name, weight in self.weights.items()}

@@ -79,7 +79,8 @@ class Trainer:
     flow_mean_weight, warp_photometric_weight, flow_smoothness_weight: 0 = the paper's objective; > 0 adds
       that times a term on G's motion fields to G's loss (`field_terms.FieldTerms`; docs/learning.md
       experiments 11-12). Need a generator whose recurrent units all warp. flow_smoothness_radius: 0 = smooth
-      everywhere; r >= 1 = within r px of the real frames' content only (experiment 13).
+      everywhere; r >= 1 = within r px of the real frames' content only (experiment 13). flow_mean_radius: the
+      same for the flow-mean term (experiment 14).
   """
 
   def __init__(self, model_dir, strategy=None, generator_fn=generator_lib.Generator,
@@ -89,7 +90,8 @@ class Trainer:
                orthogonal_reg_weight=1e-4, ema_decay=0.9999, ema_start_step=20000, seed=0, jit_compile=False,
                max_checkpoints_to_keep=5, checkpoint_iterator=False, run_eagerly=False, grappler="auto",
                reconstruction_weight=0.0, reconstruction_warmup_steps=0, flow_mean_weight=0.0,
-               warp_photometric_weight=0.0, flow_smoothness_weight=0.0, flow_smoothness_radius=0):
+               warp_photometric_weight=0.0, flow_smoothness_weight=0.0, flow_smoothness_radius=0,
+               flow_mean_radius=0):
     if global_batch_size < 1 or d_steps_per_g_step < 1:
       raise ValueError(f"global_batch_size and d_steps_per_g_step must be >= 1, got {global_batch_size} and "
                        f"{d_steps_per_g_step}.")
@@ -131,8 +133,9 @@ class Trainer:
       self.tc = self.generator.num_context_frames
       self.num_frames = self.tc + self.generator.num_predicted_frames
       self.resolution = self.generator.resolution
-      self.field_terms = field_terms.FieldTerms(self.generator, flow_mean_weight, warp_photometric_weight,
-                                                flow_smoothness_weight, flow_smoothness_radius)
+      self.field_terms = field_terms.FieldTerms(
+          self.generator, flow_mean_weight, warp_photometric_weight, flow_smoothness_weight,
+          flow_smoothness_radius, flow_mean_radius)
       # Variables must exist before the optimizers are built and the checkpoint restored.
       self.generator.build_for_shapes(2)
       self.ema_generator.build_for_shapes(2)
