@@ -76,11 +76,9 @@ class Trainer:
     reconstruction_warmup_steps: 0 = the paper's schedule; N > 0 (not in the paper; needs reconstruction_weight
       > 0): steps 1..N train G alone on the weighted L1 error (and the orthogonal regularization) with z = 0, D
       idle; the GAN steps follow. It did not help (docs/learning.md experiment 9); kept for experiments.
-    flow_mean_weight, warp_photometric_weight, flow_smoothness_weight: 0 = the paper's objective; > 0 adds
-      that times a term on G's motion fields to G's loss (`field_terms.FieldTerms`; docs/learning.md
-      experiments 11-12). Need a generator whose recurrent units all warp. flow_smoothness_radius: 0 = smooth
-      everywhere; r >= 1 = within r px of the real frames' content only (experiment 13). flow_mean_radius: the
-      same for the flow-mean term (experiment 14).
+    flow_mean_weight, warp_photometric_weight, flow_smoothness_weight, flow_smoothness_radius,
+      flow_mean_radius: 0 = the paper's objective; terms on G's motion fields added to G's loss, as
+      `field_terms.FieldTerms` (docs/learning.md experiments 11-14).
   """
 
   def __init__(self, model_dir, strategy=None, generator_fn=generator_lib.Generator,
@@ -133,9 +131,9 @@ class Trainer:
       self.tc = self.generator.num_context_frames
       self.num_frames = self.tc + self.generator.num_predicted_frames
       self.resolution = self.generator.resolution
-      self.field_terms = field_terms.FieldTerms(
-          self.generator, flow_mean_weight, warp_photometric_weight, flow_smoothness_weight,
-          flow_smoothness_radius, flow_mean_radius)
+      self.field_terms = field_terms.FieldTerms(self.generator, flow_mean_weight, warp_photometric_weight,
+                                                flow_smoothness_weight, flow_smoothness_radius,
+                                                flow_mean_radius)
       # Variables must exist before the optimizers are built and the checkpoint restored.
       self.generator.build_for_shapes(2)
       self.ema_generator.build_for_shapes(2)
