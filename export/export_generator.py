@@ -3,6 +3,7 @@
   python export/export_generator.py --model_dir=DIR --output=EXPORT_DIR [--truncation=0.8]
       [--standing_stats_batches=N --standing_stats_data=VIDEO_OR_FOLDER] [--overwrite]
       [--weights=ema|raw] [--checkpoint=STEP]   (default: the EMA generator of the newest checkpoint)
+      [--chain_pooling=window|object]   (a warp_chain run's field pooling; default: the run's own)
   python export/export_generator.py --model_dir=DIR --output=EXPORT_DIR --standing_stats_batches=N \
       --standing_stats_dataset=moving_mnist --data_dir=MNIST_DIR   (contexts from a data set's training split)
 
@@ -63,7 +64,7 @@ def main(argv):
     if flags_.checkpoint is not None:  # the prefix of that step, or an error listing the kept steps
       checkpoint = inference.list_checkpoints(flags_.model_dir, every=False, steps=[flags_.checkpoint])[0]
     generator = inference.load_generator(flags_.model_dir, use_ema=flags_.weights == "ema",
-                                         checkpoint=checkpoint)
+                                         checkpoint=checkpoint, chain_pooling=flags_.chain_pooling)
     if flags_.standing_stats_batches:
       if flags_.standing_stats_dataset:
         batches = inference.dataset_batches(
@@ -104,6 +105,9 @@ def define_flags():
                       "'raw': the trained generator itself (early in a run, or where its EMA lags behind it).")
   flags.DEFINE_integer("checkpoint", None, "Export this step's checkpoint (one the run kept) instead of the "
                        "newest.")
+  flags.DEFINE_string("chain_pooling", None, "Pool each predicted step's field this way ('window' or 'object', "
+                      "Generator.chain_pooling) instead of as the run trained; only for runs with "
+                      "chain_pooling_radius > 0 (the option holds no variables).")
 
 
 if __name__ == "__main__":

@@ -121,12 +121,15 @@ def module_description(generator, model_dir, truncation, standing_batches, weigh
                     f"{generator.base_resolution * 2 ** i}, 2]" for i in range(3))
   stats = (f"standing statistics over {standing_batches} batches (paper E.2)" if standing_batches
            else "the moving statistics saved with the checkpoint (no standing statistics pass)")
+  output = f"output_mode `{generator.output_mode}`" + (
+      f", each step's field pooled by `{generator.chain_pooling}` (chain_pooling_radius "
+      f"{generator.chain_pooling_radius})" if generator.chain_pooling_radius else "")
   # A backslash at the end of a line below joins that line with the next one in the written text.
   return f"""# TrIVD-GAN-FP generator (video prediction)
 
 TensorFlow SavedModel of {WEIGHTS[weights]} of a TrIVD-GAN-FP model (Luc et al. 2020, "Transformation-based
 Adversarial Video Prediction on Large-Scale Data"), trained with this repository (trivd_gan).
-Recurrent unit: `{generator.recurrent_unit}`, channel multiplier {generator.channel_multiplier}.
+Recurrent unit: `{generator.recurrent_unit}`, channel multiplier {generator.channel_multiplier}, {output}.
 Source run: `{model_dir}`. BatchNorm uses {stats}; the generator runs in inference mode.
 
 ## Usage (TensorFlow only: no gin, no trivd_gan package)

@@ -85,7 +85,7 @@ def list_checkpoints(model_dir, every, steps=()):
   return prefixes if every else prefixes[-1:]
 
 
-def load_generator(model_dir, use_ema=True, checkpoint=None):
+def load_generator(model_dir, use_ema=True, checkpoint=None, chain_pooling=None):
   """Restores a trained generator from a model_dir written by `training.loop.train`.
 
   Args:
@@ -93,6 +93,8 @@ def load_generator(model_dir, use_ema=True, checkpoint=None):
     use_ema: the EMA generator (paper E.2: all evaluation samples use it) or the raw G. Before the EMA start
       step the EMA generator is a copy of G.
     checkpoint: a checkpoint prefix (default: the newest in model_dir).
+    chain_pooling: None (the run's own) or a `Generator.chain_pooling` to use instead: it holds no variables,
+      so the same weights run with either; only for a run that pools its fields (chain_pooling_radius > 0).
 
   Returns:
     A built `Generator` (inference: call with training=False). Its BatchNorm statistics are those saved; call
@@ -108,6 +110,12 @@ def load_generator(model_dir, use_ema=True, checkpoint=None):
                      "train.checkpoint_every steps and at the end).")
   with tf.io.gfile.GFile(config_path) as f:
     config = json.load(f)["generator"]
+  if chain_pooling is not None:
+    if not config.get("chain_pooling_radius"):
+      raise ValueError(f"--chain_pooling={chain_pooling} needs a run whose generator pools its fields "
+                       f"(output_mode 'warp_chain' with chain_pooling_radius > 0); {model_dir} has output_mode "
+                       f"{config.get('output_mode')!r} and chain_pooling_radius 0.")
+    config["chain_pooling"] = chain_pooling
   generator = generator_lib.Generator(**config)
   generator.build_for_shapes(1)
   ckpt = tf.train.Checkpoint(**{("ema_generator" if use_ema else "generator"): variables_by_path(generator)})

@@ -25,10 +25,11 @@ T_IN, T_OUT = 2, 3
 SEED = [3, 4]
 
 
-def write_model_dir(model_dir, recurrent_unit="tsru_p"):
+def write_model_dir(model_dir, recurrent_unit="tsru_p", **options):
   """A model_dir as the trainer writes it (model_config.json + an EMA-generator checkpoint) of a tiny G."""
   g = generator_lib.Generator(channel_multiplier=1, resolution=64, num_context_frames=T_IN,
-                              num_predicted_frames=T_OUT, recurrent_unit=recurrent_unit).build_for_shapes(1)
+                              num_predicted_frames=T_OUT, recurrent_unit=recurrent_unit,
+                              **options).build_for_shapes(1)
   rng = np.random.default_rng(0)
   for v in g.variables:  # non-trivial statistics, to see that the export keeps them
     if "moving_mean" in v.path:
@@ -284,11 +285,32 @@ def test_export_cli_bad_flags(tmp_path):
   model_dir = str(tmp_path / "run")
   write_model_dir(model_dir)  # keeps ckpt-1
   for flag, message in (("--checkpoint=7", "has no checkpoint of step(s) [7]; it has [1]"),
-                        ("--weights=best", "--weights must be one of ['ema', 'raw']")):
+                        ("--weights=best", "--weights must be one of ['ema', 'raw']"),
+                        ("--chain_pooling=object", "has output_mode 'pixels' and chain_pooling_radius 0")):
     result = subprocess.run([sys.executable, os.path.join(ROOT, "export", "export_generator.py"),
                              f"--model_dir={model_dir}", f"--output={tmp_path / 'out'}", flag],
                             capture_output=True, text=True, env=clean_env(), check=False)
     assert result.returncode == 2 and message in result.stderr.strip().splitlines()[-1], result.stderr[-2000:]
+
+
+def test_chain_pooling_is_chosen_at_export(tmp_path):
+  """A warp_chain run trained with window pooling, loaded with object pooling (the option holds no variables):
+  the same weights, the chosen pooling's frames, and the description says which pooling the export uses."""
+  model_dir = str(tmp_path / "run")
+  written = write_model_dir(model_dir, output_mode="warp_chain", chain_pooling_radius=2)
+  context, z = tf.constant(real_context()), tf.zeros([1, written.latent_dim])
+  window = written.generate(context, z, training=False)[0].numpy()
+  written.chain_pooling = "object"  # read at call time
+  expected = written.generate(context, z, training=False)[0].numpy()
+  assert np.abs(expected - window).max() > 1e-4  # the two poolings differ on this clip
+  g = inference.load_generator(model_dir, chain_pooling="object")
+  assert (g.chain_pooling, g.chain_pooling_radius) == ("object", 2)
+  np.testing.assert_allclose(g.generate(context, z, training=False)[0].numpy(), expected, atol=1e-5)
+  assert inference.load_generator(model_dir).chain_pooling == "window"  # by default the run's own
+  assert ("output_mode `warp_chain`, each step's field pooled by `object` (chain_pooling_radius 2)"
+          in export_lib.module_description(g, "run", 0.0, 0))
+  with pytest.raises(ValueError, match="Unknown chain_pooling 'objects'; allowed: window, object"):
+    inference.load_generator(model_dir, chain_pooling="objects")
 
 
 def test_the_description_says_which_weights_were_exported():
