@@ -163,3 +163,25 @@ def test_ink_mass_sums_brightness_above_black_per_frame():
   np.testing.assert_allclose(diagnostics.ink_mass(frames), [13.5, 0.0, 48.0])
   with pytest.raises(ValueError, match="frames"):
     diagnostics.ink_mass(frames[0])
+
+
+def test_copy_mask_on_content_averages_where_the_moved_frames_have_content():
+  """A NumPy reference: one bright 2x2 block per moved frame, the mask 0.9 on it and 0.5 elsewhere, G's pixels
+  -0.6 on it; the warps keep all the ink at frame 1 and half of it (one block where the real has two) at 2."""
+  b, tp, s = 2, 2, 8
+  moved = -np.ones([b, tp, s, s, 3])
+  moved[:, :, 2:4, 2:4] = 1.0
+  mask = np.full([b, tp, s, s, 1], 0.5)
+  mask[:, :, 2:4, 2:4] = 0.9
+  mask[1, 1, 2:4, 2:4] = 0.7  # clip 2 lets its block fade at frame 2
+  pixels = np.zeros([b, tp, s, s, 3])
+  pixels[:, :, 2:4, 2:4] = -0.6
+  real = moved.copy()
+  real[:, 1, 5:7, 5:7] = 1.0  # a second block in the real frame 2
+  report = diagnostics.copy_mask_on_content(mask, pixels, moved, real)
+  np.testing.assert_allclose(report["mask_on_content"], [0.9, 0.8])
+  np.testing.assert_allclose(report["mask_elsewhere"], [0.5, 0.5])
+  np.testing.assert_allclose(report["pixels_on_content"], [-0.6, -0.6])
+  np.testing.assert_allclose(report["moved_ink"], [1.0, 0.5])
+  with pytest.raises(ValueError, match=r"mask \[B, Tp, H, W, 1\]"):
+    diagnostics.copy_mask_on_content(pixels, pixels, moved, real)

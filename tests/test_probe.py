@@ -7,6 +7,7 @@ import types
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from trivd_gan import diagnostics
 from trivd_gan import probe
@@ -98,6 +99,22 @@ def test_saved_model_motion_on_labelled_clips():
   assert 1 <= motion["num_clips"] <= 4 and len(motion["cosines"]) == motion["num_clips"]
   assert all(-1.0 <= c <= 1.0 for c in motion["cosines"])
   assert motion["mean_cosine"] == pytest.approx(np.mean(motion["cosines"]))
+
+
+def test_copy_mask_entry_joins_the_batches_of_a_warp_chain_generator():
+  """--motion on a warp_chain run: `diagnostics.copy_mask_on_content` of every batch's parts at once."""
+  g = generator.Generator(channel_multiplier=1, recurrent_unit="tsru_p", num_context_frames=2,
+                          num_predicted_frames=2, resolution=32, output_mode="warp_chain").build_for_shapes(1)
+  rng = np.random.default_rng(0)
+  batches = [rng.uniform(-1, 1, [n, 4, 32, 32, 3]).astype(np.float32) for n in (2, 3)]
+  parts_fn = lambda context: g.warp_chain_parts(context, tf.zeros([tf.shape(context)[0], g.latent_dim]))
+  report = probe.copy_mask_entry(parts_fn, batches, 2, "test")
+  video = np.concatenate(batches)
+  expected = diagnostics.copy_mask_on_content(*(t.numpy() for t in parts_fn(tf.constant(video[:, :2]))),
+                                              video[:, 2:])
+  for key, values in expected.items():
+    np.testing.assert_allclose(report[key], values, rtol=1e-5)
+  assert len(report["mask_on_content"]) == 2 and all(0.0 < m < 1.0 for m in report["mask_on_content"])
 
 
 @pytest.mark.slow  # about a minute on 2 idle cores: a training run, standing statistics and three probes

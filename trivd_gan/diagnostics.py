@@ -278,3 +278,33 @@ def ink_mass(frames):
   if frames.ndim != 5:
     raise ValueError(f"ink_mass needs frames [B, T, H, W, C], got shape {frames.shape}.")
   return ((np.clip(frames, -1.0, 1.0) + 1.0) / 2.0).sum(axis=(0, 2, 3, 4))
+
+
+def copy_mask_on_content(mask, pixels, moved, real_future):
+  """Where a "warp_chain" prediction fades: its copy mask on the moved content (docs/learning.md experiment 15).
+
+  Args (NumPy, `Generator.warp_chain_parts` over a batch, and the real future): mask [B, Tp, H, W, 1] in (0, 1);
+    pixels [B, Tp, H, W, 3] and moved [B, Tp, H, W, 3] in [-1, 1], G's pixels and the last context frame moved
+    by the chain of fields alone (m = 1); real_future [B, Tp, H, W, C] in [-1, 1].
+
+  Returns:
+    {per predicted frame, over the batch: "mask_on_content": mean m where the moved frame has content (its
+    channel mean > 0: brighter than mid grey), "mask_elsewhere": mean m on the rest, "pixels_on_content": mean
+    of G's pixels (channel mean) on that content, "moved_ink": the moved frames' ink over the real future's
+    (`ink_mass`: what the warps alone keep)}. Each step's frame is m * warp(previous) + (1 - m) * pixels, so
+    m < 1 on the content with dark pixels fades it by (1 - m) a step.
+  """
+  mask, pixels, moved = (np.asarray(a, np.float64) for a in (mask, pixels, moved))
+  if mask.ndim != 5 or mask.shape[-1] != 1 or pixels.shape != moved.shape or mask.shape[:4] != moved.shape[:4]:
+    raise ValueError(f"copy_mask_on_content needs mask [B, Tp, H, W, 1] and pixels, moved [B, Tp, H, W, 3] of "
+                     f"the same B, Tp, H, W; got {mask.shape}, {pixels.shape}, {moved.shape}.")
+  on = moved.mean(axis=-1) > 0.0  # [B, Tp, H, W]
+  m, p = mask[..., 0], pixels.mean(axis=-1)
+
+  def mean_where(values, where):
+    counts = where.sum(axis=(0, 2, 3))
+    return ((values * where).sum(axis=(0, 2, 3)) / np.maximum(counts, 1)).tolist()
+
+  return {"mask_on_content": mean_where(m, on), "mask_elsewhere": mean_where(m, ~on),
+          "pixels_on_content": mean_where(p, on),
+          "moved_ink": (ink_mass(moved) / np.maximum(ink_mass(real_future), 1e-9)).tolist()}

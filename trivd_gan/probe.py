@@ -14,7 +14,8 @@ exported SavedModel (--model), on the first --num_clips clips of the held-out sp
     of the context's mean frame (`evaluation/heldout.py`);
   * with --motion (runs or SavedModels): on clips with known motion, the cosine between each clip's mean motion
     field and its true content velocity; on Moving MNIST, `diagnostics.ink_motion` (does the first step's field
-    on the digits follow how they moved?);
+    on the digits follow how they moved?); for a run with output_mode "warp_chain" also
+    `diagnostics.copy_mask_on_content` (does the copy mask keep the moved content, or fade it?);
   * with --diagnostics (training runs only; the raw G and D the run trained): `diagnostics.py`'s
     context-swap probe of D, G's context sensitivity (frames and recurrent states), the gradient norms that
     reach the context encoder and how saturated (one-hot, the same for every clip) the warping weights are.
@@ -219,6 +220,11 @@ def probe_run(f):
     flows = inference.motion_fields(g, warp_weights, tf.shape(context)[0])[0] if f.motion else tf.zeros([])
     return frames, flows
 
+  # With --motion, a warp_chain G's copy mask on its moved content (one more forward pass per batch).
+  parts_fn = (tf.function(lambda context: g.warp_chain_parts(context, latents(context), training=False),
+                          reduce_retracing=True, autograph=False)
+              if f.motion and g.output_mode == "warp_chain" else None)
+
   entries = []
   for prefix in prefixes:
     start = time.time()
@@ -250,6 +256,8 @@ def probe_run(f):
                        100 * sat["fraction_one_hot"], sat["mean_flow_norm"], sat["clip_spread"])
     if f.motion:
       entry["motion"] = motion_entry(flows, batches, velocities, tc, entry["checkpoint"], ink)
+      if parts_fn is not None:
+        entry["motion"]["copy_mask"] = copy_mask_entry(parts_fn, batches, tc, entry["checkpoint"])
     entries.append(entry)
     m, c = entry["scores"]["model"], entry["scores"]["copy_last_frame"]
     logging.info("%s: PSNR %.2f dB (copy-last %.2f), SSIM %.3f (%.3f), MSE %.1f (%.1f)  [%.0f s]",
@@ -282,6 +290,20 @@ def motion_entry(flows, batches, velocities, num_context, name, ink=None):
   logging.info("%s: motion fields' mean cosine with the true motion %.3f (%.0f%% of %d moving clips > 0.5)",
                name, motion["mean_cosine"], 100 * motion["fraction_above_0.5"], motion["num_clips"])
   return motion
+
+
+def copy_mask_entry(parts_fn, batches, num_context, name):
+  """`diagnostics.copy_mask_on_content` over all batches at once; parts_fn: context -> `warp_chain_parts`."""
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from trivd_gan import diagnostics  # pylint: disable=import-outside-toplevel
+  parts = [[t.numpy() for t in parts_fn(tf.constant(video[:, :num_context]))] for video in batches]
+  report = diagnostics.copy_mask_on_content(*(np.concatenate(part) for part in zip(*parts)),
+                                            np.concatenate([video[:, num_context:] for video in batches]))
+  logging.info("%s: copy mask on the moved content per predicted frame: %s; the warps alone keep %s of the "
+               "ink", name, " ".join(f"{m:.2f}" for m in report["mask_on_content"]),
+               " ".join(f"{r:.2f}" for r in report["moved_ink"]))
+  return report
 
 
 def probe_saved_model(f):

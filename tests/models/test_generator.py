@@ -334,6 +334,28 @@ def test_warp_chain_output_moves_each_predicted_frame_from_the_previous_one():
     generator.Generator(recurrent_unit="convgru", output_mode="warp_chain", **TINY)
 
 
+def test_warp_chain_parts_are_the_terms_of_the_frames():
+  """`warp_chain_parts` (mask, pixels, the chain with m = 1) recompose `generate`'s frames by the NumPy chain
+  frame_t = m_t * warp(frame_{t-1}, f_t) + (1 - m_t) * pixels_t, with a mask that varies over pixels."""
+  g = generator.Generator(recurrent_unit="tsru_p", output_mode="warp_chain", **TINY).build_for_shapes()
+  context, z = _inputs()
+  frames, weights = g.generate(context, z)
+  mask, pixels, moved = (t.numpy() for t in g.warp_chain_parts(context, z))
+  assert mask.shape == (2, 3, 32, 32, 1) and pixels.shape == moved.shape == (2, 3, 32, 32, 3)
+  assert 0.0 < mask.min() and mask.max() < 1.0 and mask.std() > 1e-3
+  flows = _np_frame_flows(weights)
+  frame, kept, expected, expected_moved = context[:, -1].numpy(), context[:, -1].numpy(), [], []
+  for t in range(3):
+    frame = mask[:, t] * np_reference.backward_warp(frame, flows[:, t]) + (1 - mask[:, t]) * pixels[:, t]
+    kept = np_reference.backward_warp(kept, flows[:, t])
+    expected.append(frame)
+    expected_moved.append(kept)
+  np.testing.assert_allclose(frames.numpy(), np.stack(expected, axis=1), atol=1e-4)
+  np.testing.assert_allclose(moved, np.stack(expected_moved, axis=1), atol=1e-4)
+  with pytest.raises(ValueError, match="needs output_mode 'warp_chain'; this generator's is 'pixels'"):
+    generator.Generator(**TINY).build_for_shapes().warp_chain_parts(context, z)
+
+
 def test_warp_logit_scale_reaches_every_hyper_network_softmax():
   g = generator.Generator(warp_logit_scale=1.0, **TINY).build_for_shapes()
   assert all(unit.hyper.logit_scale == 1.0 for unit in g.units)

@@ -241,8 +241,18 @@ class Generator(keras.Model):
     frames, warp_weights, pairs = self._forward(context, z, labels, training)
     return frames, warp_weights, [tf.concat([h0[:, None], h], axis=1) for h0, h in pairs]
 
-  def _forward(self, context, z, labels, training):
-    """(frames, warp weights, [(h_0 [B, h, w, C], h_1..h_Tp [B, Tp, h, w, C]) per unit]) of `generate`."""
+  def warp_chain_parts(self, context, z, labels=None, training=False):
+    """For output_mode "warp_chain", the terms `_warp_chain` composes instead of the frames: (copy mask m
+    [B, Tp, H, W, 1] in (0, 1), G's pixels [B, Tp, H, W, 3] in [-1, 1], the last context frame moved by the
+    chain of (pooled) fields alone, m = 1, [B, Tp, H, W, 3]): where moved content fades (experiment 15)."""
+    if self.output_mode != "warp_chain":
+      raise ValueError(f"warp_chain_parts needs output_mode 'warp_chain'; this generator's is "
+                       f"{self.output_mode!r}.")
+    return self._forward(context, z, labels, training, chain_parts=True)
+
+  def _forward(self, context, z, labels, training, chain_parts=False):
+    """(frames, warp weights, [(h_0 [B, h, w, C], h_1..h_Tp [B, Tp, h, w, C]) per unit]) of `generate`, or
+    with `chain_parts` those of `warp_chain_parts`."""
     context = tf.convert_to_tensor(context)
     expected = (self.num_context_frames, self.resolution, self.resolution, 3)
     if context.shape.rank != 5 or tuple(context.shape[1:]) != expected:
@@ -271,6 +281,8 @@ class Generator(keras.Model):
       mask = tf.sigmoid(blocks.unfold_time(h[..., 3:], self.num_predicted_frames))  # [B, Tp, H, W, 1]
       last = tf.cast(context[:, -1:], tf.float32)  # [B, 1, H, W, 3], broadcast over the predicted frames
       if self.output_mode == "warp_chain":
+        if chain_parts:
+          return mask, frames, self._warp_chain(last[:, 0], tf.ones_like(mask), frames, warp_weights)
         return self._warp_chain(last[:, 0], mask, frames, warp_weights), warp_weights, unit_states
       if self.output_mode == "warp":
         last = self._warp_last_frame(last[:, 0], warp_weights)
