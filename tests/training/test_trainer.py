@@ -145,7 +145,7 @@ def test_motion_field_terms_add_to_g_only(tmp_path):
                     **{**kwargs, "generator_fn": tsru})
 
 
-def test_flow_mean_radius_takes_the_mean_field_near_the_real_content():
+def test_flow_mean_radius_takes_the_mean_field_near_the_real_content(monkeypatch):
   tsru = generator.Generator(channel_multiplier=1, recurrent_unit="tsru_p", num_context_frames=2,
                              num_predicted_frames=2, resolution=32)
   rng = np.random.default_rng(0)
@@ -158,6 +158,12 @@ def test_flow_mean_radius_takes_the_mean_field_near_the_real_content():
   np.testing.assert_allclose(near, 2.0 * losses.mean_flow_penalty(flows, weights), rtol=1e-6)
   np.testing.assert_allclose(whole, 2.0 * losses.mean_flow_penalty(flows), rtol=1e-6)
   assert abs(float(near) - float(whole)) > 1e-3
+  # Both terms at the same radius share one computation of the content weights.
+  calls = []
+  monkeypatch.setattr(losses, "content_weights", lambda *args: calls.append(args) or weights)
+  both = field_terms.FieldTerms(tsru, flow_mean_weight=2.0, flow_mean_radius=1, flow_smoothness_weight=1.0,
+                                flow_smoothness_radius=1)(flows, video, 2)
+  assert set(both) == {"flow_mean", "flow_smoothness"} and len(calls) == 1
   with pytest.raises(ValueError, match="flow_mean_radius"):
     field_terms.FieldTerms(tsru, flow_mean_weight=1.0, flow_mean_radius=1.5)
 

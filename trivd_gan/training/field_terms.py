@@ -50,7 +50,13 @@ class FieldTerms:
 
     flows: [B, Tp, H, W, 2] G's fields in frame pixels; real_video: [B, Tc + Tp, H, W, 3] in [-1, 1], the
     real clip G predicts; num_context: Tc."""
-    near_content = lambda radius: losses.content_weights(real_video, num_context, radius) if radius else None
+    weights_by_radius = {0: None}  # content weights once per radius (both terms may use the same one)
+
+    def near_content(radius):
+      if radius not in weights_by_radius:
+        weights_by_radius[radius] = losses.content_weights(real_video, num_context, radius)
+      return weights_by_radius[radius]
+
     terms = {
         "flow_mean": lambda: losses.mean_flow_penalty(flows, near_content(self.mean_radius),
                                                       global_batch_size=global_batch_size),
