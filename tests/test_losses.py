@@ -357,3 +357,60 @@ def test_content_weights_let_the_field_differ_on_the_background_far_from_a_digit
   assert float(losses.flow_smoothness_loss(field)) > 0.0
   warped = warping.backward_warp(tf.constant(video[:, 0]), tf.constant(field[:, 0])).numpy()
   np.testing.assert_allclose(warped, video[:, 1], atol=1e-6)
+
+
+def _np_content_weights(video, tc, radius, contrast=0.2):
+  b, t, h, w, _ = video.shape
+  out = np.zeros((b, t - tc, h, w), np.float32)
+  for i, s, y, x in np.ndindex(*out.shape):
+    windows = [frame[max(0, y - radius):y + radius + 1, max(0, x - radius):x + radius + 1]
+               for frame in (video[i, tc + s - 1], video[i, tc + s])]
+    ranges = [np.ptp(window, axis=(0, 1)).max() for window in windows]
+    out[i, s, y, x] = min(1.0, max(ranges) / contrast)
+  return out
+
+
+def test_copy_mask_loss_matches_a_numpy_reference():
+  rng = np.random.default_rng(7)
+  tc, tp, size = 2, 2, 8
+  video = -np.ones((2, tc + tp, size, size, 3), np.float32)
+  video[:, :, 2:5, 3:6] = rng.uniform(-1, 1, (2, tc + tp, 3, 3, 3))  # textured blocks on black
+  flows = rng.normal(0, 0.7, (2, tp, size, size, 2)).astype(np.float32)
+  mask = rng.uniform(0.05, 0.95, (2, tp, size, size, 1)).astype(np.float32)
+  tolerance = 0.5  # written from the docstring's formula: w = c max(0, 1 - e / tol), sum w (1 - m) / sum w
+  content = _np_content_weights(video, tc, 1)
+  weights = np.zeros_like(content)
+  for b, t in np.ndindex(2, tp):
+    error = np.abs(_np_backward_warp(video[b, tc + t - 1], flows[b, t]) - video[b, tc + t]).mean(-1)
+    weights[b, t] = content[b, t] * np.maximum(0.0, 1.0 - error / tolerance)
+  expected = (weights * (1.0 - mask[..., 0])).sum() / weights.sum()
+  got = losses.copy_mask_loss(video, flows, mask, tc, tolerance=tolerance)
+  np.testing.assert_allclose(got.numpy(), expected, rtol=1e-5)
+  assert (weights == 0).any() and (weights > 0).any()  # pixels moved right and wrong, content and background
+  np.testing.assert_allclose(losses.copy_mask_loss(video, flows, mask, tc, global_batch_size=8).numpy(),
+                             expected / 4, rtol=1e-5)
+  with pytest.raises(ValueError, match="mask"):
+    losses.copy_mask_loss(video, flows, mask[:, :1], tc)
+
+
+def test_copy_mask_loss_asks_to_keep_content_moved_right_and_nothing_where_the_field_is_wrong():
+  # A block moving 2 px right per frame. With the true field, the term asks m = 1 on and around the block
+  # (its gradient is negative on every mask pixel there); with a field that moves it the wrong way, far
+  # enough that no pixel of the block's new position matches, the block's pixels carry no weight.
+  frame = -np.ones((16, 16, 3), np.float32)
+  frame[6:10, 3:7] = 1.0
+  video = np.stack([np.roll(frame, 2 * t, axis=1) for t in range(3)])[None]  # [1, 3, 16, 16, 3]: Tc 2, Tp 1
+  mask = tf.Variable(tf.fill([1, 1, 16, 16, 1], 0.5))
+  for dx, asks_on_block in ((2.0, True), (-4.0, False)):
+    flows = np.broadcast_to(np.array([0.0, dx], np.float32), (1, 1, 16, 16, 2))
+    with tf.GradientTape() as tape:
+      loss = losses.copy_mask_loss(video, flows, mask, 2)
+    grad = tape.gradient(loss, mask).numpy()[0, 0, ..., 0]
+    block = grad[6:10, 7:11]  # where the block is in the real frame
+    assert (block < 0).all() if asks_on_block else (block == 0).all(), (dx, block)
+    assert (grad <= 0).all() and grad[0, 0] == 0.0  # never asks m < 1; nothing far from the content
+  # With m = 1 everywhere the term is 0; it carries no gradient to the field.
+  flows = tf.Variable(tf.fill([1, 1, 16, 16, 2], 1.0))
+  with tf.GradientTape() as tape:
+    loss = losses.copy_mask_loss(video, flows, tf.ones([1, 1, 16, 16, 1]), 2)
+  assert float(loss) == 0.0 and tape.gradient(loss, flows) is None

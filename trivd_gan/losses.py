@@ -295,6 +295,51 @@ def flow_smoothness_loss(flows, weights=None, global_batch_size=None, replica_sc
   return replica_scale_factor(flows, global_batch_size, replica_scale) * total
 
 
+def copy_mask_loss(real_video, flows, mask, num_context, radius=1, tolerance=0.5, global_batch_size=None,
+                   replica_scale=None):
+  """Keep what the field moves right (NOT in the paper; a gin option, docs/learning.md experiment 16).
+
+  With output_mode "warp_chain" each predicted frame is m_t * warp(frame_{t-1}, f_t) + (1 - m_t) * G's pixels;
+  a copy mask m_t < 1 on a moved digit blends it into G's pixels, and the digit fades (experiment 15). This
+  term asks m_t = 1 where copying is right: near the real content, where G's field f_t moves the REAL
+  previous frame onto the real frame,
+
+    w_t = stopgrad(c_t * max(0, 1 - e_t / tolerance)),  e_t = mean_channels |warp(x_{Tc+t-1}, f_t) - x_{Tc+t}|,
+    K = sum_{b, t, y, x} w_t (1 - m_t) / sum w_t,
+
+  with c_t = `content_weights(real_video, num_context, radius)`. Where the field is wrong (e_t >= tolerance)
+  the term asks nothing, so G's pixels stay free to paint what the warp misses; the weights carry no gradient
+  (a field made wrong on purpose must not escape the term).
+
+  Args:
+    real_video: [B, Tc + Tp, H, W, 3] float in [-1, 1], the real clip.
+    flows: [B, Tp, H, W, 2] float, frame pixels (`Generator.frame_flows`).
+    mask: [B, Tp, H, W, 1] float in (0, 1), G's copy mask (`Generator.generate(..., return_mask=True)`).
+    num_context: Tc.
+    radius: >= 1 px, `content_weights`' window.
+    tolerance: > 0, the mean absolute error (of the range [-1, 1]) from which a pixel counts as moved wrong.
+    global_batch_size, replica_scale: per-replica scaling, see the module docstring.
+
+  Returns:
+    float32 scalar in [0, 1], scaled per replica: the weighted mean of 1 - m (0 where no pixel counts).
+  """
+  real = tf.cast(real_video, tf.float32)
+  flows, mask = tf.cast(flows, tf.float32), tf.cast(mask, tf.float32)
+  tp, size = flows.shape[1], real.shape[2]
+  if (real.shape.rank != 5 or real.shape[1] != num_context + tp or flows.shape[2:] != (size, size, 2)
+      or mask.shape[1:] != (tp, size, size, 1) or tolerance <= 0):
+    raise ValueError(f"real_video must be [B, Tc + Tp, H, W, 3] with Tc = {num_context}, flows [B, Tp, H, W, "
+                     f"2] and mask [B, Tp, H, W, 1] on its grid, tolerance > 0; got {real.shape}, "
+                     f"{flows.shape}, {mask.shape}, {tolerance}.")
+  fold = lambda x: tf.reshape(x, [-1, size, size, x.shape[-1]])
+  warped = warping.backward_warp(fold(real[:, num_context - 1:-1]), fold(flows))
+  error = tf.reduce_mean(tf.abs(warped - fold(real[:, num_context:])), axis=-1)
+  error = tf.reshape(error, [-1, tp, size, size])
+  weights = tf.stop_gradient(content_weights(real, num_context, radius) * tf.nn.relu(1.0 - error / tolerance))
+  kept = tf.math.divide_no_nan(tf.reduce_sum(weights * (1.0 - mask[..., 0])), tf.reduce_sum(weights))
+  return replica_scale_factor(real, global_batch_size, replica_scale) * kept
+
+
 def _variable_name(variable):
   return getattr(variable, "path", None) or variable.name
 

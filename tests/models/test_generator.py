@@ -352,6 +352,12 @@ def test_warp_chain_parts_are_the_terms_of_the_frames():
     expected_moved.append(kept)
   np.testing.assert_allclose(frames.numpy(), np.stack(expected, axis=1), atol=1e-4)
   np.testing.assert_allclose(moved, np.stack(expected_moved, axis=1), atol=1e-4)
+  # `generate(return_mask=True)` (the trainer's copy-mask term) hands back the same mask with the same frames;
+  # "pixels" has no mask.
+  same_frames, _, same_mask = g.generate(context, z, return_mask=True)
+  np.testing.assert_allclose(same_mask.numpy(), mask, atol=1e-6)
+  np.testing.assert_allclose(same_frames.numpy(), frames.numpy(), atol=1e-6)
+  assert generator.Generator(**TINY).build_for_shapes().generate(context, z, return_mask=True)[2] is None
   with pytest.raises(ValueError, match="needs output_mode 'warp_chain'; this generator's is 'pixels'"):
     generator.Generator(**TINY).build_for_shapes().warp_chain_parts(context, z)
 

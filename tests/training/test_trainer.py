@@ -14,6 +14,7 @@ from trivd_gan import compat
 from trivd_gan import losses
 from trivd_gan.models import decompositions
 from trivd_gan.models import generator
+from trivd_gan.models import seeds as seeds_lib
 from trivd_gan.training import field_terms
 from trivd_gan.training import loop
 from trivd_gan.training import trainer
@@ -166,6 +167,30 @@ def test_flow_mean_radius_takes_the_mean_field_near_the_real_content(monkeypatch
   assert set(both) == {"flow_mean", "flow_smoothness"} and len(calls) == 1
   with pytest.raises(ValueError, match="flow_mean_radius"):
     field_terms.FieldTerms(tsru, flow_mean_weight=1.0, flow_mean_radius=1.5)
+
+
+def test_copy_mask_term_takes_the_mask_of_the_g_step(tmp_path):
+  kwargs = {k: v for k, v in TINY.items() if k not in ("log_every", "summary_every", "sample_every")}
+  chain = functools.partial(generator.Generator, channel_multiplier=1, recurrent_unit="tsru_p",
+                            num_context_frames=2, num_predicted_frames=2, resolution=32,
+                            output_mode="warp_chain")
+  t = trainer.Trainer(str(tmp_path / "mask"), copy_mask_weight=4.0, **{**kwargs, "generator_fn": chain})
+  batch, seed = t.sample_batch["video"], tf.constant([3, 4], tf.int64)
+  # The term is the loss of G's training-mode mask and fields for the G step's own z (same seed split).
+  state = t.generator.non_trainable_variables
+  saved = [v.numpy() for v in state]
+  z = generator.sample_latents(4, t.generator.latent_dim, seed=tf.unstack(seeds_lib.split_seed(seed, 2))[0])
+  _, weights, mask = t.generator.generate(batch[:, :2], z, training=True, return_mask=True)
+  expected = 4.0 * losses.copy_mask_loss(batch, t.generator.frame_flows(weights), mask, 2, global_batch_size=2)
+  for v, value in zip(state, saved):
+    v.assign(value)
+  grads, _, per_d, _ = t._g_grads_fn(batch, None, None, seed)
+  np.testing.assert_allclose(per_d["copy_mask"], expected, rtol=1e-4)
+  assert 0.0 < float(per_d["copy_mask"]) <= 4.0 * 2  # a weighted mean of 1 - m, times the weight and 4 / 2
+  assert set(per_d) >= {"copy_mask"} and not any("copy" in name for name in t.train_step() if "d_loss" in name)
+  for other in (dict(output_mode="composite"), dict(output_mode="warp")):
+    with pytest.raises(ValueError, match="copy_mask_weight > 0 needs Generator.output_mode = 'warp_chain'"):
+      field_terms.FieldTerms(chain(**other), copy_mask_weight=1.0)
 
 
 def test_reconstruction_warmup_trains_g_alone_then_the_gan(tmp_path):

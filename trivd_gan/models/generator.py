@@ -226,10 +226,11 @@ class Generator(keras.Model):
     one_hot = tf.one_hot(labels, self.num_classes, dtype=z.dtype)
     return tf.concat([z, self.class_embedding(one_hot, training=training)], axis=-1)
 
-  def generate(self, context, z, labels=None, training=False):
-    """Returns (frames [B, Tp, H, W, 3] in [-1, 1], list of 3 warp weights [B, Tp, h, w, k^2] or None)."""
-    frames, warp_weights, _ = self._forward(context, z, labels, training)
-    return frames, warp_weights
+  def generate(self, context, z, labels=None, training=False, return_mask=False):
+    """Returns (frames [B, Tp, H, W, 3] in [-1, 1], list of 3 warp weights [B, Tp, h, w, k^2] or None), with
+    `return_mask` followed by the copy mask m [B, Tp, H, W, 1] in (0, 1) (None for output_mode "pixels")."""
+    frames, warp_weights, _, mask = self._forward(context, z, labels, training)
+    return (frames, warp_weights, mask) if return_mask else (frames, warp_weights)
 
   def generate_with_states(self, context, z, labels=None, training=False):
     """`generate`, plus the recurrent states: where the context's information goes (`diagnostics.py`).
@@ -238,7 +239,7 @@ class Generator(keras.Model):
       (frames, warp_weights, states): states is a list, coarse to fine, of one [B, 1 + Tp, h, w, C] tensor per
       recurrent unit: h_0 (the encoder's initial state, appendix A) followed by h_1 .. h_Tp.
     """
-    frames, warp_weights, pairs = self._forward(context, z, labels, training)
+    frames, warp_weights, pairs, _ = self._forward(context, z, labels, training)
     return frames, warp_weights, [tf.concat([h0[:, None], h], axis=1) for h0, h in pairs]
 
   def warp_chain_parts(self, context, z, labels=None, training=False):
@@ -251,8 +252,8 @@ class Generator(keras.Model):
     return self._forward(context, z, labels, training, chain_parts=True)
 
   def _forward(self, context, z, labels, training, chain_parts=False):
-    """(frames, warp weights, [(h_0 [B, h, w, C], h_1..h_Tp [B, Tp, h, w, C]) per unit]) of `generate`, or
-    with `chain_parts` those of `warp_chain_parts`."""
+    """(frames, warp weights, [(h_0 [B, h, w, C], h_1..h_Tp [B, Tp, h, w, C]) per unit], copy mask or None) of
+    `generate`, or with `chain_parts` those of `warp_chain_parts`."""
     context = tf.convert_to_tensor(context)
     expected = (self.num_context_frames, self.resolution, self.resolution, 3)
     if context.shape.rank != 5 or tuple(context.shape[1:]) != expected:
@@ -276,18 +277,18 @@ class Generator(keras.Model):
       h = block_b(h, cond, training=training)
     h = tf.nn.relu(self.output_bn(h, training=training))
     h = tf.cast(self.output_conv(blocks.fold_time(h), training=training), tf.float32)
-    frames = blocks.unfold_time(tf.tanh(h[..., :3]), self.num_predicted_frames)
+    frames, mask = blocks.unfold_time(tf.tanh(h[..., :3]), self.num_predicted_frames), None
     if self.output_mode != "pixels":
       mask = tf.sigmoid(blocks.unfold_time(h[..., 3:], self.num_predicted_frames))  # [B, Tp, H, W, 1]
       last = tf.cast(context[:, -1:], tf.float32)  # [B, 1, H, W, 3], broadcast over the predicted frames
       if self.output_mode == "warp_chain":
         if chain_parts:
           return mask, frames, self._warp_chain(last[:, 0], tf.ones_like(mask), frames, warp_weights)
-        return self._warp_chain(last[:, 0], mask, frames, warp_weights), warp_weights, unit_states
+        return self._warp_chain(last[:, 0], mask, frames, warp_weights), warp_weights, unit_states, mask
       if self.output_mode == "warp":
         last = self._warp_last_frame(last[:, 0], warp_weights)
       frames = mask * last + (1.0 - mask) * frames
-    return frames, warp_weights, unit_states
+    return frames, warp_weights, unit_states, mask
 
   def frame_flows(self, warp_weights):
     """[B, Tp, H, W, 2] float32: G's combined motion field of each predicted step at frame resolution.

@@ -77,8 +77,8 @@ class Trainer:
       > 0): steps 1..N train G alone on the weighted L1 error (and the orthogonal regularization) with z = 0, D
       idle; the GAN steps follow. It did not help (docs/learning.md experiment 9); kept for experiments.
     flow_mean_weight, warp_photometric_weight, flow_smoothness_weight, flow_smoothness_radius,
-      flow_mean_radius: 0 = the paper's objective; terms on G's motion fields added to G's loss, as
-      `field_terms.FieldTerms` (docs/learning.md experiments 11-14).
+      flow_mean_radius, copy_mask_weight: 0 = the paper's objective; terms on G's motion fields (and copy mask)
+      added to G's loss, as `field_terms.FieldTerms` (docs/learning.md experiments 11-16).
   """
 
   def __init__(self, model_dir, strategy=None, generator_fn=generator_lib.Generator,
@@ -89,7 +89,7 @@ class Trainer:
                max_checkpoints_to_keep=5, checkpoint_iterator=False, run_eagerly=False, grappler="auto",
                reconstruction_weight=0.0, reconstruction_warmup_steps=0, flow_mean_weight=0.0,
                warp_photometric_weight=0.0, flow_smoothness_weight=0.0, flow_smoothness_radius=0,
-               flow_mean_radius=0):
+               flow_mean_radius=0, copy_mask_weight=0.0):
     if global_batch_size < 1 or d_steps_per_g_step < 1:
       raise ValueError(f"global_batch_size and d_steps_per_g_step must be >= 1, got {global_batch_size} and "
                        f"{d_steps_per_g_step}.")
@@ -133,7 +133,7 @@ class Trainer:
       self.resolution = self.generator.resolution
       self.field_terms = field_terms.FieldTerms(self.generator, flow_mean_weight, warp_photometric_weight,
                                                 flow_smoothness_weight, flow_smoothness_radius,
-                                                flow_mean_radius)
+                                                flow_mean_radius, copy_mask_weight)
       # Variables must exist before the optimizers are built and the checkpoint restored.
       self.generator.build_for_shapes(2)
       self.ema_generator.build_for_shapes(2)
@@ -232,16 +232,16 @@ class Trainer:
 
   # -------------------------------------------------------------------------------------------- the step
   def _generate(self, video, labels, seed):
-    """(context + G's training-mode prediction [B, T, H, W, 3], warp weights (with field terms) or None)."""
+    """(context + G's prediction [B, T, H, W, 3], [warp weights, mask] with field terms, else [None])."""
     context = video[:, :self.tc]
     z = generator_lib.sample_latents(tf.shape(video)[0], self.generator.latent_dim, seed=seed)
-    fake, warp_weights = self._g_forward(context, z, labels)
-    return tf.concat([context, tf.cast(fake, video.dtype)], axis=1), warp_weights
+    fake, *parts = self._g_forward(context, z, labels)
+    return tf.concat([context, tf.cast(fake, video.dtype)], axis=1), parts
 
   def _g_forward_fn(self, context, z, labels):
-    # `generate` also returns the warping weights; the Keras call (the default path) does not.
+    # `generate` also returns the warping weights and mask; the Keras call (the default path) does not.
     if self.field_terms:
-      return self.generator.generate(context, z, labels, training=True)
+      return self.generator.generate(context, z, labels, training=True, return_mask=True)
     return self.generator(context, z, labels, training=True), None
 
   def _labels(self, batch):
@@ -263,7 +263,7 @@ class Trainer:
   def _g_grads_fn(self, video, g_labels, d_labels, seed):
     seed_z, seed_d = tf.unstack(seeds_lib.split_seed(seed, 2))
     with tf.GradientTape() as tape:
-      fake_video, warp_weights = self._generate(video, g_labels, seed_z)
+      fake_video, parts = self._generate(video, g_labels, seed_z)
       total, per_d = losses.generator_step_loss(self.discriminator, fake_video, d_labels, seed=seed_d,
                                                 training=True, global_batch_size=self.global_batch_size)
       ortho = losses.orthogonal_regularization(self.generator.trainable_variables, self.orthogonal_reg_weight,
@@ -275,9 +275,9 @@ class Trainer:
                                                     global_batch_size=self.global_batch_size)
         per_d = {**per_d, "reconstruction": self.reconstruction_weight * reconstruction}
         loss += self.reconstruction_weight * reconstruction
-      if self.field_terms:  # Not in the paper (docs/learning.md experiments 11-12): terms on G's fields.
-        flows = self.generator.frame_flows(warp_weights)
-        terms = self.field_terms(flows, video, self.tc, global_batch_size=self.global_batch_size)
+      if self.field_terms:  # Not in the paper (docs/learning.md experiments 11-16): terms on G's fields.
+        terms = self.field_terms(self.generator.frame_flows(parts[0]), video, self.tc, *parts[1:],
+                                 global_batch_size=self.global_batch_size)
         per_d = {**per_d, **terms}
         loss += sum(terms.values())
     grads = tape.gradient(loss, self.generator.trainable_variables)
