@@ -21,7 +21,7 @@ def flags_for(**kwargs):
                 batch_size=2, truncation=0.0, every_checkpoint=True, steps=[], diagnostics=True,
                 standing_stats_batches=2,
                 standing_stats_batch_size=2, json=None, samples_png=None, seed=0, clips_per_video=None,
-                motion=False, weights="ema")
+                motion=False, weights="ema", chain_pooling=None)
   values.update(kwargs)
   return types.SimpleNamespace(**values)
 
@@ -42,6 +42,8 @@ def test_check_flags(tmp_path):
   (tmp_path / "export" / "saved_model.pb").write_text("")
   with pytest.raises(ValueError, match="--diagnostics needs --model_dir"):
     probe.check_flags(flags_for(model=str(tmp_path / "export")))
+  with pytest.raises(ValueError, match="--chain_pooling needs --model_dir: an export keeps the pooling"):
+    probe.check_flags(flags_for(model=str(tmp_path / "export"), diagnostics=False, chain_pooling="object"))
   probe.check_flags(flags_for(model_dir=str(tmp_path), motion=True))  # runs and SavedModels both
   probe.check_flags(flags_for(model=str(tmp_path / "export"), diagnostics=False, motion=True,
                               dataset="moving_mnist"))  # diagnostics.ink_motion, no labels needed
@@ -151,6 +153,9 @@ def test_probe_run_scores_every_checkpoint(tmp_path):
   assert raw[0]["scores"]["copy_last_frame"] == report["entries"][1]["scores"]["copy_last_frame"]
   assert os.path.getsize(png) > 0
   json.dumps(report)  # the report is JSON-serializable
+  # --chain_pooling goes through `inference.with_chain_pooling`: this run does not pool its fields.
+  with pytest.raises(ValueError, match="needs a run whose generator pools its fields"):
+    probe.probe_run(flags_for(model_dir=model_dir, steps=["2"], diagnostics=False, chain_pooling="object"))
 
 
 def test_markdown_report_tables():

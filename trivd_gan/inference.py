@@ -109,18 +109,26 @@ def load_generator(model_dir, use_ema=True, checkpoint=None, chain_pooling=None)
     raise ValueError(f"{model_dir} holds no checkpoint yet; train longer (checkpoints are written every "
                      "train.checkpoint_every steps and at the end).")
   with tf.io.gfile.GFile(config_path) as f:
-    config = json.load(f)["generator"]
-  if chain_pooling is not None:
-    if not config.get("chain_pooling_radius"):
-      raise ValueError(f"--chain_pooling={chain_pooling} needs a run whose generator pools its fields "
-                       f"(output_mode 'warp_chain' with chain_pooling_radius > 0); {model_dir} has output_mode "
-                       f"{config.get('output_mode')!r} and chain_pooling_radius 0.")
-    config["chain_pooling"] = chain_pooling
+    config = with_chain_pooling(json.load(f)["generator"], chain_pooling, model_dir)
   generator = generator_lib.Generator(**config)
   generator.build_for_shapes(1)
   ckpt = tf.train.Checkpoint(**{("ema_generator" if use_ema else "generator"): variables_by_path(generator)})
   ckpt.restore(checkpoint).assert_existing_objects_matched().expect_partial()
   return generator
+
+
+def with_chain_pooling(config, chain_pooling, model_dir):
+  """A run's generator config (model_config.json) with `chain_pooling` instead of its own (None: unchanged).
+
+  The option holds no variables, so the same weights run with either pooling; only a run that pools its
+  fields (output_mode "warp_chain", chain_pooling_radius > 0) has one to change."""
+  if chain_pooling is None:
+    return config
+  if not config.get("chain_pooling_radius"):
+    raise ValueError(f"--chain_pooling={chain_pooling} needs a run whose generator pools its fields "
+                     f"(output_mode 'warp_chain' with chain_pooling_radius > 0); {model_dir} has output_mode "
+                     f"{config.get('output_mode')!r} and chain_pooling_radius 0.")
+  return {**config, "chain_pooling": chain_pooling}
 
 
 def load_saved_model(path):

@@ -61,6 +61,7 @@ def define_flags():
   flags.DEFINE_string("samples_png", None, "Optional PNG of samples of the last scored checkpoint.")
   flags.DEFINE_string("markdown", None, "Optional Markdown tables: per frame (last checkpoint) and per step.")
   flags.DEFINE_integer("seed", 0, "Seed of z and of the standing-statistics batches.")
+  flags.DEFINE_enum("chain_pooling", None, ["window", "object"], "Score a --model_dir with this field pooling.")
   flags.DEFINE_enum("weights", "ema", ["ema", "raw"], "--model_dir: score the EMA generator (paper E.2) or the "
                     "raw one (the EMA can lag behind G early in a run).")
 
@@ -73,8 +74,10 @@ def check_flags(f):
     raise ValueError(f"--model_dir={f.model_dir} is not a trivd_gan.train run (no model_config.json).")
   if f.model is not None and not os.path.isfile(os.path.join(f.model, "saved_model.pb")):
     raise ValueError(f"--model={f.model} is not a SavedModel folder (no saved_model.pb).")
-  if f.diagnostics and f.model_dir is None:
-    raise ValueError("--diagnostics needs --model_dir: the probes use the run's discriminator.")
+  for name, why in (("diagnostics", "the probes use the run's discriminator"),
+                    ("chain_pooling", "an export keeps the pooling it was exported with")):
+    if getattr(f, name) and f.model_dir is None:
+      raise ValueError(f"--{name} needs --model_dir: {why}.")
   if f.motion and f.dataset not in VELOCITY_KEYS and f.dataset not in INK_MOTION_DATASETS:
     raise ValueError(f"--motion needs a data set with motion labels ({', '.join(sorted(VELOCITY_KEYS))}) or "
                      f"of bright objects on black ({', '.join(INK_MOTION_DATASETS)}), got "
@@ -194,6 +197,7 @@ def probe_run(f):
     config = json.load(fh)
   prefixes = inference.list_checkpoints(f.model_dir, f.every_checkpoint, f.steps)
   g_config, d_config = config["generator"], config["discriminator"]
+  g_config = inference.with_chain_pooling(g_config, f.chain_pooling, f.model_dir)
   g = generator_lib.Generator(**g_config).build_for_shapes(1)
   tc, tp, res = g_config["num_context_frames"], g_config["num_predicted_frames"], g_config["resolution"]
   labelled = f.motion and f.dataset in VELOCITY_KEYS
@@ -377,10 +381,9 @@ def main(argv):
     report = probe_run(FLAGS) if FLAGS.model_dir else probe_saved_model(FLAGS)
   except (ValueError, OSError) as e:
     cli_setup.exit_with_error(e)
-  report["settings"] = {"dataset": FLAGS.dataset, "data_dir": FLAGS.data_dir, "split": FLAGS.split,
-                        "num_clips": FLAGS.num_clips, "clips_per_video": FLAGS.clips_per_video,
-                        "truncation": FLAGS.truncation, "standing_stats_batches": FLAGS.standing_stats_batches,
-                        "seed": FLAGS.seed}
+  report["settings"] = {name: getattr(FLAGS, name) for name in (
+      "dataset", "data_dir", "split", "num_clips", "clips_per_video", "truncation", "standing_stats_batches",
+      "seed", "chain_pooling")}
   path = FLAGS.json or os.path.join(FLAGS.model_dir or FLAGS.model, "probe.json")
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   with open(path, "w") as fh:
