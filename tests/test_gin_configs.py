@@ -66,9 +66,10 @@ PRETRAINED = {"gin/pretrained/moving_mnist.gin": ("tsru_p", 8, 10, 10, 20.0, "pi
               # The shipped Moving MNIST model's three stages (one model_dir).
               "gin/pretrained/moving_mnist_pooled_1.gin": ("tsru_p", 8, 10, 10, 5.0, "warp_chain"),
               "gin/pretrained/moving_mnist_pooled_2.gin": ("tsru_p", 8, 10, 10, 5.0, "warp_chain"),
-              "gin/pretrained/moving_mnist_pooled_3.gin": ("tsru_p", 8, 10, 10, 0.0, "warp_chain")}
+              "gin/pretrained/moving_mnist_pooled_3.gin": ("tsru_p", 8, 10, 10, 0.0, "warp_chain"),
+              "gin/pretrained/moving_mnist_pooled_4.gin": ("tsru_p", 8, 10, 10, 0.0, "warp_chain")}
 STAGES = ("gin/pretrained/moving_mnist_pooled_1.gin", "gin/pretrained/moving_mnist_pooled_2.gin",
-          "gin/pretrained/moving_mnist_pooled_3.gin")
+          "gin/pretrained/moving_mnist_pooled_3.gin", "gin/pretrained/moving_mnist_pooled_4.gin")
 # Generator options of the recipes that differ from the class defaults (the paper's), beyond the above.
 MOTION_RECIPES = ("gin/pretrained/natural_motion.gin", "gin/pretrained/natural_motion_warmup.gin",
                   "gin/pretrained/moving_mnist_motion.gin",
@@ -76,7 +77,7 @@ MOTION_RECIPES = ("gin/pretrained/natural_motion.gin", "gin/pretrained/natural_m
 PRETRAINED_OPTIONS = {path: {"encoder_correlation": True, "warp_spectral_norm": False}
                       for path in MOTION_RECIPES}
 for path, scale, pooling in zip(("gin/pretrained/moving_mnist_photometric.gin",) + STAGES,
-                                (1.0, 1.0, 2.0, 2.0), (0, 0, 4, 4)):
+                                (1.0, 1.0, 2.0, 2.0, 2.0), (0, 0, 4, 4, 4)):
   PRETRAINED_OPTIONS[path]["warp_logit_scale"] = scale
   if pooling:  # unbound (the default, 0) elsewhere
     PRETRAINED_OPTIONS[path]["chain_pooling_radius"] = pooling
@@ -84,7 +85,9 @@ for path, scale, pooling in zip(("gin/pretrained/moving_mnist_photometric.gin",)
 PRETRAINED_PHOTOMETRIC = {"gin/pretrained/moving_mnist_photometric.gin": 20.0,
                           **{path: 100.0 for path in STAGES}}
 # Staged recipes: each stage ends at its train.num_steps, after the previous stage's.
-STAGE_ENDS = (700, 900, 1100)
+STAGE_ENDS = (700, 900, 1100, 1300)
+# The copy-mask term (train.copy_mask_weight; 0, the paper's objective, where unbound): stage 4 only.
+PRETRAINED_COPY_MASK = {"gin/pretrained/moving_mnist_pooled_4.gin": 10.0}
 # Reconstruction warm-up steps (train.reconstruction_warmup_steps; 0, the paper's schedule, where unbound).
 PRETRAINED_WARMUP = {"gin/pretrained/natural_motion_warmup.gin": 1000}
 
@@ -114,6 +117,11 @@ def test_pretrained_recipes_parse(path):
   except ValueError:
     photometric = 0.0
   assert photometric == PRETRAINED_PHOTOMETRIC.get(path, 0.0)
+  try:
+    copy_mask = gin.query_parameter("train.copy_mask_weight")
+  except ValueError:
+    copy_mask = 0.0
+  assert copy_mask == PRETRAINED_COPY_MASK.get(path, 0.0)
   g = gin.get_configurable("Generator")(name="g")
   assert (g.encoder_correlation, g.warp_spectral_norm, g.warp_logit_scale, g.chain_pooling_radius) == tuple(
       PRETRAINED_OPTIONS.get(path, {}).get(name, default)

@@ -4,7 +4,7 @@ Each loads through hub.load and predicts a held-out clip in seconds. Regression 
 benchmark is `python -m trivd_gan.probe`, docs/results/pretrained.md):
 - Moving MNIST: on the fixed held-out sequences of tests/testdata/moving_mnist_heldout.npz (test digits, never
   seen in training) it beats copy-last-frame on mean PSNR over the predicted frames and keeps its digits' ink
-  over the first three predicted frames;
+  over all ten predicted frames;
 - natural: on tests/testdata/realshort.mp4 (real camera footage kept out of its training) its first predicted
   frame is within 3 dB of copy-last-frame's PSNR and its mean SSIM at least 0.7 times copy-last-frame's; on
   held-out pans its motion fields point the way the camera moves.
@@ -59,10 +59,11 @@ def test_beats_copy_last_frame_on_held_out_sequences(module, held_out):
   assert model_psnr > copy_psnr, (model_psnr, copy_psnr)
   # The predictions depend on the context: two clips' predictions differ.
   assert float(tf.reduce_mean(tf.abs(frames[0] - frames[1]))) > 0.02
-  # Its digits keep their ink over the first three frames: no haze painted around them (1.22 at frame 1 in the
-  # window-pooled export shipped before) and no strokes; 1.05, 1.04, 1.01 measured (experiment 15).
+  # Its digits keep their ink over all ten frames: no haze painted around them (1.22 at frame 1 in the
+  # window-pooled export shipped before experiment 15), and no fading (the step-1100 export shipped before
+  # experiment 16 kept 0.47 at frame 10); 1.05 at frame 1 to 0.90 at frame 10 measured.
   ink = diagnostics.ink_mass(frames.numpy()) / diagnostics.ink_mass(future.numpy())
-  assert np.all(np.abs(ink[:3] - 1.0) < 0.1), ink
+  assert np.all(ink > 0.85) and np.all(ink < 1.1), ink
 
 
 @pytest.fixture(scope="module")
