@@ -1,4 +1,4 @@
-"""G's loss terms on its own motion fields (NOT in the paper; docs/learning.md experiments 11-14).
+"""G's loss terms on its own motion fields (NOT in the paper; docs/learning.md experiments 11-16).
 
 Each term is a gin option of `train` (`flow_mean_weight`, `warp_photometric_weight`, `flow_smoothness_weight`,
 with `flow_mean_radius` and `flow_smoothness_radius`, and `copy_mask_weight`), 0 by default: the paper's
