@@ -17,11 +17,13 @@ import tensorflow as tf
 from trivd_gan import progress
 from trivd_gan.training import precision as precision_lib
 from trivd_gan.training import trainer as trainer_lib
+from trivd_gan.training import warm_start
 
 
 def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_every=10, sample_every=1000,
           checkpoint_every=1000, mixed_precision=False, intra_op_threads=None, operative_config_fn=None,
-          max_train_seconds=None, allow_data_change=False, **trainer_kwargs):
+          max_train_seconds=None, allow_data_change=False, warm_start_generator=None,
+          warm_start_discriminator=None, **trainer_kwargs):
   """Trains TrIVD-GAN-FP until `num_steps` (resuming from model_dir); the gin-configurable `train`.
 
   Args:
@@ -42,6 +44,9 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
       budget. For comparisons at equal wall-clock time (docs/learning.md).
     allow_data_change: resume a model_dir on other data than it was trained on (another dataset_fn, data_dir,
       batch size, clip length or resolution; model_config.json records them). Off: such a resume is refused.
+    warm_start_generator, warm_start_discriminator: a NEW model_dir starts from an exported generator (G and
+      EMA G; e.g. pretrained/moving_mnist) and/or a run's discriminator and its optimizer state, saved as its
+      step-0 checkpoint (`warm_start`; fine-tuning, not in the paper). Ignored when model_dir resumes.
     **trainer_kwargs: every other argument of `Trainer` (the learning rates, batch size, models, data, ...),
       with Trainer's defaults. `train.__signature__` lists them, so gin sees (and records in the operative
       config) every one and refuses a binding of a name neither function has.
@@ -66,6 +71,11 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
     keras.mixed_precision.set_global_policy(previous_policy)
   start = trainer.restore(allow_data_change=allow_data_change)
   operative = lambda: operative_config_fn() if operative_config_fn else None
+  if start == 0 and (warm_start_generator or warm_start_discriminator):
+    warm_start.apply(trainer, warm_start_generator, warm_start_discriminator)
+    trainer.save(operative())
+    logging.info("Warm start: G and EMA G from %s, D from %s (step-0 checkpoint written).",
+                 warm_start_generator or "scratch", warm_start_discriminator or "scratch")
   writer = (tf.summary.create_file_writer(os.path.join(model_dir, "train")) if trainer.is_chief else
             tf.summary.create_noop_writer())
   values, step, rate = {}, start, 0.0
