@@ -204,7 +204,8 @@ def warp_photometric_loss(real_video, flows, num_context, scales=(1, 2, 4), glob
   if real.shape[1] != num_context + tp or flows.shape[2:] != (size, size, 2) or not scales:
     raise ValueError(f"real_video must be [B, Tc + Tp, H, W, 3] with Tc = {num_context}, flows [B, Tp, H, W, "
                      f"2] on its grid, scales not empty; got {real.shape}, {flows.shape}, {scales}.")
-  previous, target, flows = _step_pairs(real, flows, num_context)
+  fold = lambda x: tf.reshape(x, [-1, size, size, x.shape[-1]])
+  previous, target, flows = fold(real[:, num_context - 1:-1]), fold(real[:, num_context:]), fold(flows)
   total = 0.0
   for s in scales:
     if size % s:
@@ -213,13 +214,6 @@ def warp_photometric_loss(real_video, flows, num_context, scales=(1, 2, 4), glob
     warped = warping.backward_warp(pool(previous), pool(flows) / float(s))
     total += tf.reduce_mean(tf.abs(warped - pool(target)))
   return replica_scale_factor(real, global_batch_size, replica_scale) * total / len(scales)
-
-
-def _step_pairs(real, flows, num_context):
-  """(real previous frames, real frames, fields), each [B * Tp, H, W, C]: the pairs each predicted step's field
-  moves one onto the other (`warp_photometric_loss`, `copy_mask_loss`)."""
-  fold = lambda x: tf.reshape(x, [-1, *x.shape[2:]])
-  return fold(real[:, num_context - 1:-1]), fold(real[:, num_context:]), fold(flows)
 
 
 def content_weights(real_video, num_context, radius, contrast=0.2):
@@ -337,8 +331,9 @@ def copy_mask_loss(real_video, flows, mask, num_context, radius=1, tolerance=0.5
     raise ValueError(f"real_video must be [B, Tc + Tp, H, W, 3] with Tc = {num_context}, flows [B, Tp, H, W, "
                      f"2] and mask [B, Tp, H, W, 1] on its grid, tolerance > 0; got {real.shape}, "
                      f"{flows.shape}, {mask.shape}, {tolerance}.")
-  previous, target, folded = _step_pairs(real, flows, num_context)
-  error = tf.reduce_mean(tf.abs(warping.backward_warp(previous, folded) - target), axis=-1)
+  fold = lambda x: tf.reshape(x, [-1, size, size, x.shape[-1]])
+  warped = warping.backward_warp(fold(real[:, num_context - 1:-1]), fold(flows))
+  error = tf.reduce_mean(tf.abs(warped - fold(real[:, num_context:])), axis=-1)
   error = tf.reshape(error, [-1, tp, size, size])
   weights = tf.stop_gradient(content_weights(real, num_context, radius) * tf.nn.relu(1.0 - error / tolerance))
   kept = tf.math.divide_no_nan(tf.reduce_sum(weights * (1.0 - mask[..., 0])), tf.reduce_sum(weights))
