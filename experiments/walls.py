@@ -90,6 +90,34 @@ def digit_recall(frames, positions, digits, tolerance=0):
   return recall
 
 
+def track_digits(frames, positions, digits, search=10):
+  """[N, T, D, 2]: where each digit is in the frames, as its offset (dy, dx) px from its true position.
+
+  For each digit and frame, the offset within `search` px of the true top-left corner (the frame padded with
+  black) whose window covers the most of the digit: argmax over o of sum min(frame[p + o], digit) (the
+  unnormalized `digit_recall`; ties go to the smallest |o|). (0, 0) = the digit is where it should be; a digit
+  the frames lost gives the offset of whatever ink is nearest its shape. frames: [N, T, S, S] ink in [0, 1];
+  positions: [N, T, D, 2]; digits: [N, D, 28, 28] uint8.
+  """
+  frames, digits = np.asarray(frames, np.float64), np.asarray(digits, np.float64) / 255.0
+  n, t, d = positions.shape[:3]
+  size, span = digits.shape[-1], 2 * search + 1
+  offsets = np.stack(np.meshgrid(np.arange(-search, search + 1), np.arange(-search, search + 1),
+                                 indexing="ij"), axis=-1).reshape(-1, 2)
+  order = np.argsort(np.abs(offsets).sum(axis=1), kind="stable")  # nearest offsets first: argmax keeps them
+  padded = np.pad(frames, [(0, 0), (0, 0), (search, search), (search, search)])
+  out = np.zeros((n, t, d, 2), np.int64)
+  for i in range(n):
+    for j in range(t):
+      for k in range(d):
+        y, x = positions[i, j, k]
+        region = padded[i, j, y:y + size + span - 1, x:x + size + span - 1]
+        windows = np.lib.stride_tricks.sliding_window_view(region, (size, size)).reshape(-1, size, size)
+        scores = np.minimum(windows, digits[i, k]).sum(axis=(1, 2))
+        out[i, j, k] = offsets[order[np.argmax(scores[order])]]
+  return out
+
+
 def bounce_phase(velocities, num_context):
   """[N, Tp, D] int, an index into PHASES: 0 the digit does not bounce during the predicted frames, 1 it will
   but has not yet, 2 it has (it moves away from a wall, or has turned at one, since an earlier predicted frame).
@@ -115,27 +143,27 @@ def frames_since_bounce(phase):
   return np.cumsum(after, axis=1) * after
 
 
-def recall_report(recall, copy_recall, phase):
-  """Mean recall per predicted frame and phase (model and copy-last-frame), and after a bounce by frames since.
+def phase_report(values, copy_values, phase):
+  """Means of a per-digit score per predicted frame and phase (model and copy-last-frame), and after a bounce by
+  frames since it.
 
-  recall, copy_recall: [N, Tp, D]; phase: `bounce_phase`. Returns JSON-ready dicts; means of empty cells are
-  None.
+  values, copy_values: [N, Tp, D] (e.g. `digit_recall`); phase: `bounce_phase`. Returns JSON-ready dicts, one
+  per PHASES name and "after_bounce_by_frames_since", of "count", "model", "copy_last_frame" lists; means of
+  empty cells are None.
   """
-  def mean(values, where):
-    return float(values[where].mean()) if where.any() else None
+  def mean(x, where):
+    return float(x[where].mean()) if where.any() else None
 
-  report = {"num_digits": int(phase.shape[0] * phase.shape[2]),
-            "digits_bouncing": int((phase[:, -1] == 2).sum())}
+  report, tp = {}, phase.shape[1]
   for p, name in enumerate(PHASES):
-    report[name] = {
-        "count": [int((phase[:, k] == p).sum()) for k in range(phase.shape[1])],
-        "model": [mean(recall[:, k], phase[:, k] == p) for k in range(phase.shape[1])],
-        "copy_last_frame": [mean(copy_recall[:, k], phase[:, k] == p) for k in range(phase.shape[1])]}
+    report[name] = {"count": [int((phase[:, k] == p).sum()) for k in range(tp)],
+                    "model": [mean(values[:, k], phase[:, k] == p) for k in range(tp)],
+                    "copy_last_frame": [mean(copy_values[:, k], phase[:, k] == p) for k in range(tp)]}
   since = frames_since_bounce(phase)
   report["after_bounce_by_frames_since"] = {
-      "count": [int((since == s).sum()) for s in range(1, phase.shape[1])],
-      "model": [mean(recall, since == s) for s in range(1, phase.shape[1])],
-      "copy_last_frame": [mean(copy_recall, since == s) for s in range(1, phase.shape[1])]}
+      "count": [int((since == s).sum()) for s in range(1, tp)],
+      "model": [mean(values, since == s) for s in range(1, tp)],
+      "copy_last_frame": [mean(copy_values, since == s) for s in range(1, tp)]}
   return report
 
 
@@ -161,7 +189,8 @@ def field_on_digits(fields, positions, digits):
 def field_report(field, displacement, phase):
   """Per predicted step, does the field move each digit as far as it moves? Least-squares slope (field =
   slope x displacement, per axis; 1 is right, 0.5 half the speed, < 0 the wrong way) and Pearson correlation
-  over the digits, for all digits and for those after a bounce.
+  over the digits, for all digits, for those that do not bounce in the predicted frames and for those after a
+  bounce.
 
   field, displacement: [N, Tp, D, 2] px (`field_on_digits`; the true displacement of each digit into frame t);
   phase: `bounce_phase` [N, Tp, D].
@@ -177,14 +206,17 @@ def field_report(field, displacement, phase):
             "mean_abs_field": float(np.abs(b).mean())}
 
   tp = phase.shape[1]
+  where = lambda p, k: phase[:, k] == p
   return {"all": [stats(displacement[:, k], field[:, k]) for k in range(tp)],
-          "after_bounce": [stats(displacement[:, k][phase[:, k] == 2], field[:, k][phase[:, k] == 2])
-                           for k in range(tp)]}
+          "no_bounce": [stats(displacement[:, k][where(0, k)], field[:, k][where(0, k)]) for k in range(tp)],
+          "after_bounce": [stats(displacement[:, k][where(2, k)], field[:, k][where(2, k)]) for k in range(tp)]}
 
 
 def run(data_dir, num_clips=256, batch_size=32, truncation=0.0, tolerance=2, model=None, model_dir=None,
         log=print):
-  """Predicts the held-out sequences with the model and returns `recall_report` plus the settings."""
+  """Predicts the held-out sequences with the model; returns the digits' "recall" (`digit_recall`) and
+  "distance_px" (the length of `track_digits`' offset) as `phase_report`s, the "field" (`field_report`) and the
+  settings."""
   from trivd_gan import inference  # pylint: disable=import-outside-toplevel
   predictor = inference.Predictor(model=model, model_dir=model_dir)
   tc, tp = predictor.num_context_frames, predictor.num_predicted_frames
@@ -199,15 +231,19 @@ def run(data_dir, num_clips=256, batch_size=32, truncation=0.0, tolerance=2, mod
     predicted.append((out["frames"].mean(axis=-1) + 1.0) / 2.0)
     fields.append(field_on_digits(out["motion_field"], seqs["positions"][start:start + batch_size, tc:],
                                   seqs["digits"][start:start + batch_size]))
-  positions, phase = seqs["positions"], bounce_phase(seqs["velocities"], tc)
-  recall = digit_recall(np.concatenate(predicted), positions[:, tc:], seqs["digits"], tolerance)
-  last = np.repeat(seqs["video"][:, tc - 1:tc] / 255.0, tp, axis=1)
-  copy_recall = digit_recall(last, positions[:, tc:], seqs["digits"], tolerance)
-  report = recall_report(recall, copy_recall, phase)
-  report["field"] = field_report(np.concatenate(fields), (positions[:, tc:] - positions[:, tc - 1:-1]), phase)
+  positions, phase, digits = seqs["positions"][:, tc:], bounce_phase(seqs["velocities"], tc), seqs["digits"]
+  predicted, last = np.concatenate(predicted), np.repeat(seqs["video"][:, tc - 1:tc] / 255.0, tp, axis=1)
+  distance = lambda frames: np.linalg.norm(track_digits(frames, positions, digits), axis=-1)
+  report = {"num_digits": int(phase.shape[0] * phase.shape[2]),
+            "digits_bouncing": int((phase[:, -1] == 2).sum()),
+            "recall": phase_report(digit_recall(predicted, positions, digits, tolerance),
+                                   digit_recall(last, positions, digits, tolerance), phase),
+            "distance_px": phase_report(distance(predicted), distance(last), phase),
+            "field": field_report(np.concatenate(fields), positions - seqs["positions"][:, tc - 1:-1], phase)}
   for name in PHASES:
-    log(f"{name} ({report[name]['count'][-1]} digits at frame {tp}): recall per predicted frame " +
-        " ".join("-" if r is None else f"{r:.2f}" for r in report[name]["model"]))
+    log(f"{name} ({report['recall'][name]['count'][-1]} digits at frame {tp}): recall, distance (px) per "
+        "predicted frame " + " ".join("-" if r is None else f"{r:.2f},{d:.1f}" for r, d in zip(
+            report["recall"][name]["model"], report["distance_px"][name]["model"])))
   log("field on the digits / their displacement, least-squares slope dy, dx per predicted step: " +
       " ".join(f"{r['slope_dy_dx'][0]:.2f},{r['slope_dy_dx'][1]:.2f}" for r in report["field"]["all"]))
   report["settings"] = {"model": model, "model_dir": model_dir, "data_dir": data_dir, "num_clips": num_clips,

@@ -10,7 +10,8 @@ from experiments import motion_readout
 from experiments import walls
 from trivd_gan import data
 
-SHIPPED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pretrained", "moving_mnist")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHIPPED = os.path.join(ROOT, "pretrained", "moving_mnist")
 
 
 def test_motion_readout_trains_and_scores_the_held_out_pans():
@@ -81,12 +82,23 @@ def test_bounce_phase_splits_the_predicted_frames_at_the_first_turn():
   np.testing.assert_array_equal(phase[0].T,
                                 [[0, 0, 0, 0, 0], [1, 1, 1, 2, 2], [1, 2, 2, 2, 2], [0, 0, 0, 0, 0]])
   np.testing.assert_array_equal(walls.frames_since_bounce(phase)[0, :, 1], [0, 0, 0, 1, 2])
-  report = walls.recall_report(np.full((1, tp, 4), 0.5), np.full((1, tp, 4), 0.25), phase)
-  assert report["digits_bouncing"] == 2 and report["num_digits"] == 4
+  report = walls.phase_report(np.full((1, tp, 4), 0.5), np.full((1, tp, 4), 0.25), phase)
   assert report["after_bounce"]["count"] == [0, 1, 1, 2, 2] and report["after_bounce"]["model"][0] is None
   assert report["no_bounce"]["model"] == [0.5] * tp
   assert report["before_bounce"]["copy_last_frame"][:3] == [0.25] * 3
   assert report["after_bounce_by_frames_since"]["count"] == [2, 2, 1, 1]
+
+
+def test_track_digits_finds_each_digit_where_the_frames_moved_it(test_digits_dir):
+  seqs = walls.held_out_sequences(test_digits_dir, 3, 4)
+  frames, positions, digits = seqs["video"] / 255.0, seqs["positions"], seqs["digits"]
+  np.testing.assert_array_equal(walls.track_digits(frames, positions, digits), 0)
+  moved = np.zeros_like(frames)
+  moved[:, :, 3:, :-2] = frames[:, :, :-3, 2:]  # everything 3 px down and 2 px left
+  offsets = walls.track_digits(moved, positions, digits)
+  # No digit is cut (their ink keeps 4 px from their box, boxes stay inside the frame): all found at (3, -2).
+  np.testing.assert_array_equal(offsets, np.broadcast_to([3, -2], offsets.shape))
+  np.testing.assert_array_equal(walls.track_digits(np.zeros_like(frames), positions, digits), 0)  # ties: (0, 0)
 
 
 def test_field_report_slope_is_one_for_the_true_displacement_and_half_for_half_of_it():
@@ -98,7 +110,8 @@ def test_field_report_slope_is_one_for_the_true_displacement_and_half_for_half_o
   for entry in report["all"]:
     np.testing.assert_allclose(entry["slope_dy_dx"], 0.5)
     np.testing.assert_allclose(entry["correlation_dy_dx"], 1.0)
-  assert report["after_bounce"][0] is None
+  assert report["after_bounce"][0] is None and report["no_bounce"][1] is None
+  assert report["no_bounce"][0]["slope_dy_dx"] == pytest.approx([0.5] * 2)
   assert report["after_bounce"][1]["slope_dy_dx"] == pytest.approx([0.5] * 2)
   reverse = walls.field_report(-displacement, displacement, phase)
   assert reverse["all"][0]["slope_dy_dx"] == pytest.approx([-1] * 2)
@@ -115,9 +128,11 @@ def test_walls_scores_the_shipped_model_on_held_out_sequences(test_digits_dir):
   report = walls.run(test_digits_dir, num_clips=4, batch_size=4, model=SHIPPED,
                      log=lines.append)
   assert len(lines) == 4 and lines[0].startswith("no_bounce")
-  counts = np.array([report[name]["count"] for name in walls.PHASES])
+  counts = np.array([report["recall"][name]["count"] for name in walls.PHASES])
   assert np.all(counts.sum(axis=0) == 8) and report["num_digits"] == 8
   for name in walls.PHASES:
-    for value in report[name]["model"] + report[name]["copy_last_frame"]:
+    for value in report["recall"][name]["model"] + report["recall"][name]["copy_last_frame"]:
       assert value is None or 0.0 <= value <= 1.0
+    for value in report["distance_px"][name]["model"] + report["distance_px"][name]["copy_last_frame"]:
+      assert value is None or 0.0 <= value <= 10 * 2 ** 0.5
   assert len(report["field"]["all"]) == 10 and report["settings"]["tolerance"] == 2
