@@ -1,11 +1,13 @@
 """The programs of docs/learning.md's experiments (experiments/): motion_readout, walls."""
 
 import gzip
+import json
 import os
 
 import numpy as np
 import pytest
 
+from experiments import field_finetune
 from experiments import motion_readout
 from experiments import walls
 from trivd_gan import data
@@ -32,12 +34,14 @@ def test_motion_readout_trains_and_scores_the_held_out_pans():
 
 @pytest.fixture(scope="module")
 def test_digits_dir(tmp_path_factory):
-  """A folder with t10k-images-idx3-ubyte.gz: 50 random 28x28 "digits", ink only 4 px or more from the edge."""
+  """A folder of MNIST files (test and train): 50 random 28x28 "digits" each, ink only 4 px or more from the
+  edge."""
   root = tmp_path_factory.mktemp("mnist_test")
-  digits = np.zeros((50, 28, 28), np.uint8)
-  digits[:, 4:24, 4:24] = np.random.default_rng(1).integers(0, 2, (50, 20, 20)) * 255
-  with gzip.open(root / "t10k-images-idx3-ubyte.gz", "wb") as f:
-    f.write(np.array([2051, 50, 28, 28], ">u4").tobytes() + digits.tobytes())
+  for name, seed in (("t10k-images-idx3-ubyte.gz", 1), ("train-images-idx3-ubyte.gz", 2)):
+    digits = np.zeros((50, 28, 28), np.uint8)
+    digits[:, 4:24, 4:24] = np.random.default_rng(seed).integers(0, 2, (50, 20, 20)) * 255
+    with gzip.open(root / name, "wb") as f:
+      f.write(np.array([2051, 50, 28, 28], ">u4").tobytes() + digits.tobytes())
   return str(root)
 
 
@@ -136,3 +140,23 @@ def test_walls_scores_the_shipped_model_on_held_out_sequences(test_digits_dir):
     for value in report["distance_px"][name]["model"] + report["distance_px"][name]["copy_last_frame"]:
       assert value is None or 0.0 <= value <= 10 * 2 ** 0.5
   assert len(report["field"]["all"]) == 10 and report["settings"]["tolerance"] == 2
+
+
+@pytest.mark.slow  # ~30 s: the shipped 64x64 generator's training step is built and run
+def test_field_finetune_trains_the_shipped_generator_on_its_field_terms(test_digits_dir, tmp_path):
+  lines, path = [], str(tmp_path / "curve.json")
+  curve = field_finetune.run(test_digits_dir, model=SHIPPED,
+                             gin_file=os.path.join(ROOT, "gin", "pretrained", "moving_mnist_pooled_4.gin"),
+                             steps=2, batch_size=2, eval_every=1, num_eval_clips=4, pooled_photometric=True,
+                             reconstruction_weight=1.0, json_path=path, log=lines.append)
+  assert [c["step"] for c in curve] == [0, 1, 2] and len(lines) == 5
+  with open(path) as fh:
+    assert json.load(fh) == curve
+  for c in curve:
+    assert len(c["distance_px"]) == 10 and all(0 <= d <= 10 * 2 ** 0.5 for d in c["distance_px"])
+    assert all(0 <= r <= 1 for r in c["recall"]) and np.isfinite(c["psnr"]) and 0 < c["copy_last_psnr"] < 60
+  assert curve[0]["train_terms"] is None
+  assert set(curve[1]["train_terms"]) == {"photometric", "copy_mask", "reconstruction"}
+  assert curve[0]["psnr"] != curve[2]["psnr"]  # G was trained
+  with pytest.raises(ValueError, match="pooled warp_chain"):
+    field_finetune.run(test_digits_dir, model=SHIPPED, gin_file=os.path.join(ROOT, "gin", "demo.gin"), steps=1)
