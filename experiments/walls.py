@@ -5,8 +5,10 @@ average over every digit; this program splits them by what the real digit does i
 not bounce, it has not bounced yet, or it has bounced (docs/learning.md experiment 17). It regenerates the
 held-out sequences of `moving_mnist.make_clips` (evaluation: the first frames of each sequence, the same seeds)
 with their digits' positions and velocities, predicts them with a SavedModel (--model) or a run's EMA generator
-(--model_dir), and scores each digit at each predicted frame by its recall: the predicted ink that covers the
-digit drawn alone at its true position, over the digit's ink (`digit_recall`; 1 = all of it is there, 0 = none).
+(--model_dir), and scores each digit at each predicted frame three ways: its recall, the predicted ink that
+covers the digit drawn alone at its true position, over the digit's ink (`digit_recall`, within --tolerance px;
+1 = all of it is there, 0 = none); its distance, how far from its true position the prediction shows it
+(`track_digits`); and G's motion field on the digit against the digit's true displacement (`field_report`).
 
   python -m experiments.walls --model=pretrained/moving_mnist --data_dir=../shared/data/mnist --num_clips=256 \
       --json=docs/results/moving_mnist_walls.json
