@@ -38,21 +38,19 @@ def define_flags():
 def held_out_sequences(data_dir, num_clips, num_frames, image_size=64, split="test", seed=0):
   """The first `num_clips` held-out clips of `moving_mnist.make_clips` with what drew them.
 
-  Evaluation clips are the first `num_frames` frames of 20-frame sequences drawn by `moving_mnist.sequence` from
-  the generator seeded [seed + offset, index] (the same arithmetic as `make_clips`; a test checks the videos
-  match). Returns a dict of NumPy arrays: "video" [N, T, S, S] uint8, "positions" [N, T, D, 2] int32 top-left
-  (y, x) pixels, "velocities" [N, T, D, 2] float32 (the velocity used from t to t + 1), "digits" [N, D, 28, 28]
-  uint8 (each sequence's digit images).
+  Evaluation clips are the first `num_frames` frames of 20-frame sequences drawn by `moving_mnist.sequence` with
+  `moving_mnist.sequence_rng`, as `make_clips` draws them (a test checks the videos match). Returns a dict of
+  NumPy arrays: "video" [N, T, S, S] uint8, "positions" [N, T, D, 2] int32 top-left (y, x) pixels,
+  "velocities" [N, T, D, 2] float32 (the velocity used from t to t + 1), "digits" [N, D, 28, 28] uint8 (each
+  sequence's digit images).
   """
   from trivd_gan.data import moving_mnist  # pylint: disable=import-outside-toplevel
   if num_frames > 20:
     raise ValueError(f"held-out Moving MNIST sequences have 20 frames; num_frames={num_frames} is more.")
   digits = moving_mnist.load_digits(moving_mnist.find_digits_file(data_dir, split))
-  offset = moving_mnist._EVAL_SEED_OFFSET  # pylint: disable=protected-access
-  base_seed = seed + (0 if split == "train" else offset)
   parts = {"video": [], "positions": [], "velocities": [], "digits": []}
   for index in range(num_clips):
-    s = moving_mnist.sequence(digits, np.random.default_rng([base_seed, index]), 20, image_size)
+    s = moving_mnist.sequence(digits, moving_mnist.sequence_rng(split, seed, index), 20, image_size)
     for key in ("video", "positions", "velocities"):
       parts[key].append(s[key][:num_frames])
     parts["digits"].append(digits[s["digit_ids"]])

@@ -103,6 +103,12 @@ def sequence(digits: np.ndarray,
   return {"video": video, "positions": positions, "velocities": velocities, "digit_ids": ids.astype(np.int32)}
 
 
+def sequence_rng(split: str, seed: int, index: int) -> np.random.Generator:
+  """The generator that draws sequence `index` of `split` for `seed` (`make_clips`; evaluation splits are offset
+  so that they never repeat a training sequence): sequences are a pure function of (split, seed, index)."""
+  return np.random.default_rng([seed + (0 if split == "train" else _EVAL_SEED_OFFSET), int(index)])
+
+
 def make_clips(spec: preprocessing.ClipSpec,
                *,
                num_examples: Optional[int] = None,
@@ -125,12 +131,11 @@ def make_clips(spec: preprocessing.ClipSpec,
                      f"with stride {spec.frame_stride}; raise sequence_length or lower num_frames.")
   if num_examples is None and not spec.training:
     num_examples = 10000
-  base_seed = spec.seed + (0 if spec.split == "train" else _EVAL_SEED_OFFSET)
   indices = tf.data.Dataset.range(num_examples) if num_examples is not None else tf.data.Dataset.counter()
   indices = indices.shard(spec.num_shards, spec.shard_index)
 
   def _gen(index):
-    rng = np.random.default_rng([base_seed, int(index)])
+    rng = sequence_rng(spec.split, spec.seed, index)
     video = sequence(digits, rng, sequence_length, spec.image_size, num_digits, step_length)["video"]
     start = preprocessing.window_starts(sequence_length, spec.num_frames, spec.frame_stride, spec.training,
                                         rng)[0]
