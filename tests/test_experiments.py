@@ -142,7 +142,7 @@ def test_walls_scores_the_shipped_model_on_held_out_sequences(test_digits_dir):
   assert len(report["field"]["all"]) == 10 and report["settings"]["tolerance"] == 2
 
 
-@pytest.mark.slow  # ~30 s: the shipped 64x64 generator's training step is built and run
+@pytest.mark.slow  # 45 s here: the shipped 64x64 generator's training step is built and run
 def test_field_finetune_trains_the_shipped_generator_on_its_field_terms(test_digits_dir, tmp_path):
   lines, path = [], str(tmp_path / "curve.json")
   curve = field_finetune.run(test_digits_dir, model=SHIPPED,
