@@ -193,32 +193,66 @@ def test_copy_mask_term_takes_the_mask_of_the_g_step(tmp_path):
       field_terms.FieldTerms(chain(**other), copy_mask_weight=1.0)
 
 
-def test_reconstruction_warmup_trains_g_alone_then_the_gan(tmp_path):
+def test_generator_only_steps_train_g_alone_then_the_gan(tmp_path):
   kwargs = {k: v for k, v in TINY.items() if k not in ("log_every", "summary_every", "sample_every")}
-  t = trainer.Trainer(str(tmp_path / "warm"), reconstruction_weight=2.0, reconstruction_warmup_steps=2,
-                      **kwargs)
+  t = trainer.Trainer(str(tmp_path / "warm"), reconstruction_weight=2.0, generator_only_steps=2, **kwargs)
   snapshot = lambda model: [v.numpy().copy() for v in model.trainable_variables]
   changed = lambda before, model: any(not np.array_equal(b, v.numpy())
                                       for b, v in zip(before, model.trainable_variables))
   g0, d0 = snapshot(t.generator), snapshot(t.discriminator)
   for _ in range(2):
     values = t.train_step()
-    assert set(values) == {"g_loss/reconstruction", "g_loss/orthogonal_reg"}
+    assert set(values) == {"g_loss/reconstruction", "g_loss/total", "g_loss/orthogonal_reg"}
     assert 0.0 < values["g_loss/reconstruction"] <= 4.0  # 2 x mean |fake - real| over [-1, 1] pixels
+    assert values["g_loss/total"] == values["g_loss/reconstruction"]
   assert changed(g0, t.generator) and not changed(d0, t.discriminator)
   values = t.train_step()  # step 3: a GAN step
   assert "d_loss/total" in values and "g_loss/reconstruction" in values
   assert changed(d0, t.discriminator)
-  for bad in (dict(reconstruction_weight=0.0, reconstruction_warmup_steps=5),
-              dict(reconstruction_weight=1.0, reconstruction_warmup_steps=-1)):
-    with pytest.raises(ValueError, match="reconstruction_warmup_steps"):
+  for bad in (dict(reconstruction_weight=0.0, generator_only_steps=5),
+              dict(reconstruction_weight=1.0, generator_only_steps=-1)):
+    with pytest.raises(ValueError, match="generator_only_steps"):
       trainer.Trainer(str(tmp_path / "bad"), **bad, **kwargs)
 
 
-def test_train_loop_runs_through_the_warmup_into_the_gan(tmp_path):
+def test_generator_only_steps_train_g_on_its_field_terms(tmp_path):
+  kwargs = {k: v for k, v in TINY.items() if k not in ("log_every", "summary_every", "sample_every")}
+  chain = functools.partial(generator.Generator, channel_multiplier=1, recurrent_unit="tsru_p",
+                            num_context_frames=2, num_predicted_frames=2, resolution=32,
+                            output_mode="warp_chain", chain_pooling_radius=2)
+  t = trainer.Trainer(str(tmp_path / "fields"), warp_photometric_weight=3.0, copy_mask_weight=4.0,
+                      generator_only_steps=1, **{**kwargs, "generator_fn": chain})
+  batch = t.sample_batch["video"]
+  # The terms are those of G's training-mode fields and mask at z = 0, without the L1 term (weight 0).
+  state = t.generator.non_trainable_variables
+  saved = [v.numpy() for v in state]
+  _, weights, mask = t.generator.generate(batch[:, :2], tf.zeros([4, t.generator.latent_dim]), training=True,
+                                          return_mask=True)
+  flows = t.generator.frame_flows(weights)
+  expected = {"warp_photometric": 3.0 * losses.warp_photometric_loss(batch, flows, 2, global_batch_size=2),
+              "copy_mask": 4.0 * losses.copy_mask_loss(batch, flows, mask, 2, global_batch_size=2)}
+  for v, value in zip(state, saved):
+    v.assign(value)
+  grads, terms, _ = t._generator_only_grads_fn(batch, None)
+  assert set(terms) == set(expected)
+  for name, value in expected.items():
+    np.testing.assert_allclose(terms[name], value, rtol=1e-4, err_msg=name)
+    assert float(value) > 0.0
+  assert sum(float(tf.reduce_sum(tf.abs(g))) for g in grads if g is not None) > 0.0
+  d0 = [v.numpy().copy() for v in t.discriminator.trainable_variables]
+  values = t.train_step()
+  assert set(values) == {"g_loss/warp_photometric", "g_loss/copy_mask", "g_loss/total", "g_loss/orthogonal_reg"}
+  np.testing.assert_allclose(values["g_loss/total"],
+                             values["g_loss/warp_photometric"] + values["g_loss/copy_mask"], rtol=1e-6)
+  assert all(np.array_equal(b, v.numpy()) for b, v in zip(d0, t.discriminator.trainable_variables))
+  assert "d_loss/total" in t.train_step()  # step 2: a GAN step
+  t.close()
+
+
+def test_train_loop_runs_through_the_generator_only_steps_into_the_gan(tmp_path):
   model_dir = str(tmp_path / "loop")
   result = loop.train(model_dir, num_steps=3, checkpoint_every=1, reconstruction_weight=1.0,
-                      reconstruction_warmup_steps=2, **TINY)
+                      generator_only_steps=2, **TINY)
   assert result["step"] == 3 and "d_loss/total" in result["losses"]
   assert tf.train.latest_checkpoint(model_dir).endswith("ckpt-3")
   result["trainer"].close()

@@ -85,31 +85,31 @@ def train(model_dir, num_steps=1000000, strategy=None, log_every=10, summary_eve
   t_start = t_last = t_budget = time.perf_counter()
   last_logged = phase_first = start
   for step in range(start + 1, num_steps + 1):
-    warmup = trainer.in_warmup(step)
-    new_phase = step == start + 1 or step == trainer.reconstruction_warmup_steps + 1
+    g_alone = trainer.in_generator_only_phase(step)
+    new_phase = step == start + 1 or step == trainer.generator_only_steps + 1
     if new_phase:
       if not trainer.run_eagerly:  # tracing the step takes minutes for large models: say so
         logging.info("Building the %s step graph (the first step traces and compiles it) ...",
-                     "reconstruction warm-up" if warmup else "training")
+                     "G-alone" if g_alone else "training")
       t_start = time.perf_counter()
     values = trainer.train_step()
     if new_phase:
       # The first step of a phase includes tracing/compilation: measure speed from its end on.
       what = ("First (eager) step done" if trainer.run_eagerly else
-              "Reconstruction warm-up step graph built" if warmup else "Training step graph built")
+              "G-alone step graph built" if g_alone else "Training step graph built")
       logging.info("%s in %.1f s.", what, time.perf_counter() - t_start)
       t_start = t_last = time.perf_counter()
       last_logged = phase_first = step
       if step == start + 1:
         t_budget = t_start
-    clips_per_step = trainer.global_batch_size * (1 if warmup else trainer.d_steps_per_g_step + 1)
+    clips_per_step = trainer.global_batch_size * (1 if g_alone else trainer.d_steps_per_g_step + 1)
     if step % log_every == 0 or step == num_steps:
       now = time.perf_counter()
       rate = (step - last_logged) / (now - t_last) if step > last_logged else 0.0
       overall = (step - phase_first) / (now - t_start) if step > phase_first else 0.0
       t_last, last_logged = now, step
       eta = (num_steps - step) / overall if overall > 0 else float("nan")
-      losses_text = (f"warm-up  reconstruction {values['g_loss/reconstruction']:.4f}" if warmup else
+      losses_text = (f"G alone  g_loss {values['g_loss/total']:.4f}" if g_alone else
                      f"d_loss {values['d_loss/total']:.4f}  g_loss {values['g_loss/total']:.4f}")
       logging.info("step %d/%d  %s  %.2f steps/s  %.1f clips/s  ETA %s", step, num_steps, losses_text, rate,
                    rate * clips_per_step, progress.format_duration(eta) if math.isfinite(eta) else "?")

@@ -33,6 +33,7 @@ from trivd_gan.training import checkpoints
 from trivd_gan.training import ema as ema_lib
 from trivd_gan.training import field_terms
 from trivd_gan.training import fused_adam
+from trivd_gan.training import generator_only
 from trivd_gan.training import grappler as grappler_lib
 from trivd_gan.training import strategy as strategy_lib
 
@@ -47,7 +48,7 @@ def _replica_seed(seed):
   return tf.random.experimental.stateless_fold_in(seed, tf.cast(replica_id, tf.int64))
 
 
-class Trainer:
+class Trainer(generator_only.GeneratorOnlySteps):
   """Builds G, D, the EMA generator, the optimizers and the checkpoint under `strategy`, and trains.
 
   Every argument after `strategy` is also an argument of `train` (gin: `train.<name>`); they are declared here
@@ -73,9 +74,9 @@ class Trainer:
       where it costs seconds of graph building and gains no speed; `grappler.choose`).
     reconstruction_weight: 0 = the paper's eq. 14 alone; > 0 adds that times the L1 error of the predicted
       frames to G's loss, a departure for small-scale training explained in docs/learning.md.
-    reconstruction_warmup_steps: 0 = the paper's schedule; N > 0 (not in the paper; needs reconstruction_weight
-      > 0): steps 1..N train G alone on the weighted L1 error (and the orthogonal regularization) with z = 0, D
-      idle; the GAN steps follow. It did not help (docs/learning.md experiment 9); kept for experiments.
+    generator_only_steps: 0 = the paper's schedule; N > 0 (not in the paper; needs the L1 term or a field
+      term): steps 1..N train G alone on those terms with z = 0, D idle; the GAN steps follow
+      (`generator_only`).
     flow_mean_weight, warp_photometric_weight, flow_smoothness_weight, flow_smoothness_radius,
       flow_mean_radius, copy_mask_weight: 0 = the paper's objective; terms on G's motion fields (and copy mask)
       added to G's loss, as `field_terms.FieldTerms` (docs/learning.md experiments 11-16).
@@ -87,7 +88,7 @@ class Trainer:
                d_learning_rate=5e-4, adam_beta1=0.0, adam_beta2=0.999, adam_epsilon=1e-8,
                orthogonal_reg_weight=1e-4, ema_decay=0.9999, ema_start_step=20000, seed=0, jit_compile=False,
                max_checkpoints_to_keep=5, checkpoint_iterator=False, run_eagerly=False, grappler="auto",
-               reconstruction_weight=0.0, reconstruction_warmup_steps=0, flow_mean_weight=0.0,
+               reconstruction_weight=0.0, generator_only_steps=0, flow_mean_weight=0.0,
                warp_photometric_weight=0.0, flow_smoothness_weight=0.0, flow_smoothness_radius=0,
                flow_mean_radius=0, copy_mask_weight=0.0):
     if global_batch_size < 1 or d_steps_per_g_step < 1:
@@ -108,11 +109,6 @@ class Trainer:
       raise ValueError(f"train.reconstruction_weight must be >= 0 (0 is the paper's objective), got "
                        f"{reconstruction_weight}.")
     self.reconstruction_weight = float(reconstruction_weight)
-    if reconstruction_warmup_steps < 0 or (reconstruction_warmup_steps and not reconstruction_weight):
-      raise ValueError(f"train.reconstruction_warmup_steps must be >= 0, and > 0 only with "
-                       f"train.reconstruction_weight > 0 (the warm-up trains G on that L1 term alone); got "
-                       f"{reconstruction_warmup_steps} with reconstruction_weight {reconstruction_weight}.")
-    self.reconstruction_warmup_steps = int(reconstruction_warmup_steps)
     self.jit_compile = bool(jit_compile)
     self.run_eagerly = bool(run_eagerly)
     bfloat16 = keras.mixed_precision.global_policy().compute_dtype == "bfloat16"
@@ -134,6 +130,11 @@ class Trainer:
       self.field_terms = field_terms.FieldTerms(self.generator, flow_mean_weight, warp_photometric_weight,
                                                 flow_smoothness_weight, flow_smoothness_radius,
                                                 flow_mean_radius, copy_mask_weight)
+      if generator_only_steps < 0 or (generator_only_steps and not (reconstruction_weight or self.field_terms)):
+        raise ValueError(f"train.generator_only_steps must be >= 0, and > 0 only with a G term to train on "
+                         f"(train.reconstruction_weight or a field term's weight > 0); got "
+                         f"{generator_only_steps} with none.")
+      self.generator_only_steps = int(generator_only_steps)
       # Variables must exist before the optimizers are built and the checkpoint restored.
       self.generator.build_for_shapes(2)
       self.ema_generator.build_for_shapes(2)
@@ -178,15 +179,15 @@ class Trainer:
     self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=max_checkpoints_to_keep)
     # Eager steps skip tracing and graph optimization, which dominate with tiny models (tests, debugging).
     # autograph=False: the step has Python control flow only (and autograph mixed up the replica methods).
-    # The warm-up's step is traced only if a warm-up step runs (not on resumes past it).
+    # The G-alone step is traced only if a G-alone step runs (not on resumes past them).
     # D's update is one function, traced once and called d_steps_per_g_step times a step: tracing and Grappler
     # see one D update, not two (a nested tf.function instead blocked Grappler's fusions: slower steps).
     graph = lambda fn: fn if run_eagerly else tf.function(fn, autograph=False)
     self._d_step, self._g_step = graph(self._d_step_fn), graph(self._g_step_fn)
-    self._warmup_step = graph(self._warmup_step_fn)
+    self._generator_only_step = graph(self._generator_only_step_fn)
     jit = lambda fn: tf.function(fn, jit_compile=True, autograph=False) if self.jit_compile else fn
     self._d_grads, self._g_grads = jit(self._d_grads_fn), jit(self._g_grads_fn)
-    self._warmup_grads = jit(self._warmup_grads_fn)
+    self._generator_only_grads = jit(self._generator_only_grads_fn)
     # Without Grappler, G's forward pass is traced once, as a function both updates call: D's without a tape,
     # G's under one (TF derives its gradient from the same graph): ~0.7 s less graph building at demo size. With
     # Grappler it stays inline: a nested function blocked Grappler's fusions (slower steps). One replica only:
@@ -283,33 +284,6 @@ class Trainer:
     grads = tape.gradient(loss, self.generator.trainable_variables)
     return grads, total, per_d, ortho
 
-  def _warmup_grads_fn(self, video, g_labels):
-    context = video[:, :self.tc]
-    z = tf.zeros([tf.shape(video)[0], self.generator.latent_dim])  # the regression target is the mean future
-    with tf.GradientTape() as tape:
-      fake = self.generator(context, z, g_labels, training=True)
-      reconstruction = losses.reconstruction_loss(video[:, self.tc:], fake,
-                                                  global_batch_size=self.global_batch_size)
-      ortho = losses.orthogonal_regularization(self.generator.trainable_variables, self.orthogonal_reg_weight,
-                                               replica_scale=1.0 / self.num_replicas)
-      loss = self.reconstruction_weight * reconstruction + ortho
-    grads = tape.gradient(loss, self.generator.trainable_variables)
-    return grads, self.reconstruction_weight * reconstruction, ortho
-
-  def _warmup_replica_step(self, batch):
-    grads, reconstruction, ortho = self._warmup_grads(batch["video"], self._labels(batch)[0])
-    self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
-    return reconstruction, ortho
-
-  def _warmup_step_fn(self, iterator):
-    """One reconstruction warm-up step (G alone, see `reconstruction_warmup_steps`); returns global means."""
-    reconstruction, ortho = self.strategy.run(self._warmup_replica_step, args=(next(iterator),))
-    out = {"g_loss/reconstruction": self._global_sum(reconstruction),
-           "g_loss/orthogonal_reg": self._global_sum(ortho)}
-    self.step.assign_add(1)
-    self.ema.update(self.step)
-    return out
-
   def step_graphs(self):
     """The ConcreteFunctions one GAN step calls, in order: D's update d_steps_per_g_step times, then G's.
 
@@ -325,10 +299,6 @@ class Trainer:
   def _global_sum(self, x):
     """The sum over replicas of a per-replica scalar (losses are already scaled to the global batch)."""
     return self.strategy.reduce(tf.distribute.ReduceOp.SUM, x, axis=None)
-
-  def in_warmup(self, step):
-    """Whether training step `step` (1-based) is a reconstruction warm-up step."""
-    return step <= self.reconstruction_warmup_steps
 
   def _d_replica_step(self, batch, seed):
     g_labels, d_labels = self._labels(batch)
@@ -363,8 +333,8 @@ class Trainer:
     """Runs one step; returns {name: float} (D's: means over its updates); TrainingDivergedError on NaN/Inf."""
     step = int(self.step.numpy()) + 1
     with contextlib.nullcontext() if self.grappler else compat.grappler_off():
-      if self.in_warmup(step):
-        values = {k: float(v) for k, v in self._warmup_step(self.iterator).items()}
+      if self.in_generator_only_phase(step):
+        values = {k: float(v) for k, v in self._generator_only_step(self.iterator).items()}
       else:
         n = self.d_steps_per_g_step
         seeds = self.rng.make_seeds(n + 1)  # [2, n + 1] int64
