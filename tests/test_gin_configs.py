@@ -63,13 +63,15 @@ PRETRAINED = {"gin/pretrained/moving_mnist.gin": ("tsru_p", 8, 10, 10, 20.0, "pi
               "gin/pretrained/natural_motion_warmup.gin": ("tsru_p", 8, 5, 11, 50.0, "warp"),
               "gin/pretrained/moving_mnist_motion.gin": ("tsru_p", 8, 10, 10, 20.0, "warp"),
               "gin/pretrained/moving_mnist_photometric.gin": ("tsru_p", 8, 10, 10, 20.0, "warp_chain"),
-              # The shipped Moving MNIST model's three stages (one model_dir).
+              # The shipped Moving MNIST model's five stages (one model_dir).
               "gin/pretrained/moving_mnist_pooled_1.gin": ("tsru_p", 8, 10, 10, 5.0, "warp_chain"),
               "gin/pretrained/moving_mnist_pooled_2.gin": ("tsru_p", 8, 10, 10, 5.0, "warp_chain"),
               "gin/pretrained/moving_mnist_pooled_3.gin": ("tsru_p", 8, 10, 10, 0.0, "warp_chain"),
-              "gin/pretrained/moving_mnist_pooled_4.gin": ("tsru_p", 8, 10, 10, 0.0, "warp_chain")}
+              "gin/pretrained/moving_mnist_pooled_4.gin": ("tsru_p", 8, 10, 10, 0.0, "warp_chain"),
+              "gin/pretrained/moving_mnist_pooled_5.gin": ("tsru_p", 8, 10, 10, 0.0, "warp_chain")}
 STAGES = ("gin/pretrained/moving_mnist_pooled_1.gin", "gin/pretrained/moving_mnist_pooled_2.gin",
-          "gin/pretrained/moving_mnist_pooled_3.gin", "gin/pretrained/moving_mnist_pooled_4.gin")
+          "gin/pretrained/moving_mnist_pooled_3.gin", "gin/pretrained/moving_mnist_pooled_4.gin",
+          "gin/pretrained/moving_mnist_pooled_5.gin")
 # Generator options of the recipes that differ from the class defaults (the paper's), beyond the above.
 MOTION_RECIPES = ("gin/pretrained/natural_motion.gin", "gin/pretrained/natural_motion_warmup.gin",
                   "gin/pretrained/moving_mnist_motion.gin",
@@ -77,7 +79,7 @@ MOTION_RECIPES = ("gin/pretrained/natural_motion.gin", "gin/pretrained/natural_m
 PRETRAINED_OPTIONS = {path: {"encoder_correlation": True, "warp_spectral_norm": False}
                       for path in MOTION_RECIPES}
 for path, scale, pooling in zip(("gin/pretrained/moving_mnist_photometric.gin",) + STAGES,
-                                (1.0, 1.0, 2.0, 2.0, 2.0), (0, 0, 4, 4, 4)):
+                                (1.0, 1.0, 2.0, 2.0, 2.0, 2.0), (0, 0, 4, 4, 4, 4)):
   PRETRAINED_OPTIONS[path]["warp_logit_scale"] = scale
   if pooling:  # unbound (the default, 0) elsewhere
     PRETRAINED_OPTIONS[path]["chain_pooling_radius"] = pooling
@@ -85,11 +87,12 @@ for path, scale, pooling in zip(("gin/pretrained/moving_mnist_photometric.gin",)
 PRETRAINED_PHOTOMETRIC = {"gin/pretrained/moving_mnist_photometric.gin": 20.0,
                           **{path: 100.0 for path in STAGES}}
 # Staged recipes: each stage ends at its train.num_steps, after the previous stage's.
-STAGE_ENDS = (700, 900, 1100, 1300)
-# The copy-mask term (train.copy_mask_weight; 0, the paper's objective, where unbound): stage 4 only.
-PRETRAINED_COPY_MASK = {"gin/pretrained/moving_mnist_pooled_4.gin": 10.0}
-# Reconstruction warm-up steps (train.reconstruction_warmup_steps; 0, the paper's schedule, where unbound).
-PRETRAINED_WARMUP = {"gin/pretrained/natural_motion_warmup.gin": 1000}
+STAGE_ENDS = (700, 900, 1100, 1300, 4800)
+# The copy-mask term (train.copy_mask_weight; 0, the paper's objective, where unbound): stages 4 and 5.
+PRETRAINED_COPY_MASK = {path: 10.0 for path in STAGES[3:]}
+# G-alone steps (train.generator_only_steps; 0, the paper's schedule, where unbound).
+# Stage 5 trains G alone for all its steps (those up to its num_steps).
+PRETRAINED_WARMUP = {"gin/pretrained/natural_motion_warmup.gin": 1000, STAGES[4]: STAGE_ENDS[4]}
 
 
 @pytest.mark.parametrize("path", sorted(PRETRAINED))
@@ -108,7 +111,7 @@ def test_pretrained_recipes_parse(path):
   for name, value in PRETRAINED_OPTIONS.get(path, {}).items():
     assert gin.query_parameter(f"Generator.{name}") == value
   try:
-    warmup = gin.query_parameter("train.reconstruction_warmup_steps")
+    warmup = gin.query_parameter("train.generator_only_steps")
   except ValueError:
     warmup = 0
   assert warmup == PRETRAINED_WARMUP.get(path, 0)
@@ -130,6 +133,8 @@ def test_pretrained_recipes_parse(path):
   if path in STAGES:
     assert gin.query_parameter("train.num_steps") == STAGE_ENDS[STAGES.index(path)]
     assert gin.query_parameter("train.flow_smoothness_weight") == (2.0 if path == STAGES[0] else 0.0)
+    # Stage 5 pools each field over each object, as the shipped export does; the others over a window.
+    assert g.chain_pooling == ("object" if path == STAGES[4] else "window")
 
 
 @pytest.mark.parametrize("path", sorted(EXPECTED))
