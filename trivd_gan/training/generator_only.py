@@ -28,13 +28,7 @@ class GeneratorOnlySteps:
     z = tf.zeros([tf.shape(video)[0], self.generator.latent_dim])
     with tf.GradientTape() as tape:
       fake, *parts = self._g_forward(video[:, :self.tc], z, g_labels)
-      terms = {}
-      if self.reconstruction_weight:
-        terms["reconstruction"] = self.reconstruction_weight * losses.reconstruction_loss(
-            video[:, self.tc:], tf.cast(fake, video.dtype), global_batch_size=self.global_batch_size)
-      if self.field_terms:
-        terms.update(self.field_terms(self.generator.frame_flows(parts[0]), video, self.tc, *parts[1:],
-                                      global_batch_size=self.global_batch_size))
+      terms = self._non_adversarial_terms(video, tf.cast(fake, video.dtype), parts)  # as the GAN step's
       ortho = losses.orthogonal_regularization(self.generator.trainable_variables, self.orthogonal_reg_weight,
                                                replica_scale=1.0 / self.num_replicas)
       loss = sum(terms.values()) + ortho

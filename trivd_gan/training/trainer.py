@@ -269,20 +269,26 @@ class Trainer(generator_only.GeneratorOnlySteps):
                                                 training=True, global_batch_size=self.global_batch_size)
       ortho = losses.orthogonal_regularization(self.generator.trainable_variables, self.orthogonal_reg_weight,
                                                replica_scale=1.0 / self.num_replicas)
+      terms = self._non_adversarial_terms(video, fake_video[:, self.tc:], parts)
+      per_d = {**per_d, **terms}
       loss = total + ortho
-      if self.reconstruction_weight:
-        # Not in the paper (docs/learning.md): ties each prediction to its context at small scale.
-        reconstruction = losses.reconstruction_loss(video[:, self.tc:], fake_video[:, self.tc:],
-                                                    global_batch_size=self.global_batch_size)
-        per_d = {**per_d, "reconstruction": self.reconstruction_weight * reconstruction}
-        loss += self.reconstruction_weight * reconstruction
-      if self.field_terms:  # Not in the paper (docs/learning.md experiments 11-16): terms on G's fields.
-        terms = self.field_terms(self.generator.frame_flows(parts[0]), video, self.tc, *parts[1:],
-                                 global_batch_size=self.global_batch_size)
-        per_d = {**per_d, **terms}
+      if terms:  # the paper's objective adds nothing (and no op) here
         loss += sum(terms.values())
     grads = tape.gradient(loss, self.generator.trainable_variables)
     return grads, total, per_d, ortho
+
+  def _non_adversarial_terms(self, video, prediction, parts):
+    """{name: weighted term} of G's terms beyond eq. 14 (none in the paper's objective): the L1 error of the
+    prediction [B, Tp, H, W, 3] (docs/learning.md: ties each prediction to its context at small scale) and the
+    terms on G's fields (experiments 11-16), from `parts` = [warping weights, mask] of `_g_forward`."""
+    terms = {}
+    if self.reconstruction_weight:
+      terms["reconstruction"] = self.reconstruction_weight * losses.reconstruction_loss(
+          video[:, self.tc:], prediction, global_batch_size=self.global_batch_size)
+    if self.field_terms:
+      terms.update(self.field_terms(self.generator.frame_flows(parts[0]), video, self.tc, *parts[1:],
+                                    global_batch_size=self.global_batch_size))
+    return terms
 
   def step_graphs(self):
     """The ConcreteFunctions one GAN step calls, in order: D's update d_steps_per_g_step times, then G's.
