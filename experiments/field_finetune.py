@@ -2,9 +2,9 @@ r"""G alone on its own field terms, from an exported generator (docs/learning.md
 
 Fine-tunes an exported generator (`--model`, built from the gin of the stage that made it) on Moving MNIST
 training sequences with G's terms on its motion fields only, the ones the shipped model's last stage adds to the
-adversarial loss: the photometric term (`losses.warp_photometric_loss`, on G's fields as trained, or with
+adversarial loss: the photometric term (`field_losses.warp_photometric_loss`, on G's fields as trained, or with
 --pooled_photometric on the fields pooled over the real previous frame's objects as the warp chain pools them)
-and the copy-mask term (`losses.copy_mask_loss`); optionally the L1 reconstruction term. There is no
+and the copy-mask term (`field_losses.copy_mask_loss`); optionally the L1 reconstruction term. There is no
 discriminator: a diagnostic of how far the fields can learn each digit's motion from their own targets, not a
 recipe (the shipped recipe trains G against D; the trainer has no G-only mode). Every --eval_every steps it
 scores the first --num_eval_clips held-out test sequences: each digit's distance and recall per predicted frame
@@ -55,7 +55,7 @@ def run(data_dir, model="pretrained/moving_mnist", gin_file="gin/pretrained/movi
   from experiments import walls  # pylint: disable=import-outside-toplevel
   from trivd_gan import configurables  # pylint: disable=import-outside-toplevel
   from trivd_gan import data  # pylint: disable=import-outside-toplevel
-  from trivd_gan import losses  # pylint: disable=import-outside-toplevel
+  from trivd_gan import field_losses  # pylint: disable=import-outside-toplevel
   from trivd_gan.evaluation import heldout  # pylint: disable=import-outside-toplevel
   from trivd_gan.models import chain_pooling as chain_pooling_lib  # pylint: disable=import-outside-toplevel
   from trivd_gan.training import warm_start  # pylint: disable=import-outside-toplevel
@@ -77,7 +77,7 @@ def run(data_dir, model="pretrained/moving_mnist", gin_file="gin/pretrained/movi
       pooled = chain_pooling_lib.pooled_flow(g.chain_pooling, previous, tf.reshape(flows, [-1, size, size, 2]),
                                              g.chain_pooling_radius)
       flows = tf.reshape(pooled, [-1, tp, size, size, 2])
-    return losses.warp_photometric_loss(real, flows, tc)
+    return field_losses.warp_photometric_loss(real, flows, tc)
 
   @tf.function(autograph=False)
   def step(real, z):
@@ -85,7 +85,7 @@ def run(data_dir, model="pretrained/moving_mnist", gin_file="gin/pretrained/movi
       frames, warp_weights, mask = g.generate(real[:, :tc], z, training=True, return_mask=True)
       flows = g.frame_flows(warp_weights)
       terms = {"photometric": photometric(real, flows),
-               "copy_mask": losses.copy_mask_loss(real, flows, mask, tc),
+               "copy_mask": field_losses.copy_mask_loss(real, flows, mask, tc),
                "reconstruction": tf.reduce_mean(tf.abs(frames - real[:, tc:]))}
       loss = (photometric_weight * terms["photometric"] + copy_mask_weight * terms["copy_mask"] +
               reconstruction_weight * terms["reconstruction"])

@@ -25,12 +25,13 @@ ALLOWED = {
     "cli_setup": set(),
     "visualization": set(),
     "losses": {"layers", "models"},
+    "field_losses": {"layers", "losses"},
     "inference": {"compat", "data", "layers", "models", "log_filters", "progress"},
     "diagnostics": {"layers", "losses", "models"},
     "export": {"inference", "log_filters", "models"},
     "evaluation": {"evaluation", "data", "inference", "models", "progress"},
-    "training": {"training", "compat", "data", "inference", "layers", "losses", "models", "progress",
-                 "visualization"},
+    "training": {"training", "compat", "data", "field_losses", "inference", "layers", "losses", "models",
+                 "progress", "visualization"},
     "configurables": {"cli_setup", "data", "inference", "models", "training"},
 }
 LIBRARY = set(ALLOWED)

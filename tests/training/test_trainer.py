@@ -11,7 +11,8 @@ import pytest
 import tensorflow as tf
 
 from trivd_gan import compat
-from trivd_gan import losses
+from trivd_gan import field_losses
+from trivd_gan.models import chain_pooling
 from trivd_gan.models import decompositions
 from trivd_gan.models import generator
 from trivd_gan.models import seeds as seeds_lib
@@ -133,7 +134,7 @@ def test_motion_field_terms_add_to_g_only(tmp_path):
   context, z = t.sample_batch["video"][:, :2], tf.zeros([4, t.generator.latent_dim])
   with tf.GradientTape() as tape:
     flows = t.generator.frame_flows(t.generator.generate(context, z, training=True)[1])
-    penalty = losses.mean_flow_penalty(flows)
+    penalty = field_losses.mean_flow_penalty(flows)
   grads = tape.gradient(penalty, t.generator.trainable_variables)
   hyper = [g for g, v in zip(grads, t.generator.trainable_variables) if "hyper" in v.path and g is not None]
   assert hyper and any(float(tf.reduce_max(tf.abs(g))) > 0 for g in hyper)
@@ -155,13 +156,13 @@ def test_flow_mean_radius_takes_the_mean_field_near_the_real_content(monkeypatch
   video[:, :, 2:6, 3:7] = 1.0  # one bright square: content near the top left only
   near = field_terms.FieldTerms(tsru, flow_mean_weight=2.0, flow_mean_radius=1)(flows, video, 2)["flow_mean"]
   whole = field_terms.FieldTerms(tsru, flow_mean_weight=2.0)(flows, video, 2)["flow_mean"]
-  weights = losses.content_weights(video, 2, 1)
-  np.testing.assert_allclose(near, 2.0 * losses.mean_flow_penalty(flows, weights), rtol=1e-6)
-  np.testing.assert_allclose(whole, 2.0 * losses.mean_flow_penalty(flows), rtol=1e-6)
+  weights = field_losses.content_weights(video, 2, 1)
+  np.testing.assert_allclose(near, 2.0 * field_losses.mean_flow_penalty(flows, weights), rtol=1e-6)
+  np.testing.assert_allclose(whole, 2.0 * field_losses.mean_flow_penalty(flows), rtol=1e-6)
   assert abs(float(near) - float(whole)) > 1e-3
   # Both terms at the same radius share one computation of the content weights.
   calls = []
-  monkeypatch.setattr(losses, "content_weights", lambda *args: calls.append(args) or weights)
+  monkeypatch.setattr(field_losses, "content_weights", lambda *args: calls.append(args) or weights)
   both = field_terms.FieldTerms(tsru, flow_mean_weight=2.0, flow_mean_radius=1, flow_smoothness_weight=1.0,
                                 flow_smoothness_radius=1)(flows, video, 2)
   assert set(both) == {"flow_mean", "flow_smoothness"} and len(calls) == 1
@@ -181,7 +182,8 @@ def test_copy_mask_term_takes_the_mask_of_the_g_step(tmp_path):
   saved = [v.numpy() for v in state]
   z = generator.sample_latents(4, t.generator.latent_dim, seed=tf.unstack(seeds_lib.split_seed(seed, 2))[0])
   _, weights, mask = t.generator.generate(batch[:, :2], z, training=True, return_mask=True)
-  expected = 4.0 * losses.copy_mask_loss(batch, t.generator.frame_flows(weights), mask, 2, global_batch_size=2)
+  flows = t.generator.frame_flows(weights)
+  expected = 4.0 * field_losses.copy_mask_loss(batch, flows, mask, 2, global_batch_size=2)
   for v, value in zip(state, saved):
     v.assign(value)
   grads, _, per_d, _ = t._g_grads_fn(batch, None, None, seed)
@@ -191,6 +193,31 @@ def test_copy_mask_term_takes_the_mask_of_the_g_step(tmp_path):
   for other in (dict(output_mode="composite"), dict(output_mode="warp")):
     with pytest.raises(ValueError, match="copy_mask_weight > 0 needs Generator.output_mode = 'warp_chain'"):
       field_terms.FieldTerms(chain(**other), copy_mask_weight=1.0)
+
+
+def test_chain_term_moves_g_own_previous_frames_pooled_as_the_chain_pools_them():
+  chain = functools.partial(generator.Generator, channel_multiplier=1, recurrent_unit="tsru_p",
+                            num_context_frames=2, num_predicted_frames=3, resolution=32,
+                            output_mode="warp_chain")
+  rng = np.random.default_rng(5)
+  video = tf.constant(rng.uniform(-1, 1, (2, 5, 32, 32, 3)), tf.float32)
+  prediction = tf.Variable(rng.uniform(-1, 1, (2, 3, 32, 32, 3)), dtype=tf.float32)
+  flows = tf.Variable(rng.normal(0, 1.5, (2, 3, 32, 32, 2)), dtype=tf.float32)
+  # What the chain moves at step t: the last context frame, then G's own frames t-1.
+  previous = tf.concat([video[:, 1:2], prediction[:, :-1]], axis=1)
+  fold = lambda x: tf.reshape(x, [6, 32, 32, x.shape[-1]])
+  for options, moved in ((dict(), flows), (dict(chain_pooling_radius=2, chain_pooling="object"), tf.reshape(
+      chain_pooling.pooled_flow("object", fold(previous), fold(flows), 2), [2, 3, 32, 32, 2]))):
+    terms = field_terms.FieldTerms(chain(**options), chain_photometric_weight=2.0)
+    with tf.GradientTape(persistent=True) as tape:
+      value = terms(flows, video, 2, prediction=prediction, global_batch_size=4)["chain_photometric"]
+    expected = 2.0 * field_losses.warp_photometric_loss(video, moved, 2, previous=previous, global_batch_size=4)
+    np.testing.assert_allclose(value, expected, rtol=1e-5)
+    # A target for the fields, not a path back into G's frames.
+    assert tape.gradient(value, prediction) is None
+    assert float(tf.reduce_sum(tf.abs(tape.gradient(value, flows)))) > 0.0
+  with pytest.raises(ValueError, match="chain_photometric_weight > 0 needs Generator.output_mode = 'warp_"):
+    field_terms.FieldTerms(chain(output_mode="warp"), chain_photometric_weight=1.0)
 
 
 def test_generator_only_steps_train_g_alone_then_the_gan(tmp_path):
@@ -221,16 +248,20 @@ def test_generator_only_steps_train_g_on_its_field_terms(tmp_path):
                             num_context_frames=2, num_predicted_frames=2, resolution=32,
                             output_mode="warp_chain", chain_pooling_radius=2)
   t = trainer.Trainer(str(tmp_path / "fields"), warp_photometric_weight=3.0, copy_mask_weight=4.0,
-                      generator_only_steps=1, **{**kwargs, "generator_fn": chain})
+                      chain_photometric_weight=5.0, generator_only_steps=1, **{**kwargs, "generator_fn": chain})
   batch = t.sample_batch["video"]
   # The terms are those of G's training-mode fields and mask at z = 0, without the L1 term (weight 0).
   state = t.generator.non_trainable_variables
   saved = [v.numpy() for v in state]
-  _, weights, mask = t.generator.generate(batch[:, :2], tf.zeros([4, t.generator.latent_dim]), training=True,
-                                          return_mask=True)
+  frames, weights, mask = t.generator.generate(batch[:, :2], tf.zeros([4, t.generator.latent_dim]),
+                                               training=True, return_mask=True)
   flows = t.generator.frame_flows(weights)
-  expected = {"warp_photometric": 3.0 * losses.warp_photometric_loss(batch, flows, 2, global_batch_size=2),
-              "copy_mask": 4.0 * losses.copy_mask_loss(batch, flows, mask, 2, global_batch_size=2)}
+  expected = {"warp_photometric": 3.0 * field_losses.warp_photometric_loss(batch, flows, 2,
+                                                                           global_batch_size=2),
+              "copy_mask": 4.0 * field_losses.copy_mask_loss(batch, flows, mask, 2, global_batch_size=2),
+              # on G's own frames: the wiring of the prediction into the term (its pooling: the test above)
+              "chain_photometric": 5.0 * field_terms.FieldTerms(t.generator, chain_photometric_weight=1.0)(
+                  flows, batch, 2, prediction=frames, global_batch_size=2)["chain_photometric"]}
   for v, value in zip(state, saved):
     v.assign(value)
   grads, terms, _ = t._generator_only_grads_fn(batch, None)
@@ -241,9 +272,9 @@ def test_generator_only_steps_train_g_on_its_field_terms(tmp_path):
   assert sum(float(tf.reduce_sum(tf.abs(g))) for g in grads if g is not None) > 0.0
   d0 = [v.numpy().copy() for v in t.discriminator.trainable_variables]
   values = t.train_step()
-  assert set(values) == {"g_loss/warp_photometric", "g_loss/copy_mask", "g_loss/total", "g_loss/orthogonal_reg"}
-  np.testing.assert_allclose(values["g_loss/total"],
-                             values["g_loss/warp_photometric"] + values["g_loss/copy_mask"], rtol=1e-6)
+  terms = ("g_loss/warp_photometric", "g_loss/copy_mask", "g_loss/chain_photometric")
+  assert set(values) == {*terms, "g_loss/total", "g_loss/orthogonal_reg"}
+  np.testing.assert_allclose(values["g_loss/total"], sum(values[name] for name in terms), rtol=1e-6)
   assert all(np.array_equal(b, v.numpy()) for b, v in zip(d0, t.discriminator.trainable_variables))
   assert "d_loss/total" in t.train_step()  # step 2: a GAN step
   t.close()

@@ -78,8 +78,9 @@ class Trainer(generator_only.GeneratorOnlySteps):
       term): steps 1..N train G alone on those terms with z = 0, D idle; the GAN steps follow
       (`generator_only`).
     flow_mean_weight, warp_photometric_weight, flow_smoothness_weight, flow_smoothness_radius,
-      flow_mean_radius, copy_mask_weight: 0 = the paper's objective; terms on G's motion fields (and copy mask)
-      added to G's loss, as `field_terms.FieldTerms` (docs/learning.md experiments 11-16).
+      flow_mean_radius, copy_mask_weight, chain_photometric_weight: 0 = the paper's objective; terms on G's
+      motion fields (and copy mask) added to G's loss, as `field_terms.FieldTerms` (docs/learning.md
+      experiments 11-16 and 20).
   """
 
   def __init__(self, model_dir, strategy=None, generator_fn=generator_lib.Generator,
@@ -90,7 +91,7 @@ class Trainer(generator_only.GeneratorOnlySteps):
                max_checkpoints_to_keep=5, checkpoint_iterator=False, run_eagerly=False, grappler="auto",
                reconstruction_weight=0.0, generator_only_steps=0, flow_mean_weight=0.0,
                warp_photometric_weight=0.0, flow_smoothness_weight=0.0, flow_smoothness_radius=0,
-               flow_mean_radius=0, copy_mask_weight=0.0):
+               flow_mean_radius=0, copy_mask_weight=0.0, chain_photometric_weight=0.0):
     if global_batch_size < 1 or d_steps_per_g_step < 1:
       raise ValueError(f"global_batch_size and d_steps_per_g_step must be >= 1, got {global_batch_size} and "
                        f"{d_steps_per_g_step}.")
@@ -129,7 +130,7 @@ class Trainer(generator_only.GeneratorOnlySteps):
       self.resolution = self.generator.resolution
       self.field_terms = field_terms.FieldTerms(self.generator, flow_mean_weight, warp_photometric_weight,
                                                 flow_smoothness_weight, flow_smoothness_radius,
-                                                flow_mean_radius, copy_mask_weight)
+                                                flow_mean_radius, copy_mask_weight, chain_photometric_weight)
       if generator_only_steps < 0 or (generator_only_steps and not (reconstruction_weight or self.field_terms)):
         raise ValueError(f"train.generator_only_steps must be >= 0, and > 0 only with a G term to train on "
                          f"(train.reconstruction_weight or a field term's weight > 0); got "
@@ -287,7 +288,7 @@ class Trainer(generator_only.GeneratorOnlySteps):
           video[:, self.tc:], prediction, global_batch_size=self.global_batch_size)
     if self.field_terms:
       terms.update(self.field_terms(self.generator.frame_flows(parts[0]), video, self.tc, *parts[1:],
-                                    global_batch_size=self.global_batch_size))
+                                    prediction=prediction, global_batch_size=self.global_batch_size))
     return terms
 
   def step_graphs(self):
