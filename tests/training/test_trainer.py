@@ -216,6 +216,8 @@ def test_chain_term_moves_g_own_previous_frames_pooled_as_the_chain_pools_them()
     # A target for the fields, not a path back into G's frames.
     assert tape.gradient(value, prediction) is None
     assert float(tf.reduce_sum(tf.abs(tape.gradient(value, flows)))) > 0.0
+  with pytest.raises(ValueError, match="needs G's predicted frames"):
+    terms(flows, video, 2)
   with pytest.raises(ValueError, match="chain_photometric_weight > 0 needs Generator.output_mode = 'warp_"):
     field_terms.FieldTerms(chain(output_mode="warp"), chain_photometric_weight=1.0)
 

@@ -75,24 +75,27 @@ class FieldTerms:
         weights_by_radius[radius] = field_losses.content_weights(real_video, num_context, radius)
       return weights_by_radius[radius]
 
+    previous = None
+    if "chain_photometric" in self.weights:
+      if prediction is None:
+        raise ValueError("train.chain_photometric_weight > 0 needs G's predicted frames: pass prediction "
+                         "[B, Tp, H, W, 3].")
+      # The frames the chain moves: the last context frame, then G's own; a target, not a path for gradients.
+      previous = tf.stop_gradient(tf.concat([tf.cast(real_video[:, num_context - 1:num_context], tf.float32),
+                                             tf.cast(prediction[:, :-1], tf.float32)], axis=1))
     terms = {
         "flow_mean": lambda: field_losses.mean_flow_penalty(flows, near_content(self.mean_radius),
-                                                      global_batch_size=global_batch_size),
+                                                            global_batch_size=global_batch_size),
         "warp_photometric": lambda: field_losses.warp_photometric_loss(real_video, flows, num_context,
-                                                                 global_batch_size=global_batch_size),
-        "flow_smoothness": lambda: field_losses.flow_smoothness_loss(flows,
-                                                                     near_content(self.smoothness_radius),
-                                                               global_batch_size=global_batch_size),
+                                                                       global_batch_size=global_batch_size),
+        "flow_smoothness": lambda: field_losses.flow_smoothness_loss(
+            flows, near_content(self.smoothness_radius), global_batch_size=global_batch_size),
         "copy_mask": lambda: field_losses.copy_mask_loss(real_video, flows, mask, num_context,
-                                                   global_batch_size=global_batch_size),
+                                                         global_batch_size=global_batch_size),
         "chain_photometric": lambda: field_losses.warp_photometric_loss(
             real_video, self._chain_flows(flows, previous), num_context, previous=previous,
             global_batch_size=global_batch_size),
     }
-    if "chain_photometric" in self.weights:
-      # The frames the chain moves: the last context frame, then G's own; a target, not a path for gradients.
-      previous = tf.stop_gradient(tf.concat([tf.cast(real_video[:, num_context - 1:num_context], tf.float32),
-                                             tf.cast(prediction[:, :-1], tf.float32)], axis=1))
     return {name: weight * terms[name]() for name, weight in self.weights.items()}
 
   def _chain_flows(self, flows, previous):
