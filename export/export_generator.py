@@ -3,7 +3,7 @@
   python export/export_generator.py --model_dir=DIR --output=EXPORT_DIR [--truncation=0.8]
       [--standing_stats_batches=N --standing_stats_data=VIDEO_OR_FOLDER] [--overwrite]
       [--weights=ema|raw] [--checkpoint=STEP]   (default: the EMA generator of the newest checkpoint)
-      [--chain_pooling=window|object]   (a warp_chain run's field pooling; default: the run's own)
+      [--chain_pooling=window|object|none]   (a warp_chain run's field pooling; default: the run's own)
   python export/export_generator.py --model_dir=DIR --output=EXPORT_DIR --standing_stats_batches=N \
       --standing_stats_dataset=moving_mnist --data_dir=MNIST_DIR   (contexts from a data set's training split)
 
@@ -106,8 +106,8 @@ def define_flags():
   flags.DEFINE_integer("checkpoint", None, "Export this step's checkpoint (one the run kept) instead of the "
                        "newest.")
   flags.DEFINE_string("chain_pooling", None, "Pool each predicted step's field this way ('window' or 'object', "
-                      "Generator.chain_pooling) instead of as the run trained; only for runs with "
-                      "chain_pooling_radius > 0 (the option holds no variables).")
+                      "Generator.chain_pooling, or 'none': each field as G draws it) instead of as the run "
+                      "trained; only for runs with chain_pooling_radius > 0 (the option holds no variables).")
 
 
 if __name__ == "__main__":

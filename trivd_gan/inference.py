@@ -93,8 +93,9 @@ def load_generator(model_dir, use_ema=True, checkpoint=None, chain_pooling=None)
     use_ema: the EMA generator (paper E.2: all evaluation samples use it) or the raw G. Before the EMA start
       step the EMA generator is a copy of G.
     checkpoint: a checkpoint prefix (default: the newest in model_dir).
-    chain_pooling: None (the run's own) or a `Generator.chain_pooling` to use instead: it holds no variables,
-      so the same weights run with either; only for a run that pools its fields (chain_pooling_radius > 0).
+    chain_pooling: None (the run's own), a `Generator.chain_pooling` to use instead, or "none" (each field as
+      G draws it, chain_pooling_radius 0): pooling holds no variables, so the same weights run with any; only
+      for a run that pools its fields (chain_pooling_radius > 0).
 
   Returns:
     A built `Generator` (inference: call with training=False). Its BatchNorm statistics are those saved; call
@@ -118,16 +119,19 @@ def load_generator(model_dir, use_ema=True, checkpoint=None, chain_pooling=None)
 
 
 def with_chain_pooling(config, chain_pooling, model_dir):
-  """A run's generator config (model_config.json) with `chain_pooling` instead of its own (None: unchanged).
+  """A run's generator config (model_config.json) with `chain_pooling` instead of its own (None: unchanged;
+  "none": no pooling, chain_pooling_radius 0).
 
-  The option holds no variables, so the same weights run with either pooling; only a run that pools its
-  fields (output_mode "warp_chain", chain_pooling_radius > 0) has one to change."""
+  The option holds no variables, so the same weights run with any pooling; only a run that pools its fields
+  (output_mode "warp_chain", chain_pooling_radius > 0) has one to change."""
   if chain_pooling is None:
     return config
   if not config.get("chain_pooling_radius"):
     raise ValueError(f"--chain_pooling={chain_pooling} needs a run whose generator pools its fields "
                      f"(output_mode 'warp_chain' with chain_pooling_radius > 0); {model_dir} has output_mode "
                      f"{config.get('output_mode')!r} and chain_pooling_radius 0.")
+  if chain_pooling == "none":  # G's fields drawn as trained on the photometric term (docs/learning.md exp. 21)
+    return {**config, "chain_pooling_radius": 0}
   return {**config, "chain_pooling": chain_pooling}
 
 

@@ -61,7 +61,7 @@ def define_flags():
   flags.DEFINE_string("samples_png", None, "Optional PNG of samples of the last scored checkpoint.")
   flags.DEFINE_string("markdown", None, "Optional Markdown tables: per frame (last checkpoint) and per step.")
   flags.DEFINE_integer("seed", 0, "Seed of z and of the standing-statistics batches.")
-  flags.DEFINE_enum("chain_pooling", None, ["window", "object"], "Score a --model_dir with this field pooling.")
+  flags.DEFINE_enum("chain_pooling", None, ["window", "object", "none"], "Field pooling for --model_dir.")
   flags.DEFINE_enum("weights", "ema", ["ema", "raw"], "--model_dir: score the EMA generator (paper E.2) or the "
                     "raw one (the EMA can lag behind G early in a run).")
 

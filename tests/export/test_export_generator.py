@@ -311,6 +311,14 @@ def test_chain_pooling_is_chosen_at_export(tmp_path):
           in export_lib.module_description(g, "run", 0.0, 0))
   with pytest.raises(ValueError, match="Unknown chain_pooling 'objects'; allowed: window, object"):
     inference.load_generator(model_dir, chain_pooling="objects")
+  # "none": the same weights, each step's field as G draws it (chain_pooling_radius 0).
+  written.chain_pooling_radius = 0
+  unpooled = written.generate(context, z, training=False)[0].numpy()
+  assert np.abs(unpooled - window).max() > 1e-4
+  g = inference.load_generator(model_dir, chain_pooling="none")
+  assert g.chain_pooling_radius == 0
+  np.testing.assert_allclose(g.generate(context, z, training=False)[0].numpy(), unpooled, atol=1e-5)
+  assert "pooled" not in export_lib.module_description(g, "run", 0.0, 0)
 
 
 def test_the_description_says_which_weights_were_exported():
