@@ -3,10 +3,11 @@ r"""G alone on its own field terms, from an exported generator (docs/learning.md
 Fine-tunes an exported generator (`--model`, built from the gin of the stage that made it) on Moving MNIST
 training sequences with G's terms on its motion fields only, the ones the shipped model's last stage adds to the
 adversarial loss: the photometric term (`field_losses.warp_photometric_loss`, on G's fields as trained, or with
---pooled_photometric on the fields pooled over the real previous frame's objects as the warp chain pools them)
+--pooled_photometric on the fields pooled over the real previous frame as the warp chain pools them)
 and the copy-mask term (`field_losses.copy_mask_loss`); optionally the L1 reconstruction term. There is no
 discriminator: a diagnostic of how far the fields can learn each digit's motion from their own targets, not a
-recipe (the shipped recipe trains G against D; the trainer has no G-only mode). Every --eval_every steps it
+recipe (the trainer's `train.generator_only_steps` trains G alone too and saves its weights; this program adds
+--pooled_photometric and held-out scores during training). Every --eval_every steps it
 scores the first --num_eval_clips held-out test sequences: each digit's distance and recall per predicted frame
 (experiments/walls.py) and PSNR / SSIM against copy-last-frame (`trivd_gan.evaluation.heldout`), with z = 0.
 
@@ -28,13 +29,15 @@ def define_flags():
   flags.DEFINE_string("model", "pretrained/moving_mnist", "The exported generator to start from.")
   flags.DEFINE_string("gin_file", "gin/pretrained/moving_mnist_pooled_4.gin",
                       "The gin file of the run that made the export (its Generator).")
-  flags.DEFINE_string("chain_pooling", "object", "Generator.chain_pooling of the export (its --chain_pooling).")
+  flags.DEFINE_string("chain_pooling", "window", "Generator.chain_pooling of the export (its --chain_pooling; "
+                      "experiment 18's stage-4 export: object).")
   flags.DEFINE_string("data_dir", None, "The MNIST folder: training digits to train on, test digits to score.")
   flags.DEFINE_integer("steps", 300, "G updates.")
   flags.DEFINE_integer("batch_size", 8, "Training sequences per update.")
   flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate (beta1 = 0, beta2 = 0.999: the trainer's G).")
   flags.DEFINE_float("photometric_weight", 100.0, "Weight of the photometric term (stage 4: 100).")
-  flags.DEFINE_boolean("pooled_photometric", False, "The photometric term on the object-pooled fields.")
+  flags.DEFINE_boolean("pooled_photometric", False, "The photometric term on the fields pooled as the chain "
+                       "pools them (--chain_pooling).")
   flags.DEFINE_float("copy_mask_weight", 10.0, "Weight of the copy-mask term (stage 4: 10).")
   flags.DEFINE_float("reconstruction_weight", 0.0, "Weight of the L1 error of the predicted frames.")
   flags.DEFINE_integer("eval_every", 100, "Steps between held-out scores.")
@@ -44,7 +47,7 @@ def define_flags():
 
 
 def run(data_dir, model="pretrained/moving_mnist", gin_file="gin/pretrained/moving_mnist_pooled_4.gin",
-        chain_pooling="object", steps=300, batch_size=8, learning_rate=1e-3, photometric_weight=100.0,
+        chain_pooling="window", steps=300, batch_size=8, learning_rate=1e-3, photometric_weight=100.0,
         pooled_photometric=False, copy_mask_weight=10.0, reconstruction_weight=0.0, eval_every=100,
         num_eval_clips=256, seed=0, json_path=None, log=print):
   """Fine-tunes as the module docstring says; returns the curve, one dict per evaluation (step 0 first)."""
@@ -72,11 +75,8 @@ def run(data_dir, model="pretrained/moving_mnist", gin_file="gin/pretrained/movi
   optimizer.build(g.trainable_variables)
 
   def photometric(real, flows):
-    if pooled_photometric:  # each step's field pooled over the objects of the real frame it moves
-      previous = tf.reshape(real[:, tc - 1:-1], [-1, size, size, 3])
-      pooled = chain_pooling_lib.pooled_flow(g.chain_pooling, previous, tf.reshape(flows, [-1, size, size, 2]),
-                                             g.chain_pooling_radius)
-      flows = tf.reshape(pooled, [-1, tp, size, size, 2])
+    if pooled_photometric:  # each step's field pooled over the real frame it moves, as the chain pools
+      flows = chain_pooling_lib.pooled_flows(g.chain_pooling, real[:, tc - 1:-1], flows, g.chain_pooling_radius)
     return field_losses.warp_photometric_loss(real, flows, tc)
 
   @tf.function(autograph=False)

@@ -169,3 +169,16 @@ def test_pooled_flow_keeps_a_field_that_is_already_constant_over_an_object(mode)
   frame = _two_objects()
   flow = np.broadcast_to(np.array([1.5, -0.5], np.float32), (2, 20, 24, 2))
   np.testing.assert_allclose(chain_pooling.pooled_flow(mode, frame, flow, 2).numpy(), flow, rtol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["window", "object"])
+def test_pooled_flows_pools_each_step_with_its_own_frame(mode):
+  rng = np.random.default_rng(11)
+  frames = rng.uniform(-1, 1, (2, 3, 16, 16, 3)).astype(np.float32)
+  flows = rng.normal(0, 1, (2, 3, 16, 16, 2)).astype(np.float32)
+  pooled = chain_pooling.pooled_flows(mode, frames, flows, 2).numpy()
+  for b in range(2):
+    for t in range(3):
+      alone = chain_pooling.pooled_flow(mode, frames[b:b + 1, t], flows[b:b + 1, t], 2).numpy()[0]
+      np.testing.assert_allclose(pooled[b, t], alone, rtol=1e-5, atol=1e-6)
+  assert chain_pooling.pooled_flows(mode, frames, flows, 0) is flows  # radius 0: a chain that does not pool

@@ -104,3 +104,12 @@ def pooled_flow(mode, frame, flow, radius):
   if mode == "object":
     return object_pooled_flow(frame, flow, radius)
   return content_pooled_flow(frame, flow, radius)
+
+
+def pooled_flows(mode, frames, flows, radius):
+  """`pooled_flow` of each step's frame [B, T, H, W, C] and field [B, T, H, W, 2] (static T, H, W) ->
+  [B, T, H, W, 2] float32; radius 0: the fields unchanged, as a chain that does not pool moves its frames."""
+  if not radius:
+    return flows
+  fold = lambda x: tf.reshape(x, [-1, *x.shape[2:]])
+  return tf.reshape(pooled_flow(mode, fold(frames), fold(flows), radius), [-1, *flows.shape[1:]])

@@ -38,7 +38,7 @@ class FieldTerms:
   def __init__(self, generator, flow_mean_weight=0.0, warp_photometric_weight=0.0, flow_smoothness_weight=0.0,
                flow_smoothness_radius=0, flow_mean_radius=0, copy_mask_weight=0.0,
                chain_photometric_weight=0.0):
-    self.generator = generator
+    self.pooling, self.pooling_radius = generator.chain_pooling, generator.chain_pooling_radius  # chain term
     self.weights = {"flow_mean": flow_mean_weight, "warp_photometric": warp_photometric_weight,
                     "flow_smoothness": flow_smoothness_weight, "copy_mask": copy_mask_weight,
                     "chain_photometric": chain_photometric_weight}
@@ -93,16 +93,7 @@ class FieldTerms:
         "copy_mask": lambda: field_losses.copy_mask_loss(real_video, flows, mask, num_context,
                                                          global_batch_size=global_batch_size),
         "chain_photometric": lambda: field_losses.warp_photometric_loss(
-            real_video, self._chain_flows(flows, previous), num_context, previous=previous,
-            global_batch_size=global_batch_size),
+            real_video, chain_pooling.pooled_flows(self.pooling, previous, flows, self.pooling_radius),
+            num_context, previous=previous, global_batch_size=global_batch_size),
     }
     return {name: weight * terms[name]() for name, weight in self.weights.items()}
-
-  def _chain_flows(self, flows, previous):
-    """The fields [B, Tp, H, W, 2] as `Generator._warp_chain` applies them to `previous` [B, Tp, H, W, 3]."""
-    radius = self.generator.chain_pooling_radius
-    if not radius:
-      return flows
-    fold = lambda x: tf.reshape(x, [-1, *x.shape[2:]])  # Tp, H and W are static
-    pooled = chain_pooling.pooled_flow(self.generator.chain_pooling, fold(previous), fold(flows), radius)
-    return tf.reshape(pooled, [-1, *flows.shape[1:]])
