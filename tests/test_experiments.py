@@ -1,4 +1,5 @@
-"""The programs of docs/learning.md's experiments (experiments/): motion_readout, walls."""
+"""The programs of docs/learning.md's experiments (experiments/): motion_readout, walls, field_finetune,
+pooled_fields."""
 
 import gzip
 import json
@@ -9,6 +10,7 @@ import pytest
 
 from experiments import field_finetune
 from experiments import motion_readout
+from experiments import pooled_fields
 from experiments import walls
 from trivd_gan import data
 
@@ -140,6 +142,24 @@ def test_walls_scores_the_shipped_model_on_held_out_sequences(test_digits_dir):
     for value in report["distance_px"][name]["model"] + report["distance_px"][name]["copy_last_frame"]:
       assert value is None or 0.0 <= value <= 10 * 2 ** 0.5
   assert len(report["field"]["all"]) == 10 and report["settings"]["tolerance"] == 2
+
+
+def test_field_at_digits_reads_the_field_under_each_digits_ink():
+  digits = np.zeros((1, 2, 28, 28), np.uint8)
+  digits[0, 0, 5:10, 5:10] = 255
+  digits[0, 1, 0:4, 0:4] = 128
+  field = np.zeros((1, 64, 64, 2))
+  field[0, 5:10, 5:10] = (1.0, -2.0)  # under digit 0 at (0, 0)
+  field[0, 40:44, 60:64] = (3.0, 0.5)  # under digit 1 at (40, 60), its ink cut at the frame's edge (x 60-63)
+  read = pooled_fields.field_at_digits(field, np.array([[[0, 0], [40, 60]]]), digits)
+  np.testing.assert_allclose(read, [[[1.0, -2.0], [3.0, 0.5]]])
+
+
+def test_pooled_fields_scores_the_shipped_fields_raw_and_pooled(test_digits_dir):
+  report = pooled_fields.run(test_digits_dir, SHIPPED, num_clips=4, batch_size=4)
+  assert sum(report["regions"].values()) == 4 and set(report["error_px"]) == {"raw", "object", "window"}
+  for errors in report["error_px"].values():
+    assert set(errors) == {"all", *report["regions"]} and all(0.0 <= v < 20.0 for v in errors.values())
 
 
 @pytest.mark.slow  # 45 s here: the shipped 64x64 generator's training step is built and run
