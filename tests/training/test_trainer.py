@@ -338,23 +338,53 @@ def test_the_trainer_steps_with_the_chosen_graph_optimizer(tmp_path, monkeypatch
   t.close()
 
 
-def test_step_graphs_are_the_traced_updates_and_share_one_g_forward_with_the_inline_gradients(tmp_path):
+def _calls(ops, function):
+  """The ops of `ops` that call the trace of Python function `function` (not its gradient), in program order."""
+  names = [(op, op.node_def.attr["f"].func.name) for op in ops
+           if op.type in ("PartitionedCall", "StatefulPartitionedCall")]
+  return [op for op, name in names if f"_{function}_" in name and "backward" not in name]
+
+
+def _ancestors(op):
+  """Every op `op` waits for: its inputs' ops and control inputs, transitively."""
+  seen, todo = set(), [op]
+  while todo:
+    current = todo.pop()
+    for parent in [t.op for t in current.inputs] + list(current.control_inputs):
+      if parent not in seen:
+        seen.add(parent)
+        todo.append(parent)
+  return seen
+
+
+def test_one_graph_step_shares_g_forward_and_d_gradients_and_overlaps_updates(tmp_path):
   # One graph-mode Trainer for both checks: tracing its step is most of this test's time.
   kwargs = {k: v for k, v in TINY.items() if k not in ("log_every", "summary_every", "sample_every")}
   with pytest.raises(ValueError, match="run_eagerly"):
     trainer.Trainer(str(tmp_path / "eager"), **kwargs).step_graphs()
   t = trainer.Trainer(str(tmp_path / "graph"), **{**kwargs, "run_eagerly": False, "grappler": False,
                                                    "d_steps_per_g_step": 2})
-  d_step, d_again, g_step = t.step_graphs()  # one D trace called d_steps_per_g_step times, then G
-  assert d_step is d_again
-  d_ops, g_ops = ({op.type for op in fn.graph.get_operations()} for fn in (d_step, g_step))
-  assert "Conv2D" in d_ops and "Conv2D" in g_ops, sorted(d_ops)[:20]
-  # Only the G update applies G's gradients and moves the step counter.
-  assert any("g_adam" in op.name for op in g_step.graph.get_operations())
-  assert not any("g_adam" in op.name for op in d_step.graph.get_operations())
+  [step] = t.step_graphs()  # the whole GAN step is one graph
+  ops = step.graph.get_operations()
+  g_calls, d_calls = (_calls(ops, name) for name in ("_g_forward_fn", "_d_loss_grads_fn"))
+  assert len(g_calls) == 3 and len(d_calls) == 2, [op.node_def.attr["f"].func.name for op in ops]
+  g_adam, d_adam = ([op for op in ops if op.type == "ResourceApplyAdam" and name in op.name]
+                    for name in ("g_adam", "d_adam"))
+  assert g_adam and d_adam
+  after = {op: _ancestors(op) for op in g_calls + d_calls + g_adam[:1]}
+  # G's forward passes keep their order (spectral norm's u, batch norm's moving statistics); each D update
+  # follows the last one's Adam, G's update follows the last D update's.
+  assert g_calls[0] in after[g_calls[1]] and g_calls[1] in after[g_calls[2]]
+  assert d_calls[0] in after[d_calls[1]] and set(d_adam) & after[d_calls[1]]
+  assert d_calls[1] in after[g_adam[0]]
+  # ... but the G forward pass of a later update waits for no earlier D update: TF runs them side by side.
+  assert d_calls[0] not in after[g_calls[1]] and not set(d_adam) & after[g_calls[1]]
+  assert not set(d_calls) & after[g_calls[2]] and not set(d_adam) & after[g_calls[2]]
   t.train_step()
-  # D's update (no tape) and G's (under one) call the same trace of G's forward pass.
+  # D's updates (no tape) and G's (under one) call the same trace of G's forward pass; D's two updates call one
+  # trace of D's loss and gradients.
   assert t._g_forward.experimental_get_tracing_count() == 1
+  assert t._d_loss_grads.experimental_get_tracing_count() == 1
   variables = t.generator.variables
   before = [v.numpy() for v in variables]
   video, seed = t.sample_batch["video"][:2], tf.constant([5, 6], tf.int64)

@@ -181,10 +181,10 @@ class Trainer(generator_only.GeneratorOnlySteps):
     # Eager steps skip tracing and graph optimization, which dominate with tiny models (tests, debugging).
     # autograph=False: the step has Python control flow only (and autograph mixed up the replica methods).
     # The G-alone step is traced only if a G-alone step runs (not on resumes past them).
-    # D's update is one function, traced once and called d_steps_per_g_step times a step: tracing and Grappler
-    # see one D update, not two (a nested tf.function instead blocked Grappler's fusions: slower steps).
+    # A GAN step (d_steps_per_g_step D updates, then G's) is one graph, so TF runs the G forward pass of a later
+    # update while an earlier D update computes: they share no variable (docs/benchmarks.md, session 30).
     graph = lambda fn: fn if run_eagerly else tf.function(fn, autograph=False)
-    self._d_step, self._g_step = graph(self._d_step_fn), graph(self._g_step_fn)
+    self._step = graph(self._step_fn)
     self._generator_only_step = graph(self._generator_only_step_fn)
     jit = lambda fn: tf.function(fn, jit_compile=True, autograph=False) if self.jit_compile else fn
     self._d_grads, self._g_grads = jit(self._d_grads_fn), jit(self._g_grads_fn)
@@ -193,8 +193,12 @@ class Trainer(generator_only.GeneratorOnlySteps):
     # G's under one (TF derives its gradient from the same graph): ~0.7 s less graph building at demo size. With
     # Grappler it stays inline: a nested function blocked Grappler's fusions (slower steps). One replica only:
     # a trace keeps the replica context it was traced in, which synchronized batch norm's gradient checks.
+    # Likewise D's loss and gradients (after G's forward pass): one trace that each D update of the step calls.
+    # Not inlined into the step: each is instantiated once, not once per call (~1 s sooner first step).
     share = not (run_eagerly or self.grappler or self.jit_compile) and self.num_replicas == 1
-    self._g_forward = tf.function(self._g_forward_fn, autograph=False) if share else self._g_forward_fn
+    nested = lambda fn: tf.function(fn, autograph=False, experimental_attributes={"_noinline": True})
+    self._g_forward = nested(self._g_forward_fn) if share else self._g_forward_fn
+    self._d_loss_grads = nested(self._d_loss_grads_fn) if share else self._d_loss_grads_fn
 
   # ---------------------------------------------------------------------------------------------- restore
   def restore(self, allow_data_change=False):
@@ -253,8 +257,12 @@ class Trainer(generator_only.GeneratorOnlySteps):
     return g_labels, d_labels
 
   def _d_grads_fn(self, video, g_labels, d_labels, seed):
+    """(D's gradients, loss, {name: loss}) of one D update: G's prediction (no tape), then eq. 13 on it."""
     seed_z, seed_d = tf.unstack(seeds_lib.split_seed(seed, 2))
     fake_video, _ = self._generate(video, g_labels, seed_z)
+    return self._d_loss_grads(video, fake_video, d_labels, seed_d)
+
+  def _d_loss_grads_fn(self, video, fake_video, d_labels, seed_d):
     with tf.GradientTape() as tape:
       total, per_d = losses.discriminator_step_loss(self.discriminator, video, fake_video, d_labels,
                                                     seed=seed_d, training=True,
@@ -292,16 +300,15 @@ class Trainer(generator_only.GeneratorOnlySteps):
     return terms
 
   def step_graphs(self):
-    """The ConcreteFunctions one GAN step calls, in order: D's update d_steps_per_g_step times, then G's.
+    """[the ConcreteFunction of one GAN step] (D's updates and G's in one graph; nested calls count per call).
 
     Traced here if not yet; for benchmarks that count the step's ops and FLOPs. Not with run_eagerly (no graph).
     """
     if self.run_eagerly:
       raise ValueError("run_eagerly=True trains without a step graph; build the Trainer with "
                        "run_eagerly=False.")
-    d_step, g_step = (fn.get_concrete_function(self.iterator, tf.zeros([2], tf.int64))
-                      for fn in (self._d_step, self._g_step))
-    return [d_step] * self.d_steps_per_g_step + [g_step]
+    seeds = tf.zeros([2, self.d_steps_per_g_step + 1], tf.int64)
+    return [self._step.get_concrete_function(self.iterator, seeds)]
 
   def _global_sum(self, x):
     """The sum over replicas of a per-replica scalar (losses are already scaled to the global batch)."""
@@ -336,6 +343,11 @@ class Trainer(generator_only.GeneratorOnlySteps):
     self.ema.update(self.step)
     return out
 
+  def _step_fn(self, iterator, seeds):
+    """One GAN step, seeds [2, d_steps_per_g_step + 1] int64: ([D's outputs] per D update, G's outputs)."""
+    d_outs = [self._d_step_fn(iterator, seeds[:, i]) for i in range(self.d_steps_per_g_step)]
+    return d_outs, self._g_step_fn(iterator, seeds[:, self.d_steps_per_g_step])
+
   def train_step(self):
     """Runs one step; returns {name: float} (D's: means over its updates); TrainingDivergedError on NaN/Inf."""
     step = int(self.step.numpy()) + 1
@@ -344,9 +356,7 @@ class Trainer(generator_only.GeneratorOnlySteps):
         values = {k: float(v) for k, v in self._generator_only_step(self.iterator).items()}
       else:
         n = self.d_steps_per_g_step
-        seeds = self.rng.make_seeds(n + 1)  # [2, n + 1] int64
-        d_outs = [self._d_step(self.iterator, seeds[:, i]) for i in range(n)]
-        g_out = self._g_step(self.iterator, seeds[:, n])
+        d_outs, g_out = self._step(self.iterator, self.rng.make_seeds(n + 1))
         values = {k: sum(float(d[k]) for d in d_outs) / n for k in d_outs[0]}
         values.update({k: float(v) for k, v in g_out.items()})
     bad = sorted(k for k, v in values.items() if not math.isfinite(v))
