@@ -100,13 +100,15 @@ def main(argv):
   except (ValueError, OSError) as e:
     error = _one_line(e)
   # The input pipeline must die while Python runs: a tf.data iterator destroyed at interpreter shutdown waits
-  # forever for its in-flight Python decode. Outside the except clauses, so no traceback keeps a failed run's
-  # trainer alive; gc.collect() destroys it (it sits in reference cycles).
+  # forever for its in-flight Python decode. A finished run closes its trainer (which collects its pipeline);
+  # a failed run's trainer sits in reference cycles: collected here, outside the except clauses, so that no
+  # traceback keeps it alive.
   if result is not None:
     result["trainer"].close()
     logging.info("Done: step %d, %.2f steps/s.", result["step"], result["steps_per_sec"])
+  else:
+    gc.collect()
   result = None
-  gc.collect()
   if error is not None:
     cli_setup.exit_with_error(error)
 
