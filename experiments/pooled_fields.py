@@ -77,9 +77,14 @@ def run(data_dir, model, num_clips=256, radius=4, batch_size=32):
 
 
 def main(argv):
-  del argv
+  from trivd_gan import cli_setup  # pylint: disable=import-outside-toplevel
+  if len(argv) > 1:
+    cli_setup.exit_with_error(f"unexpected arguments {argv[1:]}; use --flag=value.")
   f = flags.FLAGS
-  report = run(f.data_dir, f.model, f.num_clips, f.radius)
+  try:
+    report = run(f.data_dir, f.model, f.num_clips, f.radius)
+  except (ValueError, OSError) as e:  # a missing model or MNIST folder: one line, not a traceback
+    cli_setup.exit_with_error(e)
   print(f"sequences by number of regions in the last context frame: {report['regions']}")
   for name, errors in report["error_px"].items():
     print(f"first-step field {name:6s} at the digits: mean error " +

@@ -4,6 +4,8 @@ pooled_fields."""
 import gzip
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -160,6 +162,17 @@ def test_pooled_fields_scores_the_shipped_fields_raw_and_pooled(test_digits_dir)
   assert sum(report["regions"].values()) == 4 and set(report["error_px"]) == {"raw", "object", "window"}
   for errors in report["error_px"].values():
     assert set(errors) == {"all", *report["regions"]} and all(0.0 <= v < 20.0 for v in errors.values())
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--data_dir=missing_mnist"], "error: moving_mnist needs MNIST files: set --data_dir"),
+    (["--data_dir=missing_mnist", "extra"], "error: unexpected arguments ['extra']"),
+])
+def test_pooled_fields_cli_says_what_is_wrong_in_one_line(args, expected):
+  result = subprocess.run([sys.executable, "-m", "experiments.pooled_fields", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+  assert result.returncode == 2 and expected in result.stderr, result.stderr[-2000:]
+  assert "Traceback" not in result.stderr
 
 
 @pytest.mark.slow  # 45 s here: the shipped 64x64 generator's training step is built and run
